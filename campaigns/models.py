@@ -1,0 +1,1 @@
+# Campaigns, triggered messages, auto-responders: see the campaigns issue.

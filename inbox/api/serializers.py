@@ -1,0 +1,112 @@
+"""Shapes of the API's objects (also the payload of realtime frames)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from inbox.models import Conversation, Inbox, Message
+
+
+class InboxRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Inbox
+        fields = ["id", "kind", "name"]
+
+
+class WindowSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["open", "human_agent", "closed"], allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    inbox = InboxRefSerializer(read_only=True)
+    customer = serializers.SerializerMethodField()
+    labels = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    window = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "inbox",
+            "channel",
+            "customer",
+            "status",
+            "assignee",
+            "team",
+            "labels",
+            "subject",
+            "last_message_at",
+            "waiting_since",
+            "window",
+            "unread_count",
+            "snoozed_until",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+    def get_customer(self, obj: Conversation) -> dict:
+        return {"id": obj.customer_id, "name": str(obj.customer)}
+
+    @extend_schema_field(WindowSerializer(allow_null=True))
+    def get_window(self, obj: Conversation) -> dict | None:
+        now = timezone.now()
+        state = obj.window_state(now)
+        if state is None:
+            return None
+        return {"state": state, "expires_at": obj.window_expires(now)}
+
+
+class AttachmentSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    content_type = serializers.CharField(allow_blank=True)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    sender = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "conversation",
+            "direction",
+            "text",
+            "subject",
+            "sender",
+            "is_private",
+            "created_at",
+            "status",
+            "error",
+            "external_id",
+            "tag",
+            "messaging_type",
+            "attachments",
+            "payload",
+            "reactions",
+            "deleted_at",
+            "segments",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        {"type": "object", "properties": {"type": {"type": "string"}, "id": {"type": "integer", "nullable": True}}}
+    )
+    def get_sender(self, obj: Message) -> dict:
+        if obj.sender_type == "customer":
+            return {"type": "customer", "id": obj.conversation.customer_id}
+        return {"type": obj.sender_type, "id": obj.author_id}
+
+    @extend_schema_field({"type": "object", "nullable": True, "properties": {"code": {"type": "string"}, "detail": {"type": "string"}}})
+    def get_error(self, obj: Message) -> dict | None:
+        if obj.status != "failed" and not obj.error_code:
+            return None
+        return {"code": obj.error_code, "detail": obj.error_detail}

@@ -1,0 +1,304 @@
+"""Inboxes, conversations, messages, teams and agents."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from customers.models import Channel, Customer, Identity, Label
+
+from .fields import EncryptedJSONField
+
+STANDARD_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+META_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM})
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    LEAD = "lead", "Lead"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+class Availability(models.TextChoices):
+    ONLINE = "online", "Online"
+    BUSY = "busy", "Busy"
+    AWAY = "away", "Away"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    default_capacity = models.PositiveIntegerField(default=10, help_text="Max open conversations per agent")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agent(models.Model):
+    """What the inbox knows of a user: role, teams, availability, capacity."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    teams = models.ManyToManyField(Team, blank=True, related_name="agents")
+    availability = models.CharField(max_length=8, choices=Availability.choices, default=Availability.AWAY)
+    capacity = models.PositiveIntegerField(null=True, blank=True, help_text="Overrides the team default")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.role})"
+
+
+class Inbox(models.Model):
+    """A connected Facebook Page, Instagram account, Twilio number or mailbox."""
+
+    kind = models.CharField(max_length=16, choices=Channel.choices)
+    name = models.CharField(max_length=100)
+    external_id = models.CharField(max_length=320, help_text="Page id, IG account id, E.164 number or address")
+    credentials = EncryptedJSONField(blank=True, default=dict, help_text="Page token, auth, mailbox login")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes")
+    # Automation and etiquette settings (greeting, away, business hours, read receipts, auto-assign).
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "external_id"], name="inbox_unique_external")]
+        verbose_name_plural = "inboxes"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    SNOOZED = "snoozed", "Snoozed"
+    RESOLVED = "resolved", "Resolved"
+
+
+class WindowState(models.TextChoices):
+    OPEN = "open", "Open"
+    HUMAN_AGENT = "human_agent", "Human agent only"
+    CLOSED = "closed", "Closed"
+
+
+def _reply_token() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Conversation(models.Model):
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="conversations")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
+    subject = models.CharField(max_length=300, blank=True)
+    # Email: the token in reply+<token>@ addresses, a fallback when clients drop threading headers.
+    reply_token = models.CharField(max_length=32, unique=True, default=_reply_token)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # The customer's last action that opens the Meta messaging window (message, postback, reaction…).
+    last_customer_action_at = models.DateTimeField(null=True, blank=True)
+    # Meta answered "outside the allowed window": closed until the customer acts again.
+    window_closed_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised for filtering and ordering: last_customer_action_at + 24 h (Meta channels only).
+    window_expires_at = models.DateTimeField(null=True, blank=True)
+    # The oldest customer message not yet answered by a human.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Chat and SMS: one thread per customer identity and inbox, even when two webhooks race.
+            models.UniqueConstraint(
+                fields=["inbox", "identity"], condition=~Q(channel="email"), name="conversation_one_per_identity"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignee", "status", "waiting_since"], name="conv_assignee_status"),
+            models.Index(fields=["team", "status", "waiting_since"], name="conv_team_status"),
+            models.Index(fields=["inbox", "status", "-last_message_at"], name="conv_inbox_status_last"),
+            models.Index(fields=["status", "window_expires_at"], name="conv_status_window"),
+            models.Index(fields=["customer", "-last_message_at"], name="conv_customer_last"),
+            models.Index(fields=["-last_message_at", "-id"], name="conv_last_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} ({self.channel})"
+
+    # --- The Meta messaging window -------------------------------------------------------------
+    def window_state(self, now: datetime) -> str | None:
+        """open (24 h), human_agent (HUMAN_AGENT tag, up to 7 days), closed; None off Meta."""
+        if self.channel not in META_CHANNELS:
+            return None
+        last = self.last_customer_action_at
+        if last is None:
+            return WindowState.CLOSED
+        if self.window_closed_at and self.window_closed_at >= last:
+            return WindowState.CLOSED
+        age = now - last
+        if age < STANDARD_WINDOW:
+            return WindowState.OPEN
+        if age < HUMAN_AGENT_WINDOW:
+            return WindowState.HUMAN_AGENT
+        return WindowState.CLOSED
+
+    def window_expires(self, now: datetime) -> datetime | None:
+        """When the current state ends: the 24 h mark while open, the 7-day mark under HUMAN_AGENT."""
+        state = self.window_state(now)
+        if state == WindowState.OPEN:
+            return self.last_customer_action_at + STANDARD_WINDOW
+        if state == WindowState.HUMAN_AGENT:
+            return self.last_customer_action_at + HUMAN_AGENT_WINDOW
+        return None
+
+
+class Direction(models.TextChoices):
+    IN = "in", "Inbound"
+    OUT = "out", "Outbound"
+
+
+class SenderType(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Agent"
+    BOT = "bot", "Bot"
+    SYSTEM = "system", "System"
+
+
+class MessageStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+
+
+# A status only ever moves forward (a late "sent" callback must not undo "delivered").
+STATUS_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.READ: 3,
+    MessageStatus.FAILED: 4,
+}
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # Denormalised so the provider id can be unique per inbox.
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    sender_type = models.CharField(max_length=10, choices=SenderType.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A private note: shown to agents, never sent.
+    is_private = models.BooleanField(default=False)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    attachments = models.JSONField(default=list, blank=True)  # [{url, content_type, name?, size?}]
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_detail = models.TextField(blank=True)
+    tag = models.CharField(max_length=32, blank=True)
+    messaging_type = models.CharField(max_length=16, blank=True)
+    # Meta: quick-reply/postback payload, replied-to message, story; reactions and unsends.
+    payload = models.JSONField(default=dict, blank=True)
+    reactions = models.JSONField(default=list, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # SMS: segments and encoding (gsm7/ucs2).
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    encoding = models.CharField(max_length=8, blank=True)
+    # Email threading.
+    email_message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    email_in_reply_to = models.CharField(max_length=998, blank=True)
+    email_references = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="message_unique_provider_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_conversation_time"),
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="queued"), name="msg_queued_due"
+            ),
+        ]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} ({self.direction}, {self.status})"
+
+
+class ConversationEvent(models.Model):
+    """Timeline entries that are not messages: assignment, status, team and label changes."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned"
+        STATUS = "status", "Status changed"
+        TEAM = "team", "Team changed"
+        LABELS = "labels", "Labels changed"
+        WINDOW = "window", "Window closed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class InboundEvent(models.Model):
+    """A provider event, stored before it is processed: the unit of idempotency and durability.
+
+    The webhook verifies, stores these rows and acknowledges; a task (or the sweeper, when the
+    broker was down) processes them. (provider, dedupe_key) is unique, so a replay stores nothing.
+    """
+
+    provider = models.CharField(max_length=16)
+    dedupe_key = models.CharField(max_length=255)
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "dedupe_key"], name="inbound_event_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["received_at"], condition=Q(processed_at__isnull=True), name="inbound_unprocessed"),
+        ]

@@ -1,0 +1,105 @@
+"""The one small interface every provider module implements.
+
+A provider:
+- `verify(request)` checks the request's signature in constant time (raises SignatureInvalid);
+- `split(request)` turns a verified request into raw events, each with the key that makes it
+  unique at that provider (raises BadPayload for malformed input) — the webhook stores these;
+- `handle(event)` processes one stored event (an `InboundEvent` row) by calling the inbox's
+  services — it runs in a task, after the webhook has answered;
+- `send(message)` delivers an outbound `Message` and returns the provider's id, or raises
+  ProviderError saying whether a retry can help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from inbox.models import InboundEvent, Message
+
+
+class SignatureInvalid(Exception):
+    """Missing or wrong signature: the webhook answers 403 and stores nothing."""
+
+
+class BadPayload(Exception):
+    """Malformed body: the webhook answers 400 and stores nothing."""
+
+
+class ProviderError(Exception):
+    """A send that failed. `transient` says whether retrying can help.
+
+    `reason` is one of the machine codes the inbox understands (window_closed, opted_out,
+    invalid_recipient, blocked, rate_limited, server_error, timeout, rejected); `code` and
+    `detail` are the provider's own, kept on the message for the agent to see.
+    """
+
+    def __init__(self, *, reason: str, code: str, detail: str, transient: bool):
+        super().__init__(f"{reason}: {code} {detail}")
+        self.reason = reason
+        self.code = str(code)
+        self.detail = detail
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    kind: str
+    dedupe_key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    external_id: str
+    # Extra facts to keep on the message (segments, encoding, email Message-ID…).
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InboundMessage:
+    """A message as the inbox stores it, whatever channel it came from."""
+
+    channel: str
+    inbox_external_id: str
+    customer_external_id: str
+    external_id: str
+    timestamp: datetime
+    text: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    customer_name: str = ""
+    # Sent by the business from the provider's own tool (Meta echo): an agent message.
+    is_echo: bool = False
+    # Whether it opens/extends the Meta messaging window.
+    is_customer_action: bool = True
+    payload: dict[str, Any] = field(default_factory=dict)
+    # Email.
+    subject: str = ""
+    html: str = ""
+    email_message_id: str = ""
+    email_in_reply_to: str = ""
+    email_references: str = ""
+    reply_token: str = ""
+    # SMS.
+    segments: int | None = None
+    encoding: str = ""
+
+
+class Provider:
+    name: ClassVar[str]
+
+    def verify(self, request: HttpRequest) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def split(self, request: HttpRequest) -> list[RawEvent]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def handle(self, event: InboundEvent) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def send(self, message: Message) -> SendResult:  # pragma: no cover - interface
+        raise NotImplementedError

@@ -1,0 +1,53 @@
+"""Celery tasks: thin wrappers over services, plus the sweeper that makes the broker optional."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+from . import services
+from .models import InboundEvent, Message, MessageStatus
+
+logger = logging.getLogger(__name__)
+
+# A queued message or stored event older than this with nothing in flight is re-dispatched.
+STUCK_AFTER = timedelta(seconds=60)
+
+
+@shared_task(acks_late=True)
+def inbound_events_process(event_ids: list[int]) -> None:
+    for event_id in event_ids:
+        services.event_process(event_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def message_send(self, message_id: int) -> None:
+    retry_in = services.message_deliver(message_id)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
+
+
+@shared_task
+def sweep() -> dict[str, int]:
+    """Pick up what a dead worker or a down broker left: unprocessed events, queued sends."""
+    now = timezone.now()
+    event_ids = list(
+        InboundEvent.objects.filter(processed_at=None, received_at__lt=now - STUCK_AFTER, attempts__lt=5)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:500]
+    )
+    if event_ids:
+        inbound_events_process.delay(event_ids)
+    due = Q(next_attempt_at__lte=now) | Q(next_attempt_at=None, created_at__lt=now - STUCK_AFTER)
+    message_ids = list(
+        Message.objects.filter(due, status=MessageStatus.QUEUED, external_id=None).values_list("id", flat=True)[:500]
+    )
+    for message_id in message_ids:
+        message_send.delay(message_id)
+    if event_ids or message_ids:
+        logger.info("sweeper re-dispatched %d events, %d messages", len(event_ids), len(message_ids))
+    return {"events": len(event_ids), "messages": len(message_ids)}

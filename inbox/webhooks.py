@@ -1,0 +1,89 @@
+"""Webhook endpoints: verify, store once, acknowledge. Processing happens in a task.
+
+Every refusal is a 4xx with nothing stored; a database that cannot store answers 503 so the
+provider retries; nothing here ever answers 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from .providers import provider_by_name
+from .providers.base import BadPayload, SignatureInvalid
+from .services import events_store
+
+logger = logging.getLogger(__name__)
+
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status)
+
+
+def receive(request: HttpRequest, provider_name: str, ok: HttpResponse) -> HttpResponse:
+    """The common path of every provider webhook."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "bad_request", "Invalid Content-Length.")
+    if length > settings.WEBHOOK_MAX_BODY_BYTES:
+        return _error(413, "too_large", "Request body too large.")
+    provider = provider_by_name(provider_name)
+    try:
+        provider.verify(request)
+    except SignatureInvalid as exc:
+        logger.warning("%s webhook refused: %s", provider_name, exc)
+        return _error(403, "bad_signature", "Signature missing or invalid.")
+    try:
+        events = provider.split(request)
+    except BadPayload as exc:
+        logger.warning("%s webhook malformed: %s", provider_name, exc)
+        return _error(400, "bad_payload", str(exc) or "Malformed payload.")
+    try:
+        events_store(provider=provider_name, events=events)
+    except DatabaseError:
+        logger.exception("%s webhook could not be stored", provider_name)
+        return _error(503, "unavailable", "Cannot store the event now; retry later.")
+    return ok
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def meta(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _meta_handshake(request)
+    return receive(request, "meta", HttpResponse("EVENT_RECEIVED", content_type="text/plain"))
+
+
+def _meta_handshake(request: HttpRequest) -> HttpResponse:
+    expected = settings.META_VERIFY_TOKEN
+    token = request.GET.get("hub.verify_token", "")
+    challenge = request.GET.get("hub.challenge", "")
+    if (
+        expected
+        and request.GET.get("hub.mode") == "subscribe"
+        and hmac.compare_digest(token.encode(), expected.encode())
+        and challenge
+    ):
+        return HttpResponse(challenge, content_type="text/plain")
+    return _error(403, "bad_verify_token", "Verification failed.")
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def twilio_sms(request: HttpRequest) -> HttpResponse:
+    return receive(request, "twilio", HttpResponse(TWIML_EMPTY, content_type="text/xml"))
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    return receive(request, "twilio", HttpResponse(status=204))

@@ -1,0 +1,191 @@
+"""Shared fixtures: the cast (Alice, Bob, Charlie), connected inboxes, the fake provider API."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from inbox.models import Agent, Inbox, Role, Team
+
+from .fakes import FakeProviderServer
+
+META_APP_SECRET = "test-app-secret"
+META_VERIFY_TOKEN = "test-verify-token"
+TWILIO_ACCOUNT_SID = "ACe24e29bdbc2e7664b315d7629ed3b9d9"
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
+PAGE_ID = "104857600000001"
+IG_ACCOUNT_ID = "17841400000000001"
+SMS_NUMBER = "+14152001331"
+MAILBOX = "support@shop.example"
+
+
+@pytest.fixture(autouse=True)
+def provider_settings(settings):
+    settings.META_APP_SECRET = META_APP_SECRET
+    settings.META_VERIFY_TOKEN = META_VERIFY_TOKEN
+    settings.TWILIO_ACCOUNT_SID = TWILIO_ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = TWILIO_AUTH_TOKEN
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    return settings
+
+
+_ids = itertools.count(1)
+
+
+def _default_answer(recorded):
+    """What the real APIs answer to a successful send, in their formats."""
+    n = next(_ids)
+    if recorded.path.endswith("/messages") and "/Accounts/" not in recorded.path:
+        recipient = (recorded.json().get("recipient") or {}).get("id", "")
+        return 200, {"recipient_id": recipient, "message_id": f"m_fake{n:08d}"}
+    if recorded.path.endswith("/Messages.json"):
+        form = recorded.form()
+        return 201, {
+            "sid": f"SM{n:032x}",
+            "status": "queued",
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "body": form.get("Body"),
+            "num_segments": "1",
+            "error_code": None,
+            "error_message": None,
+        }
+    if recorded.path.endswith("/comments") or recorded.path.endswith("/replies"):
+        return 200, {"id": f"{n}_comment"}
+    return 200, {}
+
+
+@pytest.fixture(scope="session")
+def _fake_server():
+    server = FakeProviderServer(default_responder=_default_answer)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_provider(_fake_server, settings):
+    """The providers' APIs, faked on loopback; META_GRAPH_URL and TWILIO_API_URL point at it."""
+    _fake_server.reset()
+    settings.META_GRAPH_URL = _fake_server.url + "/v24.0"
+    settings.TWILIO_API_URL = _fake_server.url
+    yield _fake_server
+    _fake_server.reset()
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Run on-commit work (tasks, realtime) as a committed transaction would, inside the test's."""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        yield callbacks
+
+
+# --- The cast -------------------------------------------------------------------------------------
+
+
+def make_user(username: str, role: str, teams=()) -> User:
+    user = User.objects.create_user(username, f"{username}@shop.example", "pw-" + username)
+    agent = Agent.objects.create(user=user, role=role, availability="online")
+    agent.teams.set(teams)
+    return user
+
+
+@pytest.fixture
+def team_a(db):
+    return Team.objects.create(name="Support")
+
+
+@pytest.fixture
+def team_b(db):
+    return Team.objects.create(name="Wholesale")
+
+
+@pytest.fixture
+def alice(team_a):
+    """Manager of the Support team."""
+    return make_user("alice", Role.MANAGER, [team_a])
+
+
+@pytest.fixture
+def bob(team_a):
+    """Agent in Alice's team."""
+    return make_user("bob", Role.AGENT, [team_a])
+
+
+@pytest.fixture
+def charlie(team_b):
+    """Agent in another team."""
+    return make_user("charlie", Role.AGENT, [team_b])
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("root", Role.ADMIN)
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient authenticated with the user's token."""
+    return api_client_for
+
+
+@pytest.fixture
+def messenger_inbox(team_a):
+    return Inbox.objects.create(kind="messenger", name="Shop Page", external_id=PAGE_ID, team=team_a,
+                                credentials={"page_access_token": "EAAB-test-page-token"})
+
+
+@pytest.fixture
+def instagram_inbox(team_a):
+    return Inbox.objects.create(kind="instagram", name="Shop IG", external_id=IG_ACCOUNT_ID, team=team_a,
+                                credentials={"page_access_token": "EAAB-test-ig-token", "page_id": PAGE_ID})
+
+
+@pytest.fixture
+def sms_inbox(team_a):
+    return Inbox.objects.create(kind="sms", name="Shop SMS", external_id=SMS_NUMBER, team=team_a)
+
+
+@pytest.fixture
+def email_inbox(team_a):
+    return Inbox.objects.create(kind="email", name="Support mail", external_id=MAILBOX, team=team_a)
+
+
+# --- Signing helpers --------------------------------------------------------------------------------
+
+
+def meta_signature(body: bytes, secret: str = META_APP_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def twilio_signature(url: str, params: dict[str, str], token: str = TWILIO_AUTH_TOKEN) -> str:
+    data = url + "".join(f"{k}{params[k]}" for k in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def post_meta(client, payload: dict | bytes, *, signature: str | None = None):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    sig = meta_signature(body) if signature is None else signature
+    return client.post("/webhooks/meta/", data=body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=sig)
+
+
+def load_fixture(name: str) -> dict:
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / "fixtures" / name).read_text())
