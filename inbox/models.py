@@ -302,3 +302,7 @@ class InboundEvent(models.Model):
         indexes = [
             models.Index(fields=["received_at"], condition=Q(processed_at__isnull=True), name="inbound_unprocessed"),
         ]
+
+
+# Metrics tables live in their own module; importing them here registers them with the app.
+from .metrics_models import DailyRollup, ResponseRecord  # noqa: E402,F401

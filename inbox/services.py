@@ -19,7 +19,7 @@ from customers.models import Channel, ConsentPurpose
 from customers.selectors import is_opted_out
 from customers.services import consent_record, identity_resolve
 
-from . import realtime, signals
+from . import metrics, realtime, signals
 from .models import (
     META_CHANNELS,
     STANDARD_WINDOW,
@@ -179,6 +179,7 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
 
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     _conversation_note_inbound(conversation, at=incoming.timestamp, customer_action=incoming.is_customer_action)
+    metrics.record_inbound(message)
     realtime.message_changed(message, "message.created")
     realtime.conversation_changed(conversation, "conversation.updated")
     transaction.on_commit(lambda: signals.message_received.send(sender=Message, message=message))
@@ -244,6 +245,7 @@ def _echo_receive(*, inbox: Inbox, conversation: Conversation, incoming: Inbound
         return None
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     _conversation_note_outbound(conversation, at=incoming.timestamp, human=True)
+    metrics.record_reply(message)
     realtime.message_changed(message, "message.created")
     realtime.conversation_changed(conversation, "conversation.updated")
     return message
@@ -477,6 +479,8 @@ def message_deliver(message_id: int) -> float | None:
         for attr, value in result.fields.items():
             setattr(message, attr, value)
         message.save()
+        # A reply answers the customer once the provider took it, not when it was queued.
+        metrics.record_reply(message)
         realtime.message_changed(message, "message.updated")
     return None
 
