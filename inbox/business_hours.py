@@ -9,7 +9,7 @@ is always open.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
@@ -40,6 +40,11 @@ class Schedule:
         return cls(ZoneInfo(raw["timezone"]), hours, holidays)
 
     def _local_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """Open intervals of a local day, as UTC datetimes (so that differences count real seconds:
+        Python subtracts two datetimes of the same zone as wall-clock times, ignoring DST)."""
+        return [(a.astimezone(UTC), b.astimezone(UTC)) for a, b in self._wall_intervals(day)]
+
+    def _wall_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if day in self.holidays:
             return []
         if self.always_open:

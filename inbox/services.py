@@ -384,11 +384,18 @@ def reply_send(
     limit = MAX_LENGTH.get(conversation.channel)
     if limit and len(text) > limit:
         raise ReplyRefused("too_long", f"{conversation.get_channel_display()} allows at most {limit} characters.", 400)
-    now = timezone.now()
-    policy = reply_policy(conversation=conversation, tag=tag, sender_type=sender_type, now=now)
-    if is_opted_out(customer=conversation.customer, channel=conversation.channel):
-        raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
     with transaction.atomic():
+        # Decide on the row as it is now (a webhook may have just moved the window), locked so a
+        # concurrent reply or inbound message is ordered before or after this one, not across it.
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("inbox", "customer", "identity")
+            .get(pk=conversation.pk)
+        )
+        now = timezone.now()
+        policy = reply_policy(conversation=conversation, tag=tag, sender_type=sender_type, now=now)
+        if is_opted_out(customer=conversation.customer, channel=conversation.channel):
+            raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
         message = Message.objects.create(
             conversation=conversation,
             inbox=conversation.inbox,
@@ -404,10 +411,9 @@ def reply_send(
             payload=payload or {},
             created_at=now,
         )
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        _conversation_note_outbound(locked, at=now, human=sender_type == SenderType.AGENT)
+        _conversation_note_outbound(conversation, at=now, human=sender_type == SenderType.AGENT)
         realtime.message_changed(message, "message.created")
-        realtime.conversation_changed(locked, "conversation.updated")
+        realtime.conversation_changed(conversation, "conversation.updated")
         transaction.on_commit(lambda: message_dispatch(message.pk))
     return message
 
