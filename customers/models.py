@@ -105,6 +105,8 @@ class Order(models.Model):
     fulfillment_status = models.CharField(max_length=32, blank=True)
     tracking_number = models.CharField(max_length=128, blank=True)
     tracking_url = models.URLField(max_length=500, blank=True)
+    # The carrier's word on the latest shipment (Shopify's shipment_status: in_transit, delivered…).
+    shipment_status = models.CharField(max_length=32, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     placed_at = models.DateTimeField()
     # The provider's updated_at: a webhook older than what we hold is ignored.
@@ -137,3 +139,57 @@ class MergeRecord(models.Model):
     by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+
+
+class OrderRefund(models.Model):
+    """A refund on an order; its provider id makes a replayed or re-listed refund count once."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    external_id = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="order_refund_unique_external")]
+
+
+class WebhookReceipt(models.Model):
+    """A commerce webhook already handled: (source, webhook_id) is unique, so a replay does nothing."""
+
+    source = models.CharField(max_length=16, default="shopify")
+    webhook_id = models.CharField(max_length=255)
+    topic = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "webhook_id"], name="webhook_receipt_unique")]
+
+
+class CustomerEvent(models.Model):
+    """Something a customer did or that happened to them ("order.created"); campaigns trigger on these."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=64, db_index=True)
+    properties = models.JSONField(default=dict, blank=True)
+    # Set for events derived from provider data ("order.shipped:shopify:123") so a replay or a
+    # re-sent state publishes the event once; blank for free-form events.
+    dedupe_key = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], condition=~models.Q(dedupe_key=""), name="customer_event_unique_dedupe"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customer_event_recent")]
+        ordering = ["-created_at", "-id"]
+
+
+class ErasureRecord(models.Model):
+    """Audit of an erasure: who erased which customer id when, and how much; no personal data."""
+
+    customer_id = models.BigIntegerField(db_index=True)
+    by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    summary = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,14 +1,34 @@
-"""Writes on customers: identity resolution, consent."""
+"""Writes on customers: identity resolution, consent, orders, events, merge and erasure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from .models import Channel, ConsentEvent, Customer, Identity
+from .models import (
+    Channel,
+    ConsentEvent,
+    Customer,
+    CustomerEvent,
+    ErasureRecord,
+    Identity,
+    Label,
+    MergeRecord,
+    Order,
+    OrderItem,
+    OrderRefund,
+)
+from .signals import customer_erasing, customer_event, customer_merged
+
+logger = logging.getLogger(__name__)
 
 # Identities that are global (not scoped to a page or account).
 GLOBAL_CHANNELS = {Channel.SMS, Channel.EMAIL}

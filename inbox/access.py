@@ -1,19 +1,25 @@
 """Who may see what. Every API view, page and socket subscription goes through these.
 
-Admins see everything. Everyone else sees the conversations of inboxes owned by their teams,
-conversations routed to their teams, and conversations assigned to them. An object outside
-what a user may see is answered with 404, never 403, so ids don't leak.
+Roles: admins see and configure everything. Leads and managers see every conversation of their
+teams (in their teams' inboxes or routed to their teams) and conversations assigned to them; they
+assign within their teams. Agents see the same conversations (they must see their team's
+unassigned queue to take from it) but only take, release and work their own. A user without an
+agent profile, or deactivated, sees nothing. An object outside what a user may see is answered
+with 404, never 403, so ids don't leak; 403 is only for what a user may see but not do.
 """
 
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from .models import Agent, Conversation, Inbox, Role
+from .models import Agent, Conversation, Inbox, Role, Team
+
+# Roles that triage: see their teams' conversations and assign them to anyone in those teams.
+LEAD_ROLES = frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN})
 
 
 def agent_of(user) -> Agent | None:
-    if not user or not user.is_authenticated:
+    if not user or not user.is_authenticated or not user.is_active:
         return None
     try:
         return user.agent
@@ -22,7 +28,9 @@ def agent_of(user) -> Agent | None:
 
 
 def role_of(user) -> str | None:
-    if user is not None and user.is_authenticated and user.is_superuser:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
         return Role.ADMIN
     agent = agent_of(user)
     return agent.role if agent else None
@@ -30,6 +38,11 @@ def role_of(user) -> str | None:
 
 def is_admin(user) -> bool:
     return role_of(user) == Role.ADMIN
+
+
+def is_lead(user) -> bool:
+    """Lead, manager or admin: may assign conversations of their teams to others."""
+    return role_of(user) in LEAD_ROLES
 
 
 def team_ids_of(user) -> list[int]:
@@ -56,5 +69,38 @@ def inboxes_visible_to(user) -> QuerySet[Inbox]:
     return Inbox.objects.filter(team__in=team_ids_of(user))
 
 
+def teams_visible_to(user) -> QuerySet[Team]:
+    role = role_of(user)
+    if role is None:
+        return Team.objects.none()
+    if role == Role.ADMIN:
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=team_ids_of(user))
+
+
+def agents_visible_to(user) -> QuerySet[Agent]:
+    """Admins see every agent; others see themselves and the members of their teams."""
+    role = role_of(user)
+    if role is None:
+        return Agent.objects.none()
+    if role == Role.ADMIN:
+        return Agent.objects.all()
+    return Agent.objects.filter(Q(teams__in=team_ids_of(user)) | Q(user=user)).distinct()
+
+
 def can_see_conversation(user, conversation: Conversation) -> bool:
     return conversations_visible_to(user).filter(pk=conversation.pk).exists()
+
+
+def can_see_inbox(user, inbox: Inbox) -> bool:
+    return inboxes_visible_to(user).filter(pk=inbox.pk).exists()
+
+
+def socket_groups_for(user) -> list[str]:
+    """Channel-layer groups a socket of `user` may join (see inbox.realtime for the names)."""
+    if role_of(user) is None:
+        return []
+    groups = [f"user-{user.pk}"]
+    groups += [f"inbox-{pk}" for pk in inboxes_visible_to(user).values_list("pk", flat=True)]
+    groups += [f"team-{pk}" for pk in teams_visible_to(user).values_list("pk", flat=True)]
+    return groups

@@ -52,6 +52,10 @@ class Agent(models.Model):
     availability = models.CharField(max_length=8, choices=Availability.choices, default=Availability.AWAY)
     capacity = models.PositiveIntegerField(null=True, blank=True, help_text="Overrides the team default")
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Open sockets; when it drops to 0 an online agent is set away after a grace period.
+    connections = models.PositiveIntegerField(default=0)
+    # Away was inferred from socket presence, not chosen: a reconnect brings the agent back online.
+    presence_away = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.role})"
@@ -306,3 +310,28 @@ class InboundEvent(models.Model):
 
 # Metrics tables live in their own module; importing them here registers them with the app.
 from .metrics_models import DailyRollup, ResponseRecord  # noqa: E402,F401
+from .canned import CannedResponse  # noqa: E402,F401  (the workspace's saved replies)
+
+
+class Notification(models.Model):
+    """Something an agent should see even if they were offline when it happened (a mention)."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mentioned in a note"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A note edited or re-signalled never notifies the same person twice.
+            models.UniqueConstraint(fields=["user", "kind", "message"], name="notification_once_per_message"),
+        ]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread")]

@@ -2,7 +2,7 @@
 
 Events are sent after the transaction commits, to groups named for who may see them:
 `conversation-<id>` (whoever has it open), `inbox-<id>` (everyone who may see that inbox's
-conversations), `user-<id>` (the assignee). The consumer decides which groups a socket joins,
+conversations), `team-<id>` (the team it is routed to), `user-<id>` (the assignee). The consumer decides which groups a socket joins,
 so an agent never receives events for conversations they may not see. The channel layer does
 not replay: a reconnecting browser refetches over REST.
 """
@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 def conversation_groups(conversation) -> list[str]:
     groups = [f"conversation-{conversation.pk}", f"inbox-{conversation.inbox_id}"]
+    # A conversation routed to a team is visible to that team even when the inbox belongs to another.
+    if conversation.team_id:
+        groups.append(f"team-{conversation.team_id}")
     if conversation.assignee_id:
         groups.append(f"user-{conversation.assignee_id}")
     return groups

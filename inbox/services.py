@@ -182,7 +182,10 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
     metrics.record_inbound(message)
     realtime.message_changed(message, "message.created")
     realtime.conversation_changed(conversation, "conversation.updated")
-    transaction.on_commit(lambda: signals.message_received.send(sender=Message, message=message))
+    # Auto-replies and bounces (RFC 3834) are kept on the record but set nothing off: answering
+    # an out-of-office with a greeting is how mail loops start.
+    if not incoming.payload.get("auto_submitted"):
+        transaction.on_commit(lambda: signals.message_received.send(sender=Message, message=message))
     return message
 
 

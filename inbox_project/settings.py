@@ -84,9 +84,14 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------------
 _database_url = env_str("DATABASE_URL")
-EMBEDDED = False
+# INBOX_EMBEDDED=1 forces the embedded mode without probing: SQLite (DATABASE_URL may name the file),
+# an in-memory channel layer and in-process tasks.
+EMBEDDED_FORCED = env_bool("INBOX_EMBEDDED", False)
+EMBEDDED = EMBEDDED_FORCED
+if EMBEDDED_FORCED and _database_url and not _database_url.startswith("sqlite:"):
+    raise ImproperlyConfigured("INBOX_EMBEDDED=1 runs on SQLite: DATABASE_URL must be a sqlite:/// URL or unset")
 if not _database_url:
-    if port_open("127.0.0.1", 5432):
+    if not EMBEDDED_FORCED and port_open("127.0.0.1", 5432):
         _database_url = "postgres://postgres@127.0.0.1:5432/inbox"
     else:
         _database_url = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
@@ -114,8 +119,10 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and Celery broker --------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
-if not REDIS_URL and port_open("127.0.0.1", 6379):
+REDIS_URL = env_str("REDIS_URL")  # empty counts as unset
+if EMBEDDED_FORCED and REDIS_URL:
+    raise ImproperlyConfigured("INBOX_EMBEDDED=1 runs without Redis: unset REDIS_URL")
+if not REDIS_URL and not EMBEDDED_FORCED and port_open("127.0.0.1", 6379):
     REDIS_URL = "redis://127.0.0.1:6379/0"
 if REDIS_URL:
     if urlparse(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
@@ -256,5 +263,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
-if EMBEDDED and not TESTING and os.environ.get("RUN_MAIN") != "true":
-    print("embedded mode: SQLite and in-process tasks/channel layer (PostgreSQL/Redis not reachable)", file=sys.stderr)
+# One line per process; scripts/run.sh sets INBOX_EMBEDDED_NOTICE=0 once it has said so itself.
+if EMBEDDED and not TESTING and os.environ.get("RUN_MAIN") != "true" and env_bool("INBOX_EMBEDDED_NOTICE", True):
+    _why = "INBOX_EMBEDDED=1" if EMBEDDED_FORCED else "PostgreSQL/Redis not configured or not reachable"
+    _engine = "SQLite" if _db["ENGINE"].endswith("sqlite3") else "PostgreSQL"
+    _layer = "Redis" if REDIS_URL else "in-memory channel layer, tasks in-process"
+    print(f"embedded mode: {_engine}, {_layer} ({_why})", file=sys.stderr)

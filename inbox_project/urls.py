@@ -13,4 +13,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("webhooks/", include(webhook_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/metrics/", include("inbox.api.metrics_urls")),
+    path("", include("inbox.page_urls")),
 ]

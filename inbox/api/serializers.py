@@ -110,3 +110,69 @@ class MessageSerializer(serializers.ModelSerializer):
         if obj.status != "failed" and not obj.error_code:
             return None
         return {"code": obj.error_code, "detail": obj.error_detail}
+
+
+# --- Request bodies (the API's writes) ------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A string and nothing else: DRF's CharField would turn 42 into "42".
+
+    NUL and lone surrogates are refused by CharField's own validators (400, never a DB error).
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: a machine code and a human sentence; validation errors add `fields`."""
+
+    code = serializers.CharField(help_text="e.g. not_found, invalid, parse_error, window_closed, opted_out, too_long")
+    detail = serializers.CharField()
+    fields = serializers.DictField(required=False, help_text="Per-field messages, on validation errors only")
+
+
+class ConversationUpdateSerializer(serializers.Serializer):
+    """PATCH body: send only what changes."""
+
+    status = serializers.ChoiceField(choices=["open", "pending", "snoozed", "resolved"], required=False)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Required, in the future, when status is snoozed"
+    )
+    assignee = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="User id, or null")
+    team = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="Team id, or null")
+    labels = serializers.ListField(
+        child=StrictCharField(max_length=64, trim_whitespace=True),
+        required=False,
+        max_length=50,
+        help_text="Replaces the labels; unknown names are created",
+    )
+
+
+class AttachmentInputSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=2000)
+    content_type = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class QuickReplySerializer(serializers.Serializer):
+    title = StrictCharField(max_length=20)
+    payload = StrictCharField(max_length=1000)
+
+
+class ReplyCreateSerializer(serializers.Serializer):
+    text = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    tag = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, default=None, help_text="HUMAN_AGENT (Messenger/Instagram)"
+    )
+    subject = StrictCharField(required=False, allow_blank=True, default="", max_length=300, help_text="Email only")
+    attachments = AttachmentInputSerializer(many=True, required=False, max_length=10)
+    quick_replies = QuickReplySerializer(
+        many=True, required=False, max_length=13, help_text="Messenger/Instagram buttons under the text"
+    )
+
+
+class NoteCreateSerializer(serializers.Serializer):
+    text = StrictCharField(trim_whitespace=False)

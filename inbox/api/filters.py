@@ -1,0 +1,93 @@
+"""Query parameters of `GET /api/v1/conversations/`: parsed and validated here, queried in selectors.
+
+A bad value is a 400 `{code: "invalid"}` naming the parameter, never an ignored filter.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.utils import timezone
+
+from customers.models import Channel
+from inbox import selectors
+from inbox.models import Conversation, ConversationStatus
+
+ORDERINGS = {
+    "-last_message_at": "Most recent activity first (default)",
+    "waiting_since": "Longest-waiting customer first; conversations not waiting come last",
+    "window_expires_at": "Messenger/Instagram window closing soonest first; no window comes last",
+}
+DEFAULT_ORDERING = "-last_message_at"
+
+
+class _AssigneeField(forms.CharField):
+    def validate(self, value):
+        super().validate(value)
+        if value and value not in ("me", "none") and not (value.isascii() and value.isdigit()):
+            raise forms.ValidationError("Use me, none or a user id.")
+
+
+class _TeamField(forms.CharField):
+    def validate(self, value):
+        super().validate(value)
+        if value and value != "none" and not (value.isascii() and value.isdigit()):
+            raise forms.ValidationError("Use none or a team id.")
+
+
+class StatusInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
+    pass
+
+
+class ConversationFilter(django_filters.FilterSet):
+    status = StatusInFilter(
+        choices=ConversationStatus.choices,
+        help_text="One status or several, comma-separated: open,pending",
+    )
+    inbox = django_filters.NumberFilter(field_name="inbox_id", help_text="Inbox id")
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    assignee = django_filters.CharFilter(
+        method="filter_assignee", field_class=_AssigneeField, help_text="`me`, `none` (unassigned) or a user id"
+    )
+    team = django_filters.CharFilter(method="filter_team", field_class=_TeamField, help_text="A team id or `none`")
+    window = django_filters.ChoiceFilter(
+        method="filter_window",
+        choices=[("open", "open"), ("expiring", "expiring"), ("closed", "closed")],
+        help_text=(
+            "Meta messaging window (Messenger/Instagram only; SMS and email match none): "
+            "`open` = a normal reply is allowed now; `expiring` = open and closing within 2 hours; "
+            "`closed` = a normal reply is not allowed (HUMAN_AGENT-tag period or fully closed)."
+        ),
+    )
+    q = django_filters.CharFilter(
+        method="filter_q",
+        max_length=200,
+        help_text="Search customer name, email, phone, message text (notes included) and order number (#1042)",
+    )
+    label = django_filters.CharFilter(field_name="labels__name", help_text="Conversations carrying this label")
+    ordering = django_filters.ChoiceFilter(
+        method="filter_ordering",
+        choices=list(ORDERINGS.items()),
+        empty_label=None,
+        help_text="; ".join(f"`{k}`: {v}" for k, v in ORDERINGS.items()),
+    )
+
+    class Meta:
+        model = Conversation
+        fields: list[str] = []
+
+    def filter_assignee(self, queryset, name, value):
+        return selectors.conversations_with_assignee(queryset, user=self.request.user, assignee=value)
+
+    def filter_team(self, queryset, name, value):
+        return queryset.filter(team__isnull=True) if value == "none" else queryset.filter(team_id=int(value))
+
+    def filter_window(self, queryset, name, value):
+        return selectors.conversations_in_window(queryset, state=value, now=timezone.now())
+
+    def filter_q(self, queryset, name, value):
+        return selectors.conversations_matching(queryset, q=value)
+
+    def filter_ordering(self, queryset, name, value):
+        # The paginator orders (it needs the ordering for its cursor); this only validates.
+        return queryset

@@ -1,0 +1,212 @@
+"""The agent workspace's socket (`/ws/inbox/`): relays realtime events and carries presence.
+
+On connect a socket joins the groups of what its user may see: `user-<id>`, `inbox-<id>` for
+visible inboxes and `team-<id>` for the user's teams. A conversation's own group is joined only
+on a "view" frame, after an object-level check. Events are published by `inbox.realtime`;
+conversation frames are re-checked here because a move to another team is also announced to the
+groups that could see it before (so they can drop it), and those sockets must not get the new state.
+
+Frames from the browser: `{"type": "view", "conversation": id}` (also the heartbeat),
+`{"type": "leave", "conversation": id}`, `{"type": "typing", "conversation": id, "typing": bool}`,
+`{"type": "ping"}`. Frames to the browser: whatever realtime publishes, plus `hello`, `presence`
+(who is viewing or typing), `pong` and `error`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from . import access, presence
+from .models import Agent
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+
+
+@database_sync_to_async
+def _scope_of(user) -> dict:
+    """What a socket needs to decide, without a query per event, whether a frame may pass."""
+    admin = access.is_admin(user)
+    teams = access.team_ids_of(user)
+    inboxes = list(access.inboxes_visible_to(user).values_list("id", flat=True))
+    return {"admin": admin, "teams": set(teams), "inboxes": set(inboxes)}
+
+
+@database_sync_to_async
+def _can_view(user, conversation_id: int) -> bool:
+    return access.conversations_visible_to(user).filter(pk=conversation_id).exists()
+
+
+@database_sync_to_async
+def _note_online(user) -> None:
+    """Seen now; an agent on automatic availability becomes online when a workspace connects."""
+    now = timezone.now()
+    agent = Agent.objects.filter(user=user).first()
+    if agent is None:
+        return
+    Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
+    try:
+        from .assignment import agent_availability_set  # owned by the teams feature; optional here
+    except ImportError:
+        return
+    try:
+        agent_availability_set(agent=agent, availability="online", automatic=True)
+    except TypeError:
+        # The service's signature is the teams feature's to define; presence must not break on it.
+        logger.debug("agent_availability_set has another signature; availability left as is")
+    except Exception:
+        logger.exception("could not set availability on connect")
+
+
+def display_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+class InboxConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept then close so the browser sees the code (a refused handshake gives only 1006).
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.user_id = user.pk
+        self.name = display_name(user)
+        self.viewing: set[int] = set()
+        self.groups_joined: set[str] = set()
+        self.visibility = await _scope_of(user)
+        await self.accept()
+        groups = [f"user-{user.pk}"]
+        groups += [f"inbox-{i}" for i in sorted(self.visibility["inboxes"])]
+        groups += [f"team-{t}" for t in sorted(self.visibility["teams"])]
+        for group in groups:
+            await self._join(group)
+        await _note_online(user)
+        await self.send_json({"type": "hello", "user": {"id": self.user_id, "name": self.name}})
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user_id"):
+            return
+        for conversation_id in list(self.viewing):
+            await self._stop_viewing(conversation_id)
+        for group in list(self.groups_joined):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.clear()
+
+    # --- From the browser -------------------------------------------------------------------------
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict):
+            return await self.send_json({"type": "error", "code": "bad_frame", "detail": "Frames are JSON objects."})
+        kind = content.get("type")
+        handler = {"view": self._on_view, "leave": self._on_leave, "typing": self._on_typing, "ping": self._on_ping}.get(
+            kind
+        )
+        if handler is None:
+            return await self.send_json({"type": "error", "code": "unknown_type", "detail": f"Unknown frame {kind!r}."})
+        await handler(content)
+
+    async def _on_ping(self, content: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def _on_view(self, content: dict) -> None:
+        conversation_id = _int(content.get("conversation"))
+        if conversation_id is None or not await _can_view(self.user, conversation_id):
+            # The same answer for "does not exist" and "not yours": ids don't leak.
+            return await self.send_json({"type": "error", "code": "not_found", "conversation": content.get("conversation")})
+        first_time = conversation_id not in self.viewing
+        self.viewing.add(conversation_id)
+        await self._join(f"conversation-{conversation_id}")
+        viewers = await presence.touch(conversation_id, self.user_id, self.name, self.channel_name)
+        # A newcomer learns who is already there; the others learn about the newcomer.
+        await self.send_json({"type": "presence", "conversation": conversation_id, "viewers": viewers})
+        if first_time:
+            await self._broadcast_presence(conversation_id, viewers)
+
+    async def _on_leave(self, content: dict) -> None:
+        conversation_id = _int(content.get("conversation"))
+        if conversation_id in self.viewing:
+            await self._stop_viewing(conversation_id)
+
+    async def _on_typing(self, content: dict) -> None:
+        conversation_id = _int(content.get("conversation"))
+        if conversation_id not in self.viewing:
+            return  # only to threads this socket was allowed to open
+        typing = bool(content.get("typing"))
+        viewers = await presence.set_typing(conversation_id, self.user_id, self.name, self.channel_name, typing)
+        await self._broadcast_presence(conversation_id, viewers)
+
+    # --- From the channel layer -----------------------------------------------------------------
+
+    async def inbox_event(self, event: dict) -> None:
+        frame = event.get("frame") or {}
+        if frame.get("type", "").startswith("conversation.") and isinstance(frame.get("conversation"), dict):
+            conversation = frame["conversation"]
+            if not self._may_see(conversation):
+                # Moved out of reach: forget it, stop receiving its thread, and say only that much.
+                conversation_id = conversation.get("id")
+                if conversation_id in self.viewing:
+                    await self._stop_viewing(conversation_id)
+                if conversation_id is not None:
+                    await self.send_json({"type": "conversation.removed", "conversation": {"id": conversation_id}})
+                return
+        await self.send_json(frame)
+
+    async def presence_event(self, event: dict) -> None:
+        frame = event["frame"]
+        if frame.get("conversation") in self.viewing:
+            await self.send_json(frame)
+
+    # --- Helpers ----------------------------------------------------------------------------------
+
+    def _may_see(self, conversation: dict) -> bool:
+        """The rule of `access.conversations_visible_to`, applied to a serialised conversation."""
+        if self.visibility["admin"]:
+            return True
+        inbox = conversation.get("inbox")
+        inbox_id = inbox.get("id") if isinstance(inbox, dict) else inbox
+        return (
+            inbox_id in self.visibility["inboxes"]
+            or conversation.get("team") in self.visibility["teams"]
+            or _assignee_id(conversation.get("assignee")) == self.user_id
+        )
+
+    async def _join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def _stop_viewing(self, conversation_id: int) -> None:
+        self.viewing.discard(conversation_id)
+        group = f"conversation-{conversation_id}"
+        if group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+        viewers = await presence.remove(conversation_id, self.channel_name)
+        await self._broadcast_presence(conversation_id, viewers)
+
+    async def _broadcast_presence(self, conversation_id: int, viewers: list[dict]) -> None:
+        frame = {"type": "presence", "conversation": conversation_id, "viewers": viewers, "at": time.time()}
+        await self.channel_layer.group_send(f"conversation-{conversation_id}", {"type": "presence.event", "frame": frame})
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _assignee_id(assignee) -> int | None:
+    if isinstance(assignee, dict):
+        return assignee.get("id")
+    return assignee
+

@@ -1,0 +1,513 @@
+"""Email: threading inbound mail into conversations, sending replies through Django's mail backend.
+
+Inbound mail reaches us two ways (`inbox/email_inbound.py`): django-anymail's inbound webhooks
+(anymail checks basic auth and the ESP's signature) and IMAP polling. Both store the raw RFC 5322
+message as an `InboundEvent`, deduplicated by Message-ID; `EmailProvider.handle` parses it here.
+
+Threading, most certain first: In-Reply-To/References naming a message of ours or of the thread
+(RFC 5322 3.6.4); then the reply+<token>@ address our outbound mail sets as Reply-To (clients that
+drop threading headers still keep the address); else a new conversation. Email, unlike chat, allows
+several conversations per customer: every new subject opens one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import secrets
+import smtplib
+import socket
+from datetime import UTC, datetime
+from email import message_from_bytes, message_from_string
+from email.message import EmailMessage as MIMEMessage
+from email.policy import default as default_policy
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parsedate_to_datetime
+from html import unescape
+from typing import Any
+
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMessage, get_connection
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import strip_tags
+from django.utils.text import get_valid_filename
+
+from customers.models import Channel
+from customers.services import email_normalise, identity_resolve
+from inbox import realtime
+from inbox.models import Conversation, Direction, InboundEvent, Inbox, Message
+from inbox.services import message_receive
+
+from .base import InboundMessage, Provider, ProviderError, SendResult
+
+logger = logging.getLogger(__name__)
+
+REPLY_PREFIX = "reply+"
+REPLY_ADDRESS_RE = re.compile(r"^reply\+([A-Za-z0-9_-]{8,32})@", re.IGNORECASE)
+MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
+# Headers that name who a message was delivered to; the envelope recipient is added by the caller.
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+RE_PREFIX = re.compile(r"^\s*(re|aw|sv)\s*:\s*", re.IGNORECASE)
+# RFC 5322 asks to keep References short enough; keep the root and the most recent ids.
+MAX_REFERENCES = 20
+MAX_KEY = 255
+
+
+# --- Parsing ----------------------------------------------------------------------------------------
+
+
+def raw_to_payload(raw: bytes) -> dict[str, str]:
+    """A raw message as JSON can hold it: text when it is UTF-8, else base64 (8-bit legacy mail)."""
+    try:
+        return {"raw": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"raw_b64": base64.b64encode(raw).decode("ascii")}
+
+
+def parse_message(payload: dict[str, Any]) -> MIMEMessage:
+    if "raw_b64" in payload:
+        return message_from_bytes(base64.b64decode(payload["raw_b64"]), policy=default_policy)
+    return message_from_string(payload.get("raw", ""), policy=default_policy)
+
+
+def message_id_of(msg) -> str:
+    """The Message-ID in its canonical `<left@right>` form, or '' when missing."""
+    value = str(msg.get("Message-ID", "") or "").strip()
+    found = MESSAGE_ID_RE.search(value)
+    if found:
+        return found.group(0)
+    return f"<{value}>" if value and " " not in value else ""
+
+
+def dedupe_key_for(message_id: str, fallback: str) -> str:
+    """Message-ID when it fits the key column; otherwise (or without one) a stable fallback."""
+    if message_id and len(message_id) <= MAX_KEY:
+        return message_id
+    if message_id:
+        return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+    return fallback[:MAX_KEY]
+
+
+def referenced_ids(msg) -> list[str]:
+    """Ids from In-Reply-To and References, most recent first (In-Reply-To, then References reversed)."""
+    in_reply_to = MESSAGE_ID_RE.findall(str(msg.get("In-Reply-To", "") or ""))
+    references = MESSAGE_ID_RE.findall(str(msg.get("References", "") or ""))
+    seen: list[str] = []
+    for mid in [*in_reply_to, *reversed(references)]:
+        if mid not in seen:
+            seen.append(mid)
+    return seen
+
+
+def _addresses(msg, headers: tuple[str, ...]) -> list[tuple[str, str]]:
+    values = []
+    for header in headers:
+        values += [str(v) for v in msg.get_all(header, [])]
+    return [(name, addr) for name, addr in getaddresses(values) if addr]
+
+
+def recipient_addresses(msg, extra: list[str] = ()) -> list[str]:
+    """Every address the message was delivered to, as written (tokens are case-sensitive)."""
+    found = [addr.strip() for _name, addr in _addresses(msg, RECIPIENT_HEADERS)]
+    found += [addr for _name, addr in getaddresses([e for e in extra if e])]
+    unique: list[str] = []
+    for addr in found:
+        if addr and addr not in unique:
+            unique.append(addr)
+    return unique
+
+
+def reply_tokens(addresses: list[str]) -> list[str]:
+    return [m.group(1) for m in (REPLY_ADDRESS_RE.match(a) for a in addresses) if m]
+
+
+def _normalised(addresses: list[str]) -> list[str]:
+    result = []
+    for addr in addresses:
+        try:
+            result.append(email_normalise(addr))
+        except ValidationError:
+            continue
+    return result
+
+
+def conversation_for_token(token: str) -> Conversation | None:
+    qs = Conversation.objects.select_related("inbox").filter(channel=Channel.EMAIL)
+    # Some relays lower-case local parts; tokens are long enough that a case-insensitive match is safe.
+    return qs.filter(reply_token=token).first() or qs.filter(reply_token__iexact=token).first()
+
+
+def inbox_for_addresses(addresses: list[str]) -> Inbox | None:
+    normalised = _normalised(addresses)
+    if not normalised:
+        return None
+    match = Q()
+    for addr in normalised:
+        match |= Q(external_id__iexact=addr)
+    inboxes = {i.external_id.lower(): i for i in Inbox.objects.select_related("team").filter(match, kind=Channel.EMAIL)}
+    for addr in normalised:  # header order: Delivered-To first
+        if addr in inboxes:
+            return inboxes[addr]
+    return None
+
+
+def is_addressed_to_us(msg, extra: list[str] = ()) -> bool:
+    """Whether some inbox owns a recipient address (or a reply token): the webhook stores only those."""
+    addresses = recipient_addresses(msg, extra)
+    if inbox_for_addresses(addresses):
+        return True
+    return any(conversation_for_token(t) for t in reply_tokens(addresses))
+
+
+def is_automatic(msg) -> bool:
+    """Auto-replies, bounces and bulk mail (RFC 3834): stored for the record, never answered."""
+    auto_submitted = str(msg.get("Auto-Submitted", "") or "").strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        return True
+    if str(msg.get("Precedence", "") or "").strip().lower() in {"bulk", "junk", "list", "auto_reply"}:
+        return True
+    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
+        return True
+    return msg.get_content_type() == "multipart/report"  # delivery status notifications
+
+
+def message_timestamp(msg) -> datetime:
+    now = timezone.now()
+    try:
+        when = parsedate_to_datetime(str(msg.get("Date", "") or ""))
+    except (TypeError, ValueError, IndexError):
+        return now
+    if when is None:
+        return now
+    if timezone.is_naive(when):
+        when = when.replace(tzinfo=UTC)
+    # A sender's clock in the future would pin the conversation to the top of every list.
+    return min(when, now)
+
+
+def _part_text(part) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, KeyError, AssertionError):
+        raw = part.get_payload(decode=True) or b""
+        content = raw.decode("utf-8", errors="replace")
+    return content if isinstance(content, str) else ""
+
+
+def _leaf_parts(part):
+    """Non-multipart parts; an attached message (message/rfc822) is one leaf, not its contents."""
+    if part.get_content_maintype() == "multipart":
+        for sub in part.iter_parts():
+            yield from _leaf_parts(sub)
+    else:
+        yield part
+
+
+def bodies(msg) -> tuple[str, str, list]:
+    """(text, html, attachment parts)."""
+    text_part = msg.get_body(preferencelist=("plain",))
+    html_part = msg.get_body(preferencelist=("html",))
+    text = _part_text(text_part) if text_part is not None else ""
+    html = _part_text(html_part) if html_part is not None else ""
+    if not text and html:
+        text = re.sub(r"\n\s*\n+", "\n\n", unescape(strip_tags(re.sub(r"(?i)<br\s*/?>|</p>", "\n", html)))).strip()
+    chosen = {id(p) for p in (text_part, html_part) if p is not None}
+    attachments = [
+        p for p in _leaf_parts(msg)
+        if id(p) not in chosen and (p.get_filename() or p.get_content_disposition() == "attachment"
+                                    or p.get_content_maintype() not in ("text", "multipart"))
+    ]
+    return text.replace("\r\n", "\n"), html, attachments
+
+
+ATTRIBUTION_RES = [
+    re.compile(r"^\s*On\b.*\bwrote:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*Am\b.*\bschrieb\b.*:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*Le\b.*\ba écrit\s*:\s*$", re.IGNORECASE),
+    re.compile(r"^\s*-{2,}\s*(Original Message|Forwarded message)\s*-{2,}\s*$", re.IGNORECASE),
+    re.compile(r"^\s*_{20,}\s*$"),  # Outlook's rule above its "From:/Sent:" block
+]
+OUTLOOK_HEADER_RE = re.compile(r"^\s*\*?From:\*?\s.+", re.IGNORECASE)
+OUTLOOK_NEXT_RE = re.compile(r"^\s*\*?(Sent|Date|To|Subject):\*?\s", re.IGNORECASE)
+
+
+def reply_strip(text: str) -> str:
+    """The new part of a reply: cut at the quote attribution, drop ">" lines.
+
+    email-reply-parser (unmaintained since 2020) does the same on Gmail/Outlook conventions; these
+    few rules cover them, including Gmail's attribution wrapped over two lines.
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        joined = line + " " + lines[i + 1] if i + 1 < len(lines) else line
+        if any(r.match(line) for r in ATTRIBUTION_RES):
+            break
+        if line.strip().startswith("On ") and not line.rstrip().endswith(":") and ATTRIBUTION_RES[0].match(joined):
+            break
+        if OUTLOOK_HEADER_RE.match(line) and i + 1 < len(lines) and OUTLOOK_NEXT_RE.match(lines[i + 1]):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line)
+    stripped = "\n".join(kept).strip()
+    return stripped or text.strip()
+
+
+def _attachment_store(part) -> dict[str, Any]:
+    if part.get_content_maintype() == "message":
+        inner = part.get_content()
+        data = inner.as_bytes() if hasattr(inner, "as_bytes") else bytes(str(inner), "utf-8")
+    else:
+        data = part.get_payload(decode=True) or b""
+    name = part.get_filename() or ""
+    try:
+        safe = get_valid_filename(name) if name else "attachment"
+    except SuspiciousFileOperation:
+        safe = "attachment"
+    # A random folder: names are attacker-chosen and must not collide or be guessable.
+    path = default_storage.save(f"email/{secrets.token_urlsafe(16)}/{safe[:100]}", ContentFile(data))
+    return {
+        "url": default_storage.url(path),
+        "content_type": part.get_content_type(),
+        "name": name or safe,
+        "size": len(data),
+    }
+
+
+# --- Conversations ----------------------------------------------------------------------------------
+
+
+def email_conversation_start(*, inbox: Inbox, identity, subject: str) -> Conversation:
+    """A new email thread: unlike chat, a customer may have several in one inbox."""
+    conversation = Conversation.objects.create(
+        inbox=inbox,
+        customer=identity.customer,
+        identity=identity,
+        channel=Channel.EMAIL,
+        team=inbox.team,
+        subject=subject[:300],
+    )
+    realtime.conversation_changed(conversation, "conversation.created")
+    return conversation
+
+
+def _thread_conversation(*, inbox: Inbox, msg, tokens: list[str]) -> Conversation | None:
+    ids = referenced_ids(msg)
+    if ids:
+        rows = {
+            m.email_message_id: m.conversation
+            for m in Message.objects.select_related("conversation").filter(inbox=inbox, email_message_id__in=ids)
+        }
+        for mid in ids:  # the most recent reference wins
+            if mid in rows:
+                return rows[mid]
+    for token in tokens:
+        conversation = conversation_for_token(token)
+        if conversation is not None and conversation.inbox_id == inbox.pk:
+            return conversation
+    return None
+
+
+# --- Sending ----------------------------------------------------------------------------------------
+
+
+def reply_subject(subject: str) -> str:
+    subject = (subject or "").strip()
+    return subject if RE_PREFIX.match(subject) else f"Re: {subject}"
+
+
+def _quote(message: Message, who: str) -> str:
+    when = format_datetime(message.created_at.astimezone(UTC))
+    quoted = "\n".join(f"> {line}" if line else ">" for line in (message.text or "").splitlines())
+    return f"On {when}, {who} wrote:\n{quoted}"
+
+
+def _references(previous: Message) -> list[str]:
+    ids = MESSAGE_ID_RE.findall(previous.email_references or "")
+    if previous.email_message_id and previous.email_message_id not in ids:
+        ids.append(previous.email_message_id)
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1):]]
+    return ids
+
+
+def _smtp_error(exc: Exception) -> ProviderError:
+    """Whether retrying can help: 4xx SMTP replies and dropped connections yes, 5xx no."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        detail = "; ".join(
+            f"{rcpt}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+            for rcpt, (code, msg) in exc.recipients.items()
+        )
+        code = str(codes[0]) if codes else "550"
+        if codes and all(400 <= c < 500 for c in codes):  # greylisting, mailbox busy
+            return ProviderError(reason="server_error", code=code, detail=detail, transient=True)
+        return ProviderError(reason="invalid_recipient", code=code, detail=detail, transient=False)
+    if isinstance(exc, AnymailRecipientsRefused):
+        return ProviderError(reason="invalid_recipient", code="rejected", detail=str(exc)[:500], transient=False)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return ProviderError(reason="server_error", code="disconnected", detail=str(exc), transient=True)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        transient = not (500 <= exc.smtp_code < 600)
+        return ProviderError(
+            reason="server_error" if transient else "rejected", code=str(exc.smtp_code), detail=detail, transient=transient
+        )
+    if isinstance(exc, AnymailAPIError):
+        status = exc.status_code
+        transient = status is None or status >= 500 or status == 429
+        return ProviderError(
+            reason="server_error" if transient else "rejected", code=str(status or "api_error"),
+            detail=str(exc)[:500], transient=transient,
+        )
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return ProviderError(reason="timeout", code="timeout", detail=str(exc) or "timed out", transient=True)
+    # ConnectionError, other OSErrors, SMTPException without a code: the server may come back.
+    return ProviderError(reason="server_error", code=type(exc).__name__[:32], detail=str(exc), transient=True)
+
+
+class EmailProvider(Provider):
+    name = "email"
+
+    def verify(self, request):
+        raise NotImplementedError("Inbound email arrives through django-anymail's webhooks, which verify it.")
+
+    def split(self, request):
+        raise NotImplementedError("Inbound email arrives through django-anymail's webhooks or IMAP polling.")
+
+    def handle(self, event: InboundEvent) -> None:
+        payload = event.payload
+        msg = parse_message(payload)
+        addresses = recipient_addresses(msg, [payload.get("envelope_recipient") or ""])
+        tokens = reply_tokens(addresses)
+        inbox = None
+        if payload.get("inbox_id"):  # fetched from this inbox's own mailbox (IMAP)
+            inbox = Inbox.objects.select_related("team").filter(pk=payload["inbox_id"], kind=Channel.EMAIL).first()
+        inbox = inbox or inbox_for_addresses(addresses)
+        if inbox is None:
+            token_conversation = next((c for c in map(conversation_for_token, tokens) if c), None)
+            inbox = token_conversation.inbox if token_conversation else None
+        if inbox is None:
+            logger.info("email %s: no inbox owns %s; acknowledged, not stored", event.dedupe_key, addresses)
+            return
+
+        senders = _addresses(msg, ("From",)) or _addresses(msg, ("Reply-To",))
+        if not senders:
+            logger.warning("email %s has no From address; dropped", event.dedupe_key)
+            return
+        sender_name, sender_addr = senders[0]
+        try:
+            sender_addr = email_normalise(sender_addr)
+        except ValidationError:
+            logger.warning("email %s: unusable From %r; dropped", event.dedupe_key, sender_addr)
+            return
+        if sender_addr == inbox.external_id.lower():
+            logger.info("email %s is from the inbox itself (a loop or a copy); ignored", event.dedupe_key)
+            return
+
+        message_id = message_id_of(msg)
+        external_id = dedupe_key_for(message_id, event.dedupe_key)
+        if Message.objects.filter(inbox=inbox, external_id=external_id).exists():
+            return  # before creating a conversation a duplicate would leave empty
+
+        conversation = _thread_conversation(inbox=inbox, msg=msg, tokens=tokens)
+        subject = str(msg.get("Subject", "") or "").strip()
+        if conversation is None:
+            identity = identity_resolve(
+                channel=Channel.EMAIL, external_id=sender_addr, display_name=sender_name
+            ).identity
+            conversation = email_conversation_start(inbox=inbox, identity=identity, subject=subject)
+
+        text, html, attachment_parts = bodies(msg)
+        stripped = (payload.get("stripped_text") or "").strip()
+        display_text = stripped or reply_strip(text)
+        automatic = is_automatic(msg)
+        message_receive(
+            inbox=inbox,
+            conversation=conversation,
+            incoming=InboundMessage(
+                channel=Channel.EMAIL,
+                inbox_external_id=inbox.external_id,
+                customer_external_id=sender_addr,
+                customer_name=sender_name,
+                external_id=external_id,
+                timestamp=message_timestamp(msg),
+                subject=subject,
+                text=display_text,
+                html=html,
+                attachments=[_attachment_store(p) for p in attachment_parts],
+                email_message_id=message_id,
+                email_in_reply_to=" ".join(MESSAGE_ID_RE.findall(str(msg.get("In-Reply-To", "") or ""))),
+                email_references=" ".join(MESSAGE_ID_RE.findall(str(msg.get("References", "") or ""))),
+                reply_token=tokens[0] if tokens else "",
+                payload={
+                    "esp": payload.get("esp", ""),
+                    "from": sender_addr,
+                    "full_text": text if display_text != text.strip() else "",
+                    **({"auto_submitted": True} if automatic else {}),
+                },
+            ),
+        )
+
+    def send(self, message: Message) -> SendResult:
+        conversation = message.conversation
+        inbox = message.inbox
+        previous = (
+            Message.objects.filter(conversation=conversation, direction=Direction.IN)
+            .exclude(email_message_id="")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if message.subject:
+            subject = message.subject
+        elif previous is not None:
+            subject = reply_subject(previous.subject or conversation.subject)
+        else:
+            subject = conversation.subject or inbox.name
+        message_id = make_msgid(domain=settings.EMAIL_DOMAIN)
+        domain = inbox.external_id.rsplit("@", 1)[-1]
+        headers = {"Message-ID": message_id}
+        in_reply_to, references = "", []
+        body = message.text
+        if previous is not None:
+            in_reply_to = previous.email_message_id
+            references = _references(previous)
+            headers["In-Reply-To"] = in_reply_to
+            headers["References"] = " ".join(references)
+            who = conversation.customer.name or conversation.identity.display_name or conversation.identity.external_id
+            body = f"{message.text}\n\n{_quote(previous, who)}\n"
+        if message.sender_type != "agent":
+            # RFC 3834: greetings and away notices must not set off the customer's own auto-replies.
+            headers["Auto-Submitted"] = "auto-replied" if previous is not None else "auto-generated"
+        email = EmailMessage(
+            subject=subject,
+            body=body,
+            from_email=formataddr((inbox.name, inbox.external_id)),
+            to=[conversation.identity.external_id],
+            reply_to=[f"{REPLY_PREFIX}{conversation.reply_token}@{domain}"],
+            headers=headers,
+            connection=get_connection(fail_silently=False),
+        )
+        try:
+            email.send()
+        except (smtplib.SMTPException, OSError, AnymailError) as exc:
+            error = _smtp_error(exc)
+            logger.warning("email message %s not sent: %s", message.pk, error)
+            raise error from exc
+        return SendResult(
+            external_id=message_id,
+            fields={
+                "email_message_id": message_id,
+                "email_in_reply_to": in_reply_to,
+                "email_references": " ".join(references),
+                "subject": subject[:300],
+            },
+        )
+

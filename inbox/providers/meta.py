@@ -1,0 +1,589 @@
+"""Meta: Facebook Messenger and Instagram Direct, through one app's webhooks and the Send API.
+
+Webhook bodies batch freely (several `entry`, several `messaging` items each) and Meta retries
+until it gets a 200, so every item becomes its own stored event with a key that makes a replay
+a no-op. Processing then dispatches on the event kind with a dict of handlers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from inbox import realtime, signals
+from inbox.models import Conversation, Direction, InboundEvent, Inbox, Message, MessageStatus
+from inbox.services import customer_action_note, inbox_for, message_receive, message_status_update, messages_watermark
+
+from .base import BadPayload, InboundMessage, Provider, ProviderError, RawEvent, SendResult, SignatureInvalid
+
+logger = logging.getLogger(__name__)
+
+# webhook `object` -> inbox kind
+OBJECT_KINDS = {"page": "messenger", "instagram": "instagram"}
+PLATFORMS = {"page": "facebook", "instagram": "instagram"}
+OWN_METADATA_PREFIX = "inbox-message:"
+
+# Meta attachment type -> a content type the UI can branch on (Meta does not send MIME types).
+ATTACHMENT_CONTENT_TYPES = {
+    "image": "image/*",
+    "video": "video/*",
+    "reel": "video/*",
+    "ig_reel": "video/*",
+    "audio": "audio/*",
+    "file": "application/octet-stream",
+}
+
+# --- Send API error classification (https://developers.facebook.com/docs/messenger-platform/error-codes)
+WINDOW_CODES = frozenset({10})
+WINDOW_SUBCODES = frozenset({2018065, 2018278})
+BLOCKED_CODES = frozenset({551})
+BLOCKED_SUBCODES = frozenset({1545041})
+# No matching user / the person cannot receive messages from this page any more.
+INVALID_RECIPIENT_SUBCODES = frozenset({2018001})
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80006}) | frozenset(range(80000, 80015))
+RATE_LIMIT_SUBCODES = frozenset({2018022})
+SERVER_CODES = frozenset({1, 2, 1200})
+REJECTED_CODES = frozenset({100, 190, 200})
+
+
+class _Skip(Exception):
+    """An item this integration does not store (page likes, feed posts…)."""
+
+
+# --- Small parsing helpers ------------------------------------------------------------------------
+
+
+def _ms(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def _seconds(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def _id(value: Any, what: str) -> str:
+    """Meta ids are strings, but some payloads carry them as numbers."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value) == "":
+        raise BadPayload(f"{what} must be a non-empty id")
+    return str(value)
+
+
+def _dict(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadPayload(f"{what} must be an object")
+    return value
+
+
+def _list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise BadPayload(f"{what} must be an array")
+    return value
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadPayload(f"{what} must be an integer")
+    return value
+
+
+def _digest(*parts: Any) -> str:
+    """A short stable hash for key parts of unbounded length (postback payloads)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+# --- The provider ---------------------------------------------------------------------------------
+
+
+class MetaProvider(Provider):
+    name = "meta"
+
+    # --- verify ---------------------------------------------------------------------------------
+    def verify(self, request) -> None:
+        secret = settings.META_APP_SECRET
+        if not secret:
+            raise SignatureInvalid("META_APP_SECRET is not configured")
+        header = request.headers.get("X-Hub-Signature-256", "")
+        if not header.startswith("sha256="):
+            raise SignatureInvalid("X-Hub-Signature-256 missing")
+        expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(header.encode(), expected.encode()):
+            raise SignatureInvalid("X-Hub-Signature-256 mismatch")
+
+    # --- split ----------------------------------------------------------------------------------
+    def split(self, request) -> list[RawEvent]:
+        try:
+            body = json.loads(request.body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadPayload("body is not JSON") from exc
+        body = _dict(body, "body")
+        obj = body.get("object")
+        if obj not in OBJECT_KINDS:
+            raise BadPayload(f"unsupported object {obj!r}; expected page or instagram")
+        timed: list[tuple[int, RawEvent]] = []
+        for entry in _list(body.get("entry"), "entry"):
+            entry = _dict(entry, "entry[]")
+            entry_id = _id(entry.get("id"), "entry.id")
+            # Standby items (another app owns the thread under handover) are still the customer's words.
+            for field in ("messaging", "standby"):
+                if field in entry:
+                    for item in _list(entry[field], f"entry.{field}"):
+                        self._collect(timed, self._messaging_event, obj, entry_id, entry, _dict(item, f"{field}[]"))
+            if "changes" in entry:
+                for change in _list(entry["changes"], "entry.changes"):
+                    self._collect(timed, self._change_event, obj, entry_id, entry, _dict(change, "changes[]"))
+        # Batches are not guaranteed to be in time order; processing follows Meta's timestamps.
+        timed.sort(key=lambda pair: pair[0])
+        return [event for _, event in timed]
+
+    @staticmethod
+    def _collect(timed, parse: Callable, obj: str, entry_id: str, entry: dict, item: dict) -> None:
+        try:
+            timed.append(parse(obj, entry_id, entry, item))
+        except _Skip as skip:
+            logger.info("meta %s item for %s not stored: %s", obj, entry_id, skip)
+
+    def _messaging_event(self, obj: str, entry_id: str, entry: dict, item: dict) -> tuple[int, RawEvent]:
+        sender = _id(_dict(item.get("sender"), "sender").get("id"), "sender.id")
+        recipient = _id(_dict(item.get("recipient"), "recipient").get("id"), "recipient.id")
+        timestamp = _int(item.get("timestamp"), "timestamp")
+        payload = {"object": obj, "entry_id": entry_id, "item": item}
+
+        def event(kind: str, key: str) -> tuple[int, RawEvent]:
+            return timestamp, RawEvent(kind=kind, dedupe_key=key, payload=payload)
+
+        if "message" in item:
+            message = _dict(item["message"], "message")
+            mid = _id(message.get("mid"), "message.mid")
+            if message.get("is_deleted"):
+                return event("unsend", f"unsend:{mid}")
+            for key in ("text",):
+                if key in message and not isinstance(message[key], str):
+                    raise BadPayload("message.text must be a string")
+            if "attachments" in message:
+                for attachment in _list(message["attachments"], "message.attachments"):
+                    _dict(attachment, "message.attachments[]")
+            return event("echo" if message.get("is_echo") else "message", mid)
+        if "delivery" in item:
+            delivery = _dict(item["delivery"], "delivery")
+            watermark = _int(delivery.get("watermark"), "delivery.watermark")
+            return event("delivery", f"delivery:{recipient}:{sender}:{watermark}")
+        if "read" in item:
+            read = _dict(item["read"], "read")
+            if "watermark" in read:
+                watermark = _int(read["watermark"], "read.watermark")
+                return event("read", f"read:{recipient}:{sender}:{watermark}")
+            # Instagram "seen" names the last message read instead of a watermark.
+            return event("read", f"read:{_id(read.get('mid'), 'read.mid')}")
+        if "reaction" in item:
+            reaction = _dict(item["reaction"], "reaction")
+            mid = _id(reaction.get("mid"), "reaction.mid")
+            action = reaction.get("action", "react")
+            if action not in ("react", "unreact"):
+                raise BadPayload("reaction.action must be react or unreact")
+            return event("reaction", f"reaction:{mid}:{sender}:{action}:{timestamp}")
+        if "postback" in item:
+            postback = _dict(item["postback"], "postback")
+            if postback.get("mid"):
+                return event("postback", f"postback:{_id(postback['mid'], 'postback.mid')}")
+            return event("postback", f"postback:{sender}:{timestamp}:{_digest(postback.get('payload'))}")
+        if "referral" in item:
+            _dict(item["referral"], "referral")
+            return event("referral", f"referral:{recipient}:{sender}:{timestamp}")
+        raise _Skip(f"messaging item with keys {sorted(item)}")
+
+    def _change_event(self, obj: str, entry_id: str, entry: dict, change: dict) -> tuple[int, RawEvent]:
+        field = change.get("field")
+        value = _dict(change.get("value"), "changes[].value")
+        if field == "feed":
+            if value.get("item") != "comment":
+                raise _Skip(f"feed item {value.get('item')!r}")
+            comment_id = _id(value.get("comment_id"), "value.comment_id")
+            verb = str(value.get("verb") or "add")
+        elif field in ("comments", "live_comments"):
+            comment_id = _id(value.get("id"), "value.id")
+            verb = "add"
+        else:
+            raise _Skip(f"change field {field!r}")
+        time = entry.get("time")
+        seconds = value.get("created_time") if isinstance(value.get("created_time"), int) else time
+        seconds = seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else 0
+        key = f"comment:{comment_id}:{verb}"
+        if verb == "edited":  # a comment may be edited many times; each edit is its own event
+            key += f":{time}"
+        payload = {"object": obj, "entry_id": entry_id, "entry_time": time, "field": field, "item": value}
+        return seconds * 1000, RawEvent(kind="comment", dedupe_key=key, payload=payload)
+
+    # --- handle ---------------------------------------------------------------------------------
+    def handle(self, event: InboundEvent) -> None:
+        handler = self.HANDLERS.get(event.kind)
+        if handler is None:
+            logger.warning("meta event %s of unknown kind %r ignored", event.pk, event.kind)
+            return
+        payload = event.payload
+        kind = OBJECT_KINDS.get(payload.get("object"))
+        inbox = inbox_for(kind=kind, external_id=payload.get("entry_id", "")) if kind else None
+        if inbox is None:
+            logger.warning(
+                "meta %s event for %s %s that no inbox owns; ignored", event.kind, payload.get("object"), payload.get("entry_id")
+            )
+            return
+        handler(self, inbox, payload)
+
+    def _message(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        message = item["message"]
+        extra = {k: v for k, v in message.items() if k not in ("mid", "text", "attachments", "is_echo")}
+        if "referral" in item:  # the ad or link the conversation started from
+            extra["referral"] = item["referral"]
+        message_receive(
+            inbox=inbox,
+            incoming=InboundMessage(
+                channel=inbox.kind,
+                inbox_external_id=inbox.external_id,
+                customer_external_id=str(item["sender"]["id"]),
+                external_id=str(message["mid"]),
+                timestamp=_ms(item["timestamp"]),
+                text=message.get("text") or "",
+                attachments=_attachments(message.get("attachments") or []),
+                payload=extra,
+            ),
+        )
+
+    def _echo(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        message = item["message"]
+        echo_payload = {"metadata": message.get("metadata", ""), "app_id": message.get("app_id")}
+        message_receive(
+            inbox=inbox,
+            incoming=InboundMessage(
+                channel=inbox.kind,
+                inbox_external_id=inbox.external_id,
+                # An echo goes from the business to the customer: the customer is the recipient.
+                customer_external_id=str(item["recipient"]["id"]),
+                external_id=str(message["mid"]),
+                timestamp=_ms(item["timestamp"]),
+                text=message.get("text") or "",
+                attachments=_attachments(message.get("attachments") or []),
+                is_echo=True,
+                is_customer_action=False,
+                payload=echo_payload,
+            ),
+        )
+
+    def _postback(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        postback = item["postback"]
+        sender = str(item["sender"]["id"])
+        external_id = str(postback.get("mid") or f"postback:{sender}:{item['timestamp']}:{_digest(postback.get('payload'))}")
+        extra: dict[str, Any] = {"postback": {"title": postback.get("title", ""), "payload": postback.get("payload")}}
+        if postback.get("referral"):
+            extra["referral"] = postback["referral"]
+        message_receive(
+            inbox=inbox,
+            incoming=InboundMessage(
+                channel=inbox.kind,
+                inbox_external_id=inbox.external_id,
+                customer_external_id=sender,
+                external_id=external_id,
+                timestamp=_ms(item["timestamp"]),
+                text=str(postback.get("title") or ""),
+                payload=extra,
+            ),
+        )
+
+    def _delivery(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        conversation = _conversation_of(inbox, str(item["sender"]["id"]))
+        if conversation is None:
+            return
+        delivery = item["delivery"]
+        watermark = _ms(delivery["watermark"])
+        mids = [str(m) for m in delivery.get("mids") or []]
+        if mids:
+            # Named messages are delivered whatever their row time says.
+            for message in Message.objects.filter(conversation=conversation, direction=Direction.OUT, external_id__in=mids):
+                _status_forward(message, MessageStatus.DELIVERED, watermark)
+        messages_watermark(conversation=conversation, status=MessageStatus.DELIVERED, watermark=watermark)
+
+    def _read(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        conversation = _conversation_of(inbox, str(item["sender"]["id"]))
+        if conversation is None:
+            return
+        read = item["read"]
+        if "watermark" in read:
+            watermark = _ms(read["watermark"])
+        else:
+            seen = Message.objects.filter(inbox=inbox, external_id=str(read.get("mid"))).first()
+            if seen is not None and seen.direction == Direction.OUT:
+                _status_forward(seen, MessageStatus.READ, _ms(item["timestamp"]))
+            # Seeing a message means seeing everything before it; unknown mid: everything up to now.
+            watermark = seen.created_at if seen is not None else _ms(item["timestamp"])
+        messages_watermark(conversation=conversation, status=MessageStatus.READ, watermark=watermark)
+
+    def _reaction(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        reaction = item["reaction"]
+        sender = str(item["sender"]["id"])
+        at = _ms(item["timestamp"])
+        if sender == inbox.external_id:
+            return  # the business reacting: nothing for the customer's window
+        target = Message.objects.select_for_update().filter(inbox=inbox, external_id=str(reaction["mid"])).first()
+        if target is not None:
+            _reactions_apply(target, sender=sender, reaction=reaction, at=at)
+        conversation = target.conversation if target is not None else _conversation_of(inbox, sender)
+        if conversation is not None:
+            customer_action_note(Conversation.objects.select_for_update().get(pk=conversation.pk), at=at)
+
+    def _unsend(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        mid = str(item["message"]["mid"])
+        message = Message.objects.select_for_update().filter(inbox=inbox, external_id=mid).first()
+        if message is None:
+            logger.info("meta unsend of %s which this inbox never stored", mid)
+            return
+        if message.deleted_at is None:
+            message.deleted_at = _ms(item["timestamp"])
+            message.save(update_fields=["deleted_at"])
+            realtime.message_changed(message, "message.updated")
+
+    def _referral(self, inbox: Inbox, payload: dict) -> None:
+        # An m.me link or ad click in an existing thread opens the window; a thread of its own
+        # starts only when the customer writes.
+        item = payload["item"]
+        conversation = _conversation_of(inbox, str(item["sender"]["id"]))
+        if conversation is not None:
+            customer_action_note(Conversation.objects.select_for_update().get(pk=conversation.pk), at=_ms(item["timestamp"]))
+
+    def _comment(self, inbox: Inbox, payload: dict) -> None:
+        comment = comment_normalise(payload, inbox=inbox)
+        transaction.on_commit(lambda: signals.comment_received.send(sender=MetaProvider, inbox=inbox, comment=comment))
+
+    HANDLERS: dict[str, Callable[[MetaProvider, Inbox, dict], None]] = {
+        "message": _message,
+        "echo": _echo,
+        "postback": _postback,
+        "delivery": _delivery,
+        "read": _read,
+        "reaction": _reaction,
+        "unsend": _unsend,
+        "referral": _referral,
+        "comment": _comment,
+    }
+
+    # --- send -----------------------------------------------------------------------------------
+    def send(self, message: Message) -> SendResult:
+        inbox = message.inbox
+        credentials = inbox.credentials or {}
+        token = credentials.get("page_access_token")
+        if not token:
+            raise ProviderError(reason="rejected", code="no_token", detail="The inbox has no page access token.", transient=False)
+        # Instagram messaging through a Page token posts to the linked Page (Meta's docs); an
+        # inbox may name another sender id (e.g. the IG account for Instagram Login apps).
+        sender_id = credentials.get("send_as_id") or credentials.get("page_id") or inbox.external_id
+        url = f"{settings.META_GRAPH_URL.rstrip('/')}/{sender_id}/messages"
+        params = {"access_token": token}
+        if settings.META_APP_SECRET:
+            params["appsecret_proof"] = hmac.new(settings.META_APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+        metadata = f"{OWN_METADATA_PREFIX}{message.pk}"
+        bodies = [self._body(message, {"attachment": a, "metadata": metadata}) for a in _outgoing_attachments(message)]
+        # Meta takes text or one attachment per message: attachments go first, the text (with the
+        # quick replies) last, and the text's id is the message's.
+        if message.text or not bodies:
+            text: dict[str, Any] = {"text": message.text, "metadata": metadata}
+            quick_replies = (message.payload or {}).get("quick_replies")
+            if isinstance(quick_replies, list) and quick_replies:
+                text["quick_replies"] = quick_replies
+            bodies.append(self._body(message, text))
+        ids = [self._post(url, params, body) for body in bodies]
+        fields = {"payload": {**(message.payload or {}), "attachment_message_ids": ids[:-1]}} if len(ids) > 1 else {}
+        return SendResult(external_id=ids[-1], fields=fields)
+
+    @staticmethod
+    def _body(message: Message, content: dict) -> dict:
+        body: dict[str, Any] = {
+            "recipient": {"id": message.conversation.identity.external_id},
+            "messaging_type": message.messaging_type or "RESPONSE",
+            "message": content,
+        }
+        if message.tag:
+            body["tag"] = message.tag
+        return body
+
+    @staticmethod
+    def _post(url: str, params: dict, body: dict) -> str:
+        timeout = settings.PROVIDER_HTTP_TIMEOUT
+        try:
+            response = requests.post(url, params=params, json=body, timeout=timeout)
+        except requests.Timeout:
+            # Never put the exception text in the detail: it quotes the URL, token included.
+            raise ProviderError(reason="timeout", code="timeout", detail=f"No answer from the Graph API in {timeout}s.", transient=True) from None
+        except requests.RequestException as exc:
+            raise ProviderError(
+                reason="timeout", code="connection", detail=f"Could not reach the Graph API ({type(exc).__name__}).", transient=True
+            ) from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code < 300 and isinstance(data, dict) and data.get("message_id"):
+            return str(data["message_id"])
+        raise error_classify(status=response.status_code, data=data)
+
+
+def error_classify(*, status: int, data: Any) -> ProviderError:
+    """Turn a Graph API error answer into a ProviderError that says whether to retry."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        if status < 300:
+            # Accepted without an id: retrying could send twice, so it is not retried.
+            return ProviderError(reason="rejected", code=str(status), detail="The Graph API answered without a message_id.", transient=False)
+        if status == 429:
+            return ProviderError(reason="rate_limited", code="429", detail="Too many requests.", transient=True)
+        if status >= 500:
+            return ProviderError(reason="server_error", code=str(status), detail=f"Graph API HTTP {status}.", transient=True)
+        return ProviderError(reason="rejected", code=str(status), detail=f"Graph API HTTP {status}.", transient=False)
+    code = error.get("code")
+    subcode = error.get("error_subcode")
+    code = code if isinstance(code, int) else -1
+    subcode = subcode if isinstance(subcode, int) else None
+    detail = str(error.get("message") or "")
+    if subcode is not None:
+        detail += f" (subcode {subcode})"
+
+    def failed(reason: str, transient: bool) -> ProviderError:
+        return ProviderError(reason=reason, code=str(code if code != -1 else status), detail=detail, transient=transient)
+
+    if code in WINDOW_CODES or subcode in WINDOW_SUBCODES:
+        return failed("window_closed", False)
+    if code in BLOCKED_CODES or subcode in BLOCKED_SUBCODES:
+        return failed("blocked", False)
+    if subcode in INVALID_RECIPIENT_SUBCODES:
+        return failed("invalid_recipient", False)
+    if code in RATE_LIMIT_CODES or subcode in RATE_LIMIT_SUBCODES:
+        return failed("rate_limited", True)
+    if code in SERVER_CODES or status >= 500 or error.get("is_transient") is True:
+        return failed("server_error", True)
+    if code in REJECTED_CODES:
+        return failed("rejected", False)
+    return failed("rejected", False)
+
+
+# --- Helpers shared by the handlers ---------------------------------------------------------------
+
+
+def _conversation_of(inbox: Inbox, customer_id: str) -> Conversation | None:
+    return Conversation.objects.filter(
+        inbox=inbox, identity__channel=inbox.kind, identity__scope=inbox.external_id, identity__external_id=customer_id
+    ).first()
+
+
+def _status_forward(message: Message, status: str, at: datetime) -> None:
+    message_status_update(message=message, status=status, at=at)
+
+
+def _attachments(raw: list) -> list[dict[str, Any]]:
+    attachments = []
+    for attachment in raw:
+        if not isinstance(attachment, dict):
+            continue
+        kind = str(attachment.get("type") or "")
+        body = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+        stored: dict[str, Any] = {
+            "url": str(body.get("url") or ""),
+            "content_type": ATTACHMENT_CONTENT_TYPES.get(kind, ""),
+            "type": kind,
+        }
+        if attachment.get("title"):
+            stored["name"] = str(attachment["title"])
+        if body.get("sticker_id"):
+            stored["sticker_id"] = body["sticker_id"]
+        if isinstance(body.get("coordinates"), dict):
+            stored["coordinates"] = body["coordinates"]
+        attachments.append(stored)
+    return attachments
+
+
+def _outgoing_attachments(message: Message) -> list[dict[str, Any]]:
+    out = []
+    for attachment in message.attachments or []:
+        url = attachment.get("url") if isinstance(attachment, dict) else None
+        if not url:
+            continue
+        content_type = str(attachment.get("content_type") or "")
+        kind = next((k for k in ("image", "video", "audio") if content_type.startswith(k)), "file")
+        out.append({"type": kind, "payload": {"url": url, "is_reusable": True}})
+    return out
+
+
+def _reactions_apply(message: Message, *, sender: str, reaction: dict, at: datetime) -> None:
+    """One reaction per person per message: a react replaces theirs, an unreact removes it."""
+    reactions = [r for r in (message.reactions or []) if isinstance(r, dict)]
+    mine = [r for r in reactions if r.get("from") == sender]
+    stamp = int(at.timestamp() * 1000)
+    if any(isinstance(r.get("timestamp"), int) and r["timestamp"] > stamp for r in mine):
+        return  # a later change from the same person already landed
+    reactions = [r for r in reactions if r.get("from") != sender]
+    if reaction.get("action", "react") == "react":
+        reactions.append(
+            {"from": sender, "reaction": reaction.get("reaction", ""), "emoji": reaction.get("emoji", ""),
+             "at": at.isoformat(), "timestamp": stamp}
+        )
+    message.reactions = reactions
+    message.save(update_fields=["reactions"])
+    realtime.message_changed(message, "message.updated")
+
+
+def comment_normalise(payload: dict, *, inbox: Inbox) -> dict[str, Any]:
+    """A Facebook feed comment or an Instagram comment, in one shape for the campaigns app."""
+    value = payload["item"]
+    sender = value.get("from") if isinstance(value.get("from"), dict) else {}
+    from_id = str(sender.get("id") or "")
+    if payload.get("field") == "feed":
+        created = value.get("created_time") if isinstance(value.get("created_time"), int) else payload.get("entry_time")
+        comment = {
+            "id": str(value.get("comment_id")),
+            "post_id": str(value.get("post_id") or ""),
+            "media_id": "",
+            "from_name": str(sender.get("name") or ""),
+            "text": str(value.get("message") or ""),
+            "verb": str(value.get("verb") or "add"),
+        }
+    else:
+        created = payload.get("entry_time")
+        media = value.get("media") if isinstance(value.get("media"), dict) else {}
+        comment = {
+            "id": str(value.get("id")),
+            "post_id": "",
+            "media_id": str(media.get("id") or ""),
+            "media_product_type": str(media.get("media_product_type") or ""),
+            "from_name": str(sender.get("username") or ""),
+            "text": str(value.get("text") or ""),
+            "verb": "add",
+        }
+    parent = value.get("parent_id")
+    comment.update(
+        {
+            "from_id": from_id,
+            "created_time": _seconds(created) if isinstance(created, int) else timezone.now(),
+            # Facebook sets parent_id to the post for top-level comments; only a comment parent is a reply.
+            "parent_id": str(parent) if parent and parent != value.get("post_id") else "",
+            "platform": PLATFORMS[payload["object"]],
+            "field": payload.get("field"),
+            "live": payload.get("field") == "live_comments",
+            # The page's own comments (its replies) must never trigger automation.
+            "from_self": from_id in {inbox.external_id, str((inbox.credentials or {}).get("page_id") or "")},
+        }
+    )
+    return comment

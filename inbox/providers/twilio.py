@@ -1,0 +1,278 @@
+"""Twilio Programmable Messaging: inbound SMS/MMS, status callbacks, outbound sends.
+
+Both webhooks are form-encoded and signed with X-Twilio-Signature over the URL Twilio called
+(our PUBLIC_BASE_URL, not whatever host a proxy hands us) plus the POST parameters.
+
+A request that is correctly signed but names another AccountSid is refused as BadPayload (400),
+not SignatureInvalid: the signature proves it came from someone holding our token, so it is a
+misrouted or malformed request rather than a forgery, and the log should say so.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from customers.services import phone_normalise
+from inbox import sms
+from inbox.models import Direction, InboundEvent, Message, MessageStatus
+
+from .base import BadPayload, InboundMessage, Provider, ProviderError, RawEvent, SendResult, SignatureInvalid
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "2010-04-01"
+SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+MAX_MEDIA = 10  # Twilio's MMS limit
+SEND_TIMEOUT = (5, 20)  # connect, read (seconds)
+
+# Twilio handles these itself (it blocks or unblocks the number); we mirror them as consent.
+OPT_OUT_KEYWORDS = frozenset({"STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+# Callback statuses that say nothing our status field does not already hold.
+IGNORED_STATUSES = frozenset({"accepted", "scheduled", "queued", "sending", "canceled", "receiving", "received"})
+STATUS_MAP = {
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "failed": MessageStatus.FAILED,
+    "undelivered": MessageStatus.FAILED,
+}
+
+# Delivery errors agents meet most, in words they can act on.
+ERROR_TEXT = {
+    "21610": "The recipient opted out (replied STOP); Twilio blocks messages to them until they reply START.",
+    "30003": "Unreachable destination handset: the phone is off or out of coverage.",
+    "30004": "Message blocked by the recipient or their carrier.",
+    "30005": "Unknown destination handset: the number does not exist or is no longer in service.",
+    "30006": "Landline or unreachable carrier: this number cannot receive SMS.",
+    "30007": "Message filtered by the carrier as spam or unregistered traffic.",
+    "30008": "Unknown delivery error reported by the carrier.",
+}
+
+# REST errors (https://www.twilio.com/docs/api/errors) -> the inbox's reasons.
+PERMANENT_ERRORS = {
+    "21610": "opted_out",
+    "21211": "invalid_recipient",
+    "21614": "invalid_recipient",
+    "21217": "invalid_recipient",
+    "21408": "rejected",
+    "21606": "rejected",
+    "21612": "rejected",
+}
+RATE_LIMITED = "20429"
+
+# Status callbacks for a message we have not committed yet (its send is still in flight) are
+# retried by the sweeper this many times before being dropped as someone else's message.
+STATUS_LOOKUP_ATTEMPTS = 3
+
+
+class MessageNotYetKnown(Exception):
+    """A status callback raced our own send: leave the event for the sweeper."""
+
+
+def _keyword(body: str) -> str:
+    word = body.strip().upper()
+    return word if word and " " not in word and "\n" not in word else ""
+
+
+class TwilioProvider(Provider):
+    name = "twilio"
+
+    # --- Webhooks -------------------------------------------------------------------------------
+
+    def verify(self, request: HttpRequest) -> None:
+        token = settings.TWILIO_AUTH_TOKEN
+        if not token or not settings.TWILIO_ACCOUNT_SID:
+            raise SignatureInvalid("Twilio is not configured (TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature:
+            raise SignatureInvalid("missing X-Twilio-Signature")
+        # Twilio signed the public URL it called; behind a proxy request.build_absolute_uri() differs.
+        url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+        # The validator compares in constant time and tries the URL with and without the port.
+        if not RequestValidator(token).validate(url, request.POST, signature):
+            raise SignatureInvalid(f"X-Twilio-Signature does not match {url}")
+
+    def split(self, request: HttpRequest) -> list[RawEvent]:
+        params: dict[str, str] = {key: request.POST.get(key, "") for key in request.POST}
+        sid = params.get("MessageSid", "")
+        if not SID_RE.match(sid):
+            raise BadPayload("MessageSid missing or malformed")
+        account = params.get("AccountSid", "")
+        if account != settings.TWILIO_ACCOUNT_SID:
+            raise BadPayload(f"AccountSid {account!r} is not this account's")
+        if self._is_status_callback(request, params):
+            status = params.get("MessageStatus", "")
+            if not status:
+                raise BadPayload("MessageStatus missing")
+            return [RawEvent(kind="status", dedupe_key=f"{sid}:{status}", payload=params)]
+        for field in ("From", "To"):
+            try:
+                phone_normalise(params.get(field, ""))
+            except ValidationError as exc:
+                raise BadPayload(f"{field} is not a phone number") from exc
+        try:
+            num_media = int(params.get("NumMedia") or 0)
+        except ValueError as exc:
+            raise BadPayload("NumMedia is not a number") from exc
+        if not 0 <= num_media <= MAX_MEDIA:
+            raise BadPayload("NumMedia out of range")
+        return [RawEvent(kind="sms", dedupe_key=sid, payload=params)]
+
+    @staticmethod
+    def _is_status_callback(request: HttpRequest, params: dict[str, str]) -> bool:
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name:
+            return match.url_name == "webhook-twilio-status"
+        return "MessageStatus" in params
+
+    def handle(self, event: InboundEvent) -> None:
+        handlers = {"sms": self._inbound, "status": self._status}
+        handler = handlers.get(event.kind)
+        if handler is None:
+            logger.warning("twilio event %s of unknown kind %r ignored", event.pk, event.kind)
+            return
+        handler(event)
+
+    def _inbound(self, event: InboundEvent) -> None:
+        from inbox.services import consent_from_keyword, inbox_for, message_receive
+
+        p = event.payload
+        inbox = inbox_for(kind="sms", external_id=p["To"])
+        if inbox is None:
+            logger.info("twilio: message %s to %s, a number no inbox owns; ignored", p["MessageSid"], p["To"])
+            return
+        body = p.get("Body", "")
+        keyword = _keyword(body)
+        known = keyword in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS
+        try:
+            num_segments = int(p.get("NumSegments") or 0) or None
+        except ValueError:
+            num_segments = None
+        message = message_receive(
+            inbox=inbox,
+            incoming=InboundMessage(
+                channel="sms",
+                inbox_external_id=inbox.external_id,
+                customer_external_id=p["From"],
+                external_id=p["MessageSid"],
+                timestamp=timezone.now(),  # Twilio sends no timestamp with inbound messages
+                text=body,
+                attachments=_media(p),
+                payload={"keyword": keyword} if known else {},
+                segments=num_segments,
+                encoding=sms.segments(body).encoding if body else "",
+            ),
+        )
+        if message is None:  # already held: its keyword was acted on then
+            return
+        if keyword in OPT_OUT_KEYWORDS or keyword in OPT_IN_KEYWORDS:
+            consent_from_keyword(
+                conversation=message.conversation,
+                granted=keyword in OPT_IN_KEYWORDS,
+                keyword=keyword,
+                message_external_id=message.external_id,
+            )
+
+    def _status(self, event: InboundEvent) -> None:
+        from inbox.services import message_status_update
+
+        p = event.payload
+        twilio_status = p["MessageStatus"]
+        status = STATUS_MAP.get(twilio_status)
+        if status is None:
+            if twilio_status not in IGNORED_STATUSES:
+                logger.warning("twilio: unknown status %r for %s ignored", twilio_status, p["MessageSid"])
+            return
+        message = Message.objects.filter(
+            external_id=p["MessageSid"], direction=Direction.OUT, inbox__kind="sms"
+        ).first()
+        if message is None:
+            if event.attempts < STATUS_LOOKUP_ATTEMPTS:
+                raise MessageNotYetKnown(p["MessageSid"])
+            logger.info("twilio: status %s for unknown message %s dropped", twilio_status, p["MessageSid"])
+            return
+        code = p.get("ErrorCode", "") if status == MessageStatus.FAILED else ""
+        detail = ""
+        if status == MessageStatus.FAILED:
+            detail = ERROR_TEXT.get(code) or p.get("ErrorMessage") or f"Twilio reported {twilio_status} ({code or 'no code'})."
+        message_status_update(message=message, status=status, error_code=code, error_detail=detail)
+
+    # --- Sending --------------------------------------------------------------------------------
+
+    def send(self, message: Message) -> SendResult:
+        account, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
+        if not account or not token:
+            raise ProviderError(reason="rejected", code="not_configured", detail="Twilio is not configured.", transient=False)
+        url = f"{settings.TWILIO_API_URL.rstrip('/')}/{API_VERSION}/Accounts/{account}/Messages.json"
+        inbox = message.inbox
+        media = [a["url"] for a in message.attachments or [] if a.get("url")]
+        form: list[tuple[str, str]] = [("To", message.conversation.identity.external_id)]
+        service = (inbox.credentials or {}).get("messaging_service_sid")
+        form.append(("MessagingServiceSid", service) if service else ("From", inbox.external_id))
+        if message.text:
+            form.append(("Body", message.text))
+        form += [("MediaUrl", u) for u in media]
+        form.append(("StatusCallback", settings.PUBLIC_BASE_URL.rstrip("/") + "/webhooks/twilio/status/"))
+        try:
+            response = requests.post(url, data=form, auth=(account, token), timeout=SEND_TIMEOUT)
+        except requests.Timeout as exc:
+            raise ProviderError(reason="timeout", code="timeout", detail=str(exc), transient=True) from exc
+        except requests.RequestException as exc:
+            raise ProviderError(reason="timeout", code="connection", detail=str(exc), transient=True) from exc
+        if response.status_code >= 300:
+            raise _send_error(response)
+        sid = _json(response).get("sid")
+        if not isinstance(sid, str) or not sid:
+            # Twilio may have queued it: a retry could text the customer twice, so do not retry.
+            raise ProviderError(
+                reason="server_error", code=str(response.status_code), detail="Twilio answered without a sid.", transient=False
+            )
+        info = sms.segments(message.text or "")
+        # An MMS is one message whatever its text; an SMS costs one message per segment.
+        return SendResult(external_id=sid, fields={"segments": 1 if media else info.segments, "encoding": info.encoding})
+
+
+def _media(p: dict[str, str]) -> list[dict[str, Any]]:
+    try:
+        count = min(int(p.get("NumMedia") or 0), MAX_MEDIA)
+    except ValueError:
+        return []
+    attachments = []
+    for n in range(count):
+        url = p.get(f"MediaUrl{n}")
+        if url:
+            attachments.append({"url": url, "content_type": p.get(f"MediaContentType{n}", "")})
+    return attachments
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _send_error(response: requests.Response) -> ProviderError:
+    """Twilio's REST error `{code, message, more_info, status}` -> a ProviderError."""
+    body = _json(response)
+    code = str(body.get("code") or response.status_code)
+    detail = str(body.get("message") or response.reason or "")
+    if response.status_code == 429 or code == RATE_LIMITED:
+        return ProviderError(reason="rate_limited", code=code, detail=detail, transient=True)
+    if response.status_code >= 500:
+        return ProviderError(reason="server_error", code=code, detail=detail, transient=True)
+    reason = PERMANENT_ERRORS.get(code, "rejected")
+    return ProviderError(reason=reason, code=code, detail=detail, transient=False)
