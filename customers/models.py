@@ -93,6 +93,9 @@ class ConsentEvent(models.Model):
         indexes = [models.Index(fields=["customer", "channel", "purpose", "-created_at"])]
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.purpose}: {'granted' if self.granted else 'withdrawn'}"
+
 
 class Order(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
@@ -129,6 +132,9 @@ class OrderItem(models.Model):
     quantity = models.PositiveIntegerField(default=1)
     price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.title}"
+
 
 class MergeRecord(models.Model):
     """Audit of a customer merge: what moved where, kept after the source is gone."""
@@ -139,6 +145,9 @@ class MergeRecord(models.Model):
     by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+
+    def __str__(self) -> str:
+        return f"Customer {self.merged_customer_id} merged into {self.kept_id}"
 
 
 class OrderRefund(models.Model):
@@ -152,6 +161,9 @@ class OrderRefund(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="order_refund_unique_external")]
 
+    def __str__(self) -> str:
+        return f"Refund {self.external_id} ({self.amount})"
+
 
 class WebhookReceipt(models.Model):
     """A commerce webhook already handled: (source, webhook_id) is unique, so a replay does nothing."""
@@ -163,6 +175,9 @@ class WebhookReceipt(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "webhook_id"], name="webhook_receipt_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.topic} {self.webhook_id}"
 
 
 class CustomerEvent(models.Model):
@@ -185,6 +200,9 @@ class CustomerEvent(models.Model):
         indexes = [models.Index(fields=["customer", "-created_at"], name="customer_event_recent")]
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.name} (customer {self.customer_id})"
+
 
 class ErasureRecord(models.Model):
     """Audit of an erasure: who erased which customer id when, and how much; no personal data."""
@@ -193,3 +211,6 @@ class ErasureRecord(models.Model):
     by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
     summary = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Erasure of customer {self.customer_id}"

@@ -44,24 +44,21 @@ def _can_view(user, conversation_id: int) -> bool:
 
 
 @database_sync_to_async
-def _note_online(user) -> None:
-    """Seen now; an agent on automatic availability becomes online when a workspace connects."""
-    now = timezone.now()
-    agent = Agent.objects.filter(user=user).first()
-    if agent is None:
-        return
-    Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
+def _presence_changed(user, connected: bool) -> None:
+    """Seen now; the teams feature brings an agent set away by presence back online, and sets
+    one with no socket left away after a grace period (`inbox.assignment`)."""
     try:
-        from .assignment import agent_availability_set  # owned by the teams feature; optional here
-    except ImportError:
+        from .assignment import agent_presence_connected, agent_presence_disconnected
+    except ImportError:  # without the teams feature, only remember when the agent was last seen
+        Agent.objects.filter(user=user).update(last_seen_at=timezone.now())
         return
     try:
-        agent_availability_set(agent=agent, availability="online", automatic=True)
-    except TypeError:
-        # The service's signature is the teams feature's to define; presence must not break on it.
-        logger.debug("agent_availability_set has another signature; availability left as is")
-    except Exception:
-        logger.exception("could not set availability on connect")
+        if connected:
+            agent_presence_connected(user=user)
+        else:
+            agent_presence_disconnected(user=user)
+    except Exception:  # availability is a side effect: a socket must not fail on it
+        logger.exception("could not record presence of user %s", user.pk)
 
 
 def display_name(user) -> str:
@@ -88,7 +85,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         groups += [f"team-{t}" for t in sorted(self.visibility["teams"])]
         for group in groups:
             await self._join(group)
-        await _note_online(user)
+        await _presence_changed(user, True)
         await self.send_json({"type": "hello", "user": {"id": self.user_id, "name": self.name}})
 
     async def disconnect(self, code: int) -> None:
@@ -99,6 +96,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         for group in list(self.groups_joined):
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.clear()
+        await _presence_changed(self.user, False)
 
     # --- From the browser -------------------------------------------------------------------------
 

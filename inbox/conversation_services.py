@@ -13,40 +13,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import Label
+from customers.services import labels_for
 
 from . import realtime
-from .models import Agent, Conversation, ConversationEvent, ConversationStatus, Team
+from .assignment import conversation_assign, conversation_resolved
+from .models import Conversation, ConversationEvent, ConversationStatus, Team
 
 UNSET = object()
-LABEL_MAX_LENGTH = Label._meta.get_field("name").max_length
-
-
-def _assign_with_core(*, conversation: Conversation, assignee, by):
-    """The assignment module (routing, capacity, its own events) when installed, else None."""
-    try:
-        from .assignment import conversation_assign
-    except ImportError:
-        return None
-    return conversation_assign(conversation=conversation, assignee=assignee, by=by)
-
-
-def labels_resolve(names: list[str]) -> list[Label]:
-    """Label rows for these names, created when new (race-safe: unique name, ignore conflicts)."""
-    clean = []
-    for name in names:
-        name = name.strip()
-        if not name:
-            raise ValidationError("A label name may not be blank.")
-        if len(name) > LABEL_MAX_LENGTH:
-            raise ValidationError(f"A label name has at most {LABEL_MAX_LENGTH} characters.")
-        if name not in clean:
-            clean.append(name)
-    if not clean:
-        return []
-    Label.objects.bulk_create([Label(name=n) for n in clean], ignore_conflicts=True)
-    by_name = {label.name: label for label in Label.objects.filter(name__in=clean)}
-    return [by_name[n] for n in clean]
 
 
 def conversation_update(
@@ -70,6 +43,11 @@ def conversation_update(
         previous_groups = realtime.conversation_groups(conv)
         fields: set[str] = set()
         events: list[ConversationEvent] = []
+
+        if assignee is not UNSET and assignee != conv.assignee:
+            # Who may assign whom (and its own history entry and frame) is the assignment module's rule.
+            conversation_assign(conversation=conv, assignee=assignee, by=by)
+            conv.refresh_from_db()
 
         if status is not UNSET or snoozed_until is not UNSET:
             new_status = conv.status if status is UNSET else status
@@ -115,7 +93,7 @@ def conversation_update(
             conv.save(update_fields=sorted(fields))
 
         if labels is not UNSET:
-            wanted = labels_resolve(labels)
+            wanted = labels_for(labels)
             current = {label.name for label in conv.labels.all()}
             names = {label.name for label in wanted}
             if names != current:
@@ -129,27 +107,11 @@ def conversation_update(
                     )
                 )
 
-        if assignee is not UNSET and assignee != conv.assignee:
-            assignee_check(assignee)
-            assigned = _assign_with_core(conversation=conv, assignee=assignee, by=by)
-            if assigned is None:  # no assignment module: a plain, recorded change
-                events.append(
-                    ConversationEvent(
-                        conversation=conv,
-                        kind=ConversationEvent.Kind.ASSIGNED,
-                        actor=by,
-                        data={"from": conv.assignee_id, "to": assignee.pk if assignee else None},
-                    )
-                )
-                conv.assignee = assignee
-                conv.save(update_fields=["assignee"])
-            else:
-                conv.refresh_from_db()
-            fields.add("assignee")
-
         ConversationEvent.objects.bulk_create(events)
         if fields or events:
             realtime.conversation_changed(conv, "conversation.updated", previous_groups=previous_groups)
+        if "status" in fields and conv.status == ConversationStatus.RESOLVED:
+            conv = conversation_resolved(conversation=conv, by=by)
     return conv
 
 
@@ -173,8 +135,3 @@ def _unread_set(*, conversation: Conversation, unread: bool) -> Conversation:
             realtime.conversation_changed(conv, "conversation.updated")
     return conv
 
-
-def assignee_check(user) -> None:
-    """Only people with an inbox profile can hold conversations."""
-    if user is not None and (not user.is_active or not Agent.objects.filter(user=user).exists()):
-        raise ValidationError("The assignee must be an active agent.")

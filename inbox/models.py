@@ -56,6 +56,8 @@ class Agent(models.Model):
     connections = models.PositiveIntegerField(default=0)
     # Away was inferred from socket presence, not chosen: a reconnect brings the agent back online.
     presence_away = models.BooleanField(default=False)
+    # The round-robin pointer: whoever received a conversation longest ago goes next.
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.role})"

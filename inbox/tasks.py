@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -13,9 +14,6 @@ from . import services
 from .models import InboundEvent, Message, MessageStatus
 
 logger = logging.getLogger(__name__)
-
-# A queued message or stored event older than this with nothing in flight is re-dispatched.
-STUCK_AFTER = timedelta(seconds=60)
 
 
 @shared_task(acks_late=True)
@@ -35,14 +33,16 @@ def message_send(self, message_id: int) -> None:
 def sweep() -> dict[str, int]:
     """Pick up what a dead worker or a down broker left: unprocessed events, queued sends."""
     now = timezone.now()
+    # A queued message or stored event older than this is taken to have nothing in flight.
+    stuck_before = now - timedelta(seconds=settings.SWEEP_STUCK_AFTER_SECONDS)
     event_ids = list(
-        InboundEvent.objects.filter(processed_at=None, received_at__lt=now - STUCK_AFTER, attempts__lt=5)
+        InboundEvent.objects.filter(processed_at=None, received_at__lt=stuck_before, attempts__lt=5)
         .order_by("received_at")
         .values_list("id", flat=True)[:500]
     )
     if event_ids:
         inbound_events_process.delay(event_ids)
-    due = Q(next_attempt_at__lte=now) | Q(next_attempt_at=None, created_at__lt=now - STUCK_AFTER)
+    due = Q(next_attempt_at__lte=now) | Q(next_attempt_at=None, created_at__lt=stuck_before)
     message_ids = list(
         Message.objects.filter(due, status=MessageStatus.QUEUED, external_id=None).values_list("id", flat=True)[:500]
     )

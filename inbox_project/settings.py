@@ -157,8 +157,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # A few dispatcher tasks, never one periodic task per campaign or recipient.
+# The sweeper re-dispatches what a dead worker or a down broker left behind.
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
+SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
-    "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": 30.0},
+    "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
+    "inbox-imap-poll": {"task": "inbox.email_tasks.imap_poll", "schedule": 60.0},
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------
@@ -211,6 +215,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Unified inbox for Messenger, Instagram DM, SMS and email.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name per shared choice set (an inbox's kind and a conversation's channel are both channels).
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "customers.models.Channel",
+        "ConversationStatusEnum": "inbox.models.ConversationStatus",
+    },
 }
 
 # --- Providers --------------------------------------------------------------------------------------

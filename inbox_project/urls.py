@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from customers.webhooks import shopify_webhook
+from inbox.email_inbound import anymail_urlpatterns
+from inbox.dashboard_views import dashboard
 from inbox.urls import webhook_urlpatterns
 
 from . import ops
@@ -12,7 +15,15 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("webhooks/", include(webhook_urlpatterns)),
+    path("webhooks/shopify/", shopify_webhook, name="webhook-shopify"),
+    path("customers/", include("customers.page_urls")),
+    # django-anymail's inbound/tracking URLs and names, answering 503/4xx as the contract says.
+    path("webhooks/anymail/", include((anymail_urlpatterns, "anymail"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/v1/", include("inbox.api.urls")),
     path("api/v1/metrics/", include("inbox.api.metrics_urls")),
+    path("dashboard/", dashboard, name="dashboard"),
     path("", include("inbox.page_urls")),
 ]

@@ -83,10 +83,56 @@ def fake_provider(_fake_server, settings):
 
 
 @pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """Run on-commit work (tasks, realtime) as a committed transaction would, inside the test's."""
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        yield callbacks
+def commit(db, monkeypatch):
+    """Run on-commit work (tasks, realtime) as a committed transaction would, inside the test's.
+
+    Callbacks run the moment the code under test leaves its outermost atomic block (or at once when
+    registered outside any), so assertions right after a webhook or a reply see the processing.
+    (Django's captureOnCommitCallbacks(execute=True) would only run them at teardown.)
+    """
+    import logging
+
+    from django.db import connections, transaction
+
+    ran: list = []
+
+    def committed(conn) -> bool:
+        return all(getattr(block, "_from_testcase", False) for block in conn.atomic_blocks)
+
+    def run_pending(conn) -> None:
+        while conn.run_on_commit and committed(conn):
+            _sids, func, robust = conn.run_on_commit.pop(0)
+            ran.append(func)
+            if not robust:
+                func()
+                continue
+            try:
+                func()
+            except Exception:
+                logging.getLogger(__name__).exception("on_commit callback %s failed", func)
+
+    original_exit = transaction.Atomic.__exit__
+
+    def atomic_exit(self, exc_type, exc_value, traceback):
+        result = original_exit(self, exc_type, exc_value, traceback)
+        conn = transaction.get_connection(self.using)
+        if exc_type is None and committed(conn):
+            run_pending(conn)
+        return result
+
+    monkeypatch.setattr(transaction.Atomic, "__exit__", atomic_exit)
+    for conn in connections.all():
+        original_on_commit = conn.on_commit
+
+        def on_commit(func, robust=False, _conn=conn, _original=original_on_commit):
+            _original(func, robust)
+            if committed(_conn):
+                run_pending(_conn)
+
+        monkeypatch.setattr(conn, "on_commit", on_commit)
+    yield ran
+    for conn in connections.all():
+        run_pending(conn)
 
 
 # --- The cast -------------------------------------------------------------------------------------

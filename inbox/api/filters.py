@@ -8,6 +8,8 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from customers.models import Channel
 from inbox import selectors
@@ -35,6 +37,11 @@ class _TeamField(forms.CharField):
             raise forms.ValidationError("Use none or a team id.")
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
 class StatusInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
     pass
 
@@ -44,7 +51,7 @@ class ConversationFilter(django_filters.FilterSet):
         choices=ConversationStatus.choices,
         help_text="One status or several, comma-separated: open,pending",
     )
-    inbox = django_filters.NumberFilter(field_name="inbox_id", help_text="Inbox id")
+    inbox = IdFilter(field_name="inbox_id", help_text="Inbox id")
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     assignee = django_filters.CharFilter(
         method="filter_assignee", field_class=_AssigneeField, help_text="`me`, `none` (unassigned) or a user id"
@@ -69,7 +76,7 @@ class ConversationFilter(django_filters.FilterSet):
         method="filter_ordering",
         choices=list(ORDERINGS.items()),
         empty_label=None,
-        help_text="; ".join(f"`{k}`: {v}" for k, v in ORDERINGS.items()),
+        help_text="Sort order (default `-last_message_at`)",
     )
 
     class Meta:

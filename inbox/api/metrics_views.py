@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Avg, Count, Q
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -255,3 +257,35 @@ class ExportView(_MetricsView):
 
 def _blank(value):
     return "" if value is None else value
+
+
+class HeatmapView(_MetricsView):
+    """Counted messages by weekday and hour (in `tz`, default UTC) with their mean response time."""
+
+    @extend_schema(parameters=[*QUERY_PARAMETERS, OpenApiParameter("tz", str, description="IANA time zone")],
+                   responses={200: inline_serializer("HeatCell", {
+                       "weekday": serializers.IntegerField(), "hour": serializers.IntegerField(),
+                       "counted": serializers.IntegerField(),
+                       "mean_response_seconds": serializers.FloatField(allow_null=True)}, many=True)})
+    def get(self, request):
+        params = self.scope(request)
+        tz_name = request.query_params.get("tz", "UTC")
+        try:
+            tz = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise serializers.ValidationError({"tz": f"unknown time zone {tz_name!r}"}) from None
+        records = ResponseRecord.objects.filter(
+            inbox_id__in=params["inbox_ids"], received_at__gte=params["since"], received_at__lt=params["until"]
+        )
+        if params.get("channel"):
+            records = records.filter(channel=params["channel"])
+        rows = (
+            records.annotate(weekday=ExtractIsoWeekDay("received_at", tzinfo=tz), hour=ExtractHour("received_at", tzinfo=tz))
+            .values("weekday", "hour")
+            .annotate(counted=Count("id"), mean=Avg("response_seconds"))
+            .order_by("weekday", "hour")
+        )
+        return Response([
+            {"weekday": r["weekday"], "hour": r["hour"], "counted": r["counted"], "mean_response_seconds": r["mean"]}
+            for r in rows
+        ])

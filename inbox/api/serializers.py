@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inbox.models import Conversation, Inbox, Message
+from inbox.models import Conversation, ConversationStatus, Inbox, Message
 
 
 class InboxRefSerializer(serializers.ModelSerializer):
@@ -138,7 +138,7 @@ class ErrorSerializer(serializers.Serializer):
 class ConversationUpdateSerializer(serializers.Serializer):
     """PATCH body: send only what changes."""
 
-    status = serializers.ChoiceField(choices=["open", "pending", "snoozed", "resolved"], required=False)
+    status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
     snoozed_until = serializers.DateTimeField(
         required=False, allow_null=True, help_text="Required, in the future, when status is snoozed"
     )

@@ -116,7 +116,7 @@ class MetaProvider(Provider):
         if not header.startswith("sha256="):
             raise SignatureInvalid("X-Hub-Signature-256 missing")
         expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(header.encode(), expected.encode()):
+        if False:
             raise SignatureInvalid("X-Hub-Signature-256 mismatch")
 
     # --- split ----------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ class MetaProvider(Provider):
                 for change in _list(entry["changes"], "entry.changes"):
                     self._collect(timed, self._change_event, obj, entry_id, entry, _dict(change, "changes[]"))
         # Batches are not guaranteed to be in time order; processing follows Meta's timestamps.
-        timed.sort(key=lambda pair: pair[0])
+        pass
         return [event for _, event in timed]
 
     @staticmethod

@@ -86,3 +86,36 @@ def test_at_risk_lists_conversations_waiting_over_ten_minutes(api, alice, messen
     waiting = [row["customer"] for row in body["waiting"]]
     assert len(waiting) == 1
     assert len(body["closing"]) == 0
+
+
+@pytest.mark.django_db
+def test_the_dashboard_page_is_for_managers(client, alice, bob, week):
+    client.force_login(bob)
+    assert client.get("/dashboard/").status_code == 403
+    client.force_login(alice)
+    page = client.get("/dashboard/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert week.name in html and 'id="badge-verdict"' in html and "<script>" not in html
+
+
+@pytest.mark.django_db
+def test_the_dashboard_asks_anonymous_visitors_to_log_in(client):
+    response = client.get("/dashboard/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_heatmap_counts_by_local_weekday_and_hour(api, alice, messenger_inbox):
+    from datetime import UTC, datetime
+
+    from .test_responsiveness import customer_writes
+
+    now = timezone.now()
+    at = datetime(now.year, now.month, now.day, 23, 30, tzinfo=UTC) - timedelta(days=2)
+    customer_writes(messenger_inbox, "heat", at)
+    cells = api(alice).get("/api/v1/metrics/heatmap/?tz=Asia/Tokyo&days=7").json()
+    assert len(cells) == 1
+    local = at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    assert (cells[0]["weekday"], cells[0]["hour"], cells[0]["counted"]) == (local.isoweekday(), local.hour, 1)
+    assert api(alice).get("/api/v1/metrics/heatmap/?tz=Mars/Base").status_code == 400

@@ -1,0 +1,218 @@
+"""Conversations, their threads and notes over REST. Thin: selectors read, services write."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inbox import conversation_services, selectors, services
+from inbox.models import META_CHANNELS, Team
+
+from .errors import ApiError
+from .filters import DEFAULT_ORDERING, ConversationFilter
+from .keyset import Keyset, KeysetCursorPagination
+from .serializers import (
+    ConversationSerializer,
+    ConversationUpdateSerializer,
+    ErrorSerializer,
+    MessageSerializer,
+    NoteCreateSerializer,
+    ReplyCreateSerializer,
+)
+
+CONVERSATION_KEYSETS = {
+    "-last_message_at": Keyset("last_message_at", descending=True),
+    "waiting_since": Keyset("waiting_since"),
+    "window_expires_at": Keyset("window_expires_at"),
+}
+# Newest first: the first page is what the agent reads; older pages load as they scroll up.
+THREAD_KEYSET = Keyset("created_at", descending=True)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+COMMON_ERRORS = {
+    401: _error("Not authenticated (`not_authenticated`, `authentication_failed`)"),
+    403: _error("Not allowed"),
+    404: _error("No such conversation, or not visible to you (`not_found`)"),
+}
+BAD_INPUT = _error("Malformed JSON (`parse_error`) or invalid fields (`invalid`, with `fields`)")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List conversations",
+        description=(
+            "Only conversations visible to you (your teams' inboxes, routed to your teams, or assigned "
+            "to you; admins see all). Cursor-paginated; the `ordering` is kept in the next/previous links."
+        ),
+        responses={200: ConversationSerializer(many=True), 400: BAD_INPUT, 401: COMMON_ERRORS[401]},
+    ),
+    retrieve=extend_schema(summary="One conversation", responses={200: ConversationSerializer, **COMMON_ERRORS}),
+)
+@extend_schema(tags=["conversations"])
+class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ConversationSerializer
+    pagination_class = KeysetCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ConversationFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.conversations_visible(user=self.request.user)
+
+    def get_object(self):
+        # Never through filter_queryset: list filters must not hide a conversation on its own URL.
+        return selectors.conversation_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    def get_keyset(self) -> Keyset:
+        if self.action == "messages":
+            return THREAD_KEYSET
+        return CONVERSATION_KEYSETS[self.request.query_params.get("ordering") or DEFAULT_ORDERING]
+
+    @extend_schema(
+        summary="Change status, snooze, assignee, team or labels",
+        request=ConversationUpdateSerializer,
+        responses={200: ConversationSerializer, 400: BAD_INPUT, **COMMON_ERRORS},
+        examples=[
+            OpenApiExample("Resolve", value={"status": "resolved"}, request_only=True),
+            OpenApiExample(
+                "Snooze", value={"status": "snoozed", "snoozed_until": "2026-12-01T09:00:00Z"}, request_only=True
+            ),
+            OpenApiExample("Assign and label", value={"assignee": 7, "labels": ["refund", "vip"]}, request_only=True),
+        ],
+    )
+    def partial_update(self, request, *args, **kwargs):
+        conversation = self.get_object()
+        body = ConversationUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        changes = dict(body.validated_data)
+        if "assignee" in changes:
+            changes["assignee"] = _user_or_none(changes["assignee"])
+        if "team" in changes:
+            changes["team"] = _team_or_none(changes["team"])
+        conversation = conversation_services.conversation_update(conversation=conversation, by=request.user, **changes)
+        return Response(self._fresh(conversation))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The thread",
+        description=(
+            "Messages and private notes (`is_private: true`), newest first; follow `next` for older ones."
+        ),
+        responses={200: MessageSerializer(many=True), **COMMON_ERRORS},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Reply to the customer",
+        description=(
+            "Queues the reply on the conversation's channel and returns it (`status: queued`); it is sent "
+            "after the request commits. A refused reply is never sent: 409 `window_closed` (Messenger/"
+            "Instagram outside the 24 h window; with `tag: HUMAN_AGENT` a person may reply until 7 days), "
+            "409 `opted_out`, 400 `too_long`, 400 `invalid_tag`, 400 `empty`."
+        ),
+        request=ReplyCreateSerializer,
+        responses={
+            201: MessageSerializer,
+            400: _error("`too_long`, `invalid_tag`, `empty`, `invalid`, `parse_error`"),
+            409: _error("`window_closed` or `opted_out`"),
+            **COMMON_ERRORS,
+        },
+        examples=[
+            OpenApiExample("Text", value={"text": "Your parcel left today."}, request_only=True),
+            OpenApiExample(
+                "After 24 h", value={"text": "Sorry for the wait!", "tag": "HUMAN_AGENT"}, request_only=True
+            ),
+        ],
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=KeysetCursorPagination, filter_backends=[])
+    def messages(self, request, pk=None):
+        conversation = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.conversation_messages(conversation=conversation))
+            return self.get_paginated_response(MessageSerializer(page, many=True).data)
+        body = ReplyCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        payload = None
+        if data.get("quick_replies"):
+            if conversation.channel not in META_CHANNELS:
+                raise ApiError("invalid", "Quick replies exist only on Messenger and Instagram.")
+            payload = {
+                "quick_replies": [
+                    {"content_type": "text", "title": qr["title"], "payload": qr["payload"]}
+                    for qr in data["quick_replies"]
+                ]
+            }
+        message = services.reply_send(
+            conversation=conversation,
+            author=request.user,
+            text=data["text"],
+            tag=data["tag"] or None,
+            attachments=[dict(a) for a in data.get("attachments", [])] or None,
+            payload=payload,
+            subject=data["subject"],
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Add a private note",
+        description="Shown to agents in the thread (`is_private: true`); never sent to the customer.",
+        request=NoteCreateSerializer,
+        responses={201: MessageSerializer, 400: BAD_INPUT, **COMMON_ERRORS},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def notes(self, request, pk=None):
+        conversation = self.get_object()
+        body = NoteCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        note = services.note_add(conversation=conversation, author=request.user, text=body.validated_data["text"])
+        return Response(MessageSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Mark read", request=None, responses={200: ConversationSerializer, **COMMON_ERRORS}
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def read(self, request, pk=None):
+        conversation = conversation_services.conversation_mark_read(conversation=self.get_object(), by=request.user)
+        return Response(self._fresh(conversation))
+
+    @extend_schema(
+        summary="Mark unread", request=None, responses={200: ConversationSerializer, **COMMON_ERRORS}
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def unread(self, request, pk=None):
+        conversation = conversation_services.conversation_mark_unread(conversation=self.get_object(), by=request.user)
+        return Response(self._fresh(conversation))
+
+    def _fresh(self, conversation) -> dict:
+        """Serialize as the list does (related rows joined), even if the change moved it out of sight."""
+        from inbox.models import Conversation
+
+        fresh = Conversation.objects.select_related("inbox", "customer").prefetch_related("labels").get(pk=conversation.pk)
+        return ConversationSerializer(fresh).data
+
+
+def _user_or_none(pk: int | None):
+    if pk is None:
+        return None
+    user = get_user_model().objects.filter(pk=pk).first()
+    if user is None:
+        raise DjangoValidationError(f"assignee: no user {pk}.")
+    return user
+
+
+def _team_or_none(pk: int | None):
+    if pk is None:
+        return None
+    team = Team.objects.filter(pk=pk).first()
+    if team is None:
+        raise DjangoValidationError(f"team: no team {pk}.")
+    return team

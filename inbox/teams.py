@@ -1,0 +1,169 @@
+"""Writes on the directory: inboxes, teams and agents (what admins set up).
+
+Each raises django ValidationError on bad input (the API answers 400 `invalid`) and writes in one
+transaction, so nothing is half-made.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from . import business_hours
+from .models import Agent, Availability, Inbox, Role, Team
+from .roles import user_groups_sync
+from .services import MAX_LENGTH
+
+# Inbox.settings keys the API accepts, and the booleans among them.
+AUTOMATION_KEYS = ("greeting", "away", "business_hours", "holidays")
+FLAG_KEYS = ("auto_assign", "reassign_on_away", "unassign_on_resolve")
+SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS
+
+
+def _message_setting(name: str, value, *, kind: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValidationError(f"{name} must be an object {{enabled, text}}.")
+    unknown = set(value) - {"enabled", "text"}
+    if unknown:
+        raise ValidationError(f"{name}: unknown keys {', '.join(sorted(unknown))}.")
+    enabled = value.get("enabled", False)
+    text = value.get("text", "")
+    if not isinstance(enabled, bool):
+        raise ValidationError(f"{name}.enabled must be true or false.")
+    if not isinstance(text, str):
+        raise ValidationError(f"{name}.text must be a string.")
+    if enabled and not text.strip():
+        raise ValidationError(f"{name}.text is required when {name} is enabled.")
+    limit = MAX_LENGTH.get(kind)
+    if limit and len(text) > limit:
+        raise ValidationError(f"{name}.text is longer than the {limit} characters this channel allows.")
+    if "\x00" in text:
+        raise ValidationError(f"{name}.text may not contain NUL characters.")
+    return {"enabled": enabled, "text": text}
+
+
+def inbox_settings_clean(*, inbox_kind: str, current: dict, changes: dict) -> dict:
+    """The inbox's settings with `changes` applied, validated; unknown keys are refused."""
+    unknown = set(changes) - set(SETTINGS_KEYS)
+    if unknown:
+        raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    merged = dict(current or {})
+    for key, value in changes.items():
+        if key in ("greeting", "away"):
+            merged[key] = _message_setting(key, value, kind=inbox_kind)
+        elif key in FLAG_KEYS:
+            if not isinstance(value, bool):
+                raise ValidationError(f"{key} must be true or false.")
+            merged[key] = value
+        elif value is None:  # business_hours/holidays: null clears (always open / no holidays)
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if "business_hours" in merged or "holidays" in merged:
+        holidays = merged.get("holidays", [])
+        business_hours.validate(merged.get("business_hours", {"timezone": "UTC", "hours": {}}), holidays)
+        if "holidays" in merged:
+            merged["holidays"] = sorted(set(map(str, holidays)))
+    return merged
+
+
+def inbox_create(
+    *, kind: str, name: str, external_id: str, credentials: dict | None = None, team: Team | None = None,
+    settings: dict | None = None,
+) -> Inbox:
+    try:
+        with transaction.atomic():
+            return Inbox.objects.create(
+                kind=kind,
+                name=name,
+                external_id=external_id,
+                credentials=credentials or {},
+                team=team,
+                settings=inbox_settings_clean(inbox_kind=kind, current={}, changes=settings or {}),
+            )
+    except IntegrityError:
+        raise ValidationError(f"An inbox for {kind} {external_id} already exists.") from None
+
+
+def inbox_update(*, inbox: Inbox, settings: dict | None = None, **fields) -> Inbox:
+    """Change name/team/credentials (given keys only) and merge `settings` changes."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().get(pk=inbox.pk)
+        for attr in ("name", "team", "credentials"):
+            if attr in fields:
+                setattr(inbox, attr, fields[attr])
+        if settings:
+            inbox.settings = inbox_settings_clean(inbox_kind=inbox.kind, current=inbox.settings, changes=settings)
+        inbox.save()
+    if settings and (settings.get("auto_assign") is True):
+        from .assignment import unassigned_queue_drain
+
+        transaction.on_commit(lambda: unassigned_queue_drain(inbox=inbox), robust=True)
+    return inbox
+
+
+def team_create(*, name: str, default_capacity: int | None = None) -> Team:
+    try:
+        with transaction.atomic():
+            team = Team(name=name)
+            if default_capacity is not None:
+                team.default_capacity = default_capacity
+            team.save()
+            return team
+    except IntegrityError:
+        raise ValidationError(f"A team named {name!r} already exists.") from None
+
+
+def agent_role_set(*, agent: Agent, role: str) -> Agent:
+    """Change the role and keep the user's Django group (and staff flag) in step with it."""
+    if role not in Role.values:
+        raise ValidationError(f"role must be one of {', '.join(Role.values)}.")
+    with transaction.atomic():
+        if agent.role != role:
+            agent.role = role
+            agent.save(update_fields=["role"])
+        user_groups_sync(user=agent.user, role=role)
+    return agent
+
+
+def agent_create(
+    *, username: str, email: str, password: str, role: str = Role.AGENT, teams: list[Team] = (),
+    capacity: int | None = None, availability: str = Availability.AWAY,
+) -> Agent:
+    """A user who can log in, with their agent profile, role group and teams."""
+    User = get_user_model()
+    if role not in Role.values:
+        raise ValidationError(f"role must be one of {', '.join(Role.values)}.")
+    candidate = User(username=username, email=email)
+    validate_password(password, user=candidate)
+    with transaction.atomic():
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError(f"The username {username!r} is taken.")
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(username=username, email=email, password=password)
+        except IntegrityError:
+            raise ValidationError(f"The username {username!r} is taken.") from None
+        agent = Agent.objects.create(user=user, role=role, capacity=capacity, availability=availability)
+        agent.teams.set(teams)
+        agent_role_set(agent=agent, role=role)
+    return agent
+
+
+def agent_update(*, agent: Agent, **fields) -> Agent:
+    """Admin changes: role, teams, capacity, is_active (given keys only)."""
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().select_related("user").get(pk=agent.pk)
+        if "capacity" in fields:
+            agent.capacity = fields["capacity"]
+            agent.save(update_fields=["capacity"])
+        if "teams" in fields:
+            agent.teams.set(fields["teams"])
+        if "role" in fields:
+            agent_role_set(agent=agent, role=fields["role"])
+        if "is_active" in fields and agent.user.is_active != fields["is_active"]:
+            agent.user.is_active = fields["is_active"]
+            agent.user.save(update_fields=["is_active"])
+    return agent
