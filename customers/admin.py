@@ -7,6 +7,7 @@ raw ids, and the full result count is skipped.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from inbox_project.admin_utils import register_remaining
@@ -108,6 +109,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
     date_hierarchy = "placed_at"
     inlines = [OrderItemInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     show_full_result_count = False
 
 

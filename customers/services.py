@@ -446,6 +446,7 @@ def customer_merge(*, kept: Customer, other: Customer, by=None) -> MergeRecord:
     """
     if kept.pk == other.pk:
         raise MergeRefused("same_customer", "A customer cannot be merged into itself.")
+    callers = (kept, other)
     with transaction.atomic():
         locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[kept.pk, other.pk])}
         kept, other = locked[kept.pk], locked[other.pk]
@@ -472,6 +473,8 @@ def customer_merge(*, kept: Customer, other: Customer, by=None) -> MergeRecord:
             merged_snapshot={**snapshot, "moved": moved, "left_behind": left},
         )
         customer_merged.send(sender=Customer, kept=kept, merged=other, by=by, record=record)
+    for instance in callers:
+        instance.refresh_from_db()
     return record
 
 
@@ -521,6 +524,7 @@ def customer_erase(*, customer: Customer, by=None) -> ErasureRecord:
     this transaction, so an erasure is all or nothing. Customers merged into this one are erased
     with it: they are the same person.
     """
+    caller = customer
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         family = [customer, *Customer.objects.select_for_update().filter(merged_into=customer)]
@@ -541,9 +545,11 @@ def customer_erase(*, customer: Customer, by=None) -> ErasureRecord:
             person.name = person.email = person.phone = person.timezone = person.notes = ""
             person.erased_at = timezone.now()
             person.save()
-        return ErasureRecord.objects.create(
+        record = ErasureRecord.objects.create(
             customer_id=customer.pk, by=by if by and by.is_authenticated else None, summary=summary
         )
+    caller.refresh_from_db()
+    return record
 
 
 def _identities_erase(customer: Customer) -> tuple[int, int]:

@@ -10,11 +10,19 @@ class InboxConfig(AppConfig):
         # (Celery autodiscovers only tasks.py).
         from . import email_inbound, email_tasks  # noqa: F401
 
-        # Teams feature: auto-assignment on new customer messages, @mentions in notes, role groups.
-        from django.db.models.signals import post_migrate
+        self._connect_teams_feature()
+
+        # Customers' privacy hooks: messages are redacted on erasure and exported with the customer.
+        from . import customer_hooks  # noqa: F401
+
+    def _connect_teams_feature(self) -> None:
+        """Auto-assignment on new customer messages, @mentions in notes, role groups."""
+        from django.db.models.signals import post_migrate, post_save
 
         from . import assignment, mentions, roles, signals
+        from .models import Agent
 
         signals.message_received.connect(assignment.on_message_received, dispatch_uid="inbox.assignment.auto_assign")
         signals.note_added.connect(mentions.on_note_added, dispatch_uid="inbox.mentions.notify")
         post_migrate.connect(roles.post_migrate_groups_sync, sender=self, dispatch_uid="inbox.roles.groups_sync")
+        post_save.connect(roles.on_agent_saved, sender=Agent, dispatch_uid="inbox.roles.agent_groups")

@@ -61,7 +61,7 @@ class _NotThisAgent(Exception):
 # --- Reads --------------------------------------------------------------------------------------
 
 
-def _open_load_subquery():
+def open_load_subquery():
     return Subquery(
         Conversation.objects.filter(assignee=OuterRef("user_id"), status__in=OPEN_STATUSES)
         .order_by()
@@ -101,7 +101,7 @@ def auto_assign_candidates(*, team: Team, exclude: Iterable[int] = ()) -> list[A
             teams=team, availability=Availability.ONLINE, role__in=AUTO_ASSIGN_ROLES, user__is_active=True
         )
         .exclude(user_id__in=list(exclude))
-        .annotate(load=Coalesce(_open_load_subquery(), 0), cap=Coalesce("capacity", Value(team.default_capacity)))
+        .annotate(load=Coalesce(open_load_subquery(), 0), cap=Coalesce("capacity", Value(team.default_capacity)))
         .filter(load__lt=F("cap"))
         .order_by(F("last_assigned_at").asc(nulls_first=True), "load", "id")
         .select_related("user")
@@ -155,7 +155,7 @@ def _assignment_apply(conversation: Conversation, assignee, *, by, reason: str) 
     )
     if old is not None and conversation.status in OPEN_STATUSES:
         # The old assignee has room for one more: offer them the queue once this commits.
-        _drain_after_commit(user_ids=[old])
+        queue_drain_after_commit(user_ids=[old])
 
 
 def _lock_conversation(conversation: Conversation) -> Conversation:
@@ -279,7 +279,8 @@ def _drain_teams(team_ids: Iterable[int]) -> None:
             logger.exception("draining the unassigned queue of team %s failed", team.pk)
 
 
-def _drain_after_commit(*, user_ids: Iterable[int] = (), team_ids: Iterable[int] = ()) -> None:
+def queue_drain_after_commit(*, user_ids: Iterable[int] = (), team_ids: Iterable[int] = ()) -> None:
+    """Once the current transaction commits, drain the queues of these teams and of these users' teams."""
     user_ids, team_ids = list(user_ids), set(team_ids)
 
     def drain() -> None:
@@ -306,7 +307,7 @@ def conversation_resolved(*, conversation: Conversation, by) -> Conversation:
         ):
             old = locked.assignee_id
             _assignment_apply(locked, None, by=by, reason="resolved")
-            _drain_after_commit(user_ids=[old])
+            queue_drain_after_commit(user_ids=[old])
     conversation.assignee_id = locked.assignee_id
     return locked
 
@@ -329,7 +330,7 @@ def _availability_changed(agent: Agent, old: str) -> None:
     frame = {"type": "agent.updated", "agent": {"id": agent.user_id, "availability": new}}
     realtime.publish([f"user-{agent.user_id}"] + [f"team-{t}" for t in agent.teams.values_list("pk", flat=True)], frame)
     if new == Availability.ONLINE:
-        _drain_after_commit(user_ids=[agent.user_id])
+        queue_drain_after_commit(user_ids=[agent.user_id])
     elif new == Availability.AWAY:
         user_id = agent.user_id
         transaction.on_commit(lambda: agent_conversations_release(user=get_user_model()(pk=user_id)), robust=True)

@@ -14,8 +14,10 @@ Frames from the browser: `{"type": "view", "conversation": id}` (also the heartb
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -27,6 +29,8 @@ from .models import Agent
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+# Seconds within which the same frame, arriving through another group, is dropped.
+DUPLICATE_WINDOW = 5.0
 
 
 @database_sync_to_async
@@ -78,6 +82,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.name = display_name(user)
         self.viewing: set[int] = set()
         self.groups_joined: set[str] = set()
+        self.recent: deque[tuple[int, float]] = deque(maxlen=256)
         self.visibility = await _scope_of(user)
         await self.accept()
         groups = [f"user-{user.pk}"]
@@ -123,10 +128,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.viewing.add(conversation_id)
         await self._join(f"conversation-{conversation_id}")
         viewers = await presence.touch(conversation_id, self.user_id, self.name, self.channel_name)
-        # A newcomer learns who is already there; the others learn about the newcomer.
-        await self.send_json({"type": "presence", "conversation": conversation_id, "viewers": viewers})
         if first_time:
+            # To the whole group, this socket included: the newcomer learns who is already there,
+            # the others learn about the newcomer.
             await self._broadcast_presence(conversation_id, viewers)
+        else:
+            await self.send_json({"type": "presence", "conversation": conversation_id, "viewers": viewers})
 
     async def _on_leave(self, content: dict) -> None:
         conversation_id = _int(content.get("conversation"))
@@ -152,10 +159,21 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
                 conversation_id = conversation.get("id")
                 if conversation_id in self.viewing:
                     await self._stop_viewing(conversation_id)
-                if conversation_id is not None:
-                    await self.send_json({"type": "conversation.removed", "conversation": {"id": conversation_id}})
-                return
+                frame = {"type": "conversation.removed", "conversation": {"id": conversation_id}}
+        if self._seen_just_now(frame):
+            return
         await self.send_json(frame)
+
+    def _seen_just_now(self, frame: dict) -> bool:
+        """A socket sits in several groups one frame is sent to (inbox, team, user, thread): once is enough."""
+        now = time.monotonic()
+        fingerprint = hash(json.dumps(frame, sort_keys=True, default=str))
+        while self.recent and self.recent[0][1] < now - DUPLICATE_WINDOW:
+            self.recent.popleft()
+        if any(seen == fingerprint for seen, _ in self.recent):
+            return True
+        self.recent.append((fingerprint, now))
+        return False
 
     async def presence_event(self, event: dict) -> None:
         frame = event["frame"]

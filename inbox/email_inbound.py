@@ -8,6 +8,7 @@ to the project's `{code, detail}` answers. Parsing and signature checks stay any
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from functools import wraps
@@ -62,7 +63,7 @@ def anymail_inbound_received(sender, event, esp_name: str, **kwargs) -> None:
     if not is_addressed_to_us(message, [envelope]):
         logger.info("%s inbound email for %s: no inbox owns it; acknowledged", esp_name, message.get("To"))
         return
-    raw = message.as_bytes()
+    raw = _as_bytes(message)
     fallback = f"{esp_name.lower()}:{event.event_id}" if event.event_id else "sha256:" + hashlib.sha256(raw).hexdigest()
     email_store(
         raw=raw,
@@ -71,6 +72,21 @@ def anymail_inbound_received(sender, event, esp_name: str, **kwargs) -> None:
         stripped_text=message.stripped_text,
         envelope_recipient=envelope,
     )
+
+
+def _as_bytes(message) -> bytes:
+    """Serialise anymail's message without losing attachment bytes.
+
+    Anymail builds attachments from ESP fields with raw bytes payloads and no transfer encoding;
+    written out as-is they come back with line endings rewritten. Base64 them first.
+    """
+    for part in message.walk():
+        if part.get_content_maintype() in ("multipart", "message", "text") or part["Content-Transfer-Encoding"]:
+            continue
+        data = part.get_payload(decode=True) or b""
+        part.set_payload(base64.encodebytes(data).decode("ascii"))
+        part["Content-Transfer-Encoding"] = "base64"
+    return message.as_bytes()
 
 
 class _ContractAnswers:

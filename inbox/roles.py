@@ -101,3 +101,10 @@ def _permission_model():
 def post_migrate_groups_sync(sender, using: str = "default", **kwargs) -> None:
     if sender.name == "inbox":
         groups_sync(using=using)
+
+
+def on_agent_saved(sender, instance, created: bool, update_fields=None, **kwargs) -> None:
+    """Keep the user's role group in step however the role was set (API, Django admin, fixtures)."""
+    if update_fields is not None and "role" not in update_fields:
+        return
+    user_groups_sync(user=instance.user, role=instance.role)

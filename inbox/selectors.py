@@ -32,6 +32,8 @@ def conversation_get(*, user, pk) -> Conversation:
         pk = int(pk)
     except (TypeError, ValueError):
         raise Http404 from None
+    if not 0 < pk < 2**63:  # beyond bigint PostgreSQL would raise rather than find nothing
+        raise Http404
     conversation = conversations_visible(user=user).filter(pk=pk).first()
     if conversation is None:
         raise Http404

@@ -116,6 +116,24 @@ def team_create(*, name: str, default_capacity: int | None = None) -> Team:
         raise ValidationError(f"A team named {name!r} already exists.") from None
 
 
+def team_update(*, team: Team, **fields) -> Team:
+    """Rename (`name`) or change `default_capacity`; more room drains the team's queue."""
+    try:
+        with transaction.atomic():
+            team = Team.objects.select_for_update().get(pk=team.pk)
+            for attr in ("name", "default_capacity"):
+                if attr in fields:
+                    setattr(team, attr, fields[attr])
+            team.save()
+    except IntegrityError:
+        raise ValidationError(f"A team named {fields.get('name')!r} already exists.") from None
+    if "default_capacity" in fields:
+        from .assignment import queue_drain_after_commit
+
+        queue_drain_after_commit(team_ids=[team.pk])
+    return team
+
+
 def agent_role_set(*, agent: Agent, role: str) -> Agent:
     """Change the role and keep the user's Django group (and staff flag) in step with it."""
     if role not in Role.values:

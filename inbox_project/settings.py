@@ -103,9 +103,10 @@ except Exception as exc:  # dj_database_url raises several types for bad URLs
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI, persistent connections leak across threads; the psycopg pool is the
     # supported way to reuse connections. Stale connections (after a PostgreSQL restart)
-    # are checked and discarded before they are handed out (Django passes check_connection).
+    # are checked and discarded before they are handed out.
     if env_bool("DB_POOL", True):
         _db["CONN_MAX_AGE"] = 0
+        _db["CONN_HEALTH_CHECKS"] = True  # makes Django give the pool its connection check
         _db.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN", 1),
             "max_size": env_int("DB_POOL_MAX", 20),

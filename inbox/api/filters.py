@@ -21,25 +21,44 @@ ORDERINGS = {
     "window_expires_at": "Messenger/Instagram window closing soonest first; no window comes last",
 }
 DEFAULT_ORDERING = "-last_message_at"
+# Larger ids can't exist (bigint) and would make PostgreSQL raise instead of matching nothing.
+MAX_ID = 2**63 - 1
+
+
+def _is_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and int(value) <= MAX_ID
 
 
 class _AssigneeField(forms.CharField):
     def validate(self, value):
         super().validate(value)
-        if value and value not in ("me", "none") and not (value.isascii() and value.isdigit()):
+        if value and value not in ("me", "none") and not _is_id(value):
             raise forms.ValidationError("Use me, none or a user id.")
 
 
 class _TeamField(forms.CharField):
     def validate(self, value):
         super().validate(value)
-        if value and value != "none" and not (value.isascii() and value.isdigit()):
+        if value and value != "none" and not _is_id(value):
             raise forms.ValidationError("Use none or a team id.")
+
+
+class AssigneeFilter(django_filters.CharFilter):
+    field_class = _AssigneeField
+
+
+class TeamFilter(django_filters.CharFilter):
+    field_class = _TeamField
 
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 class StatusInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
@@ -53,10 +72,10 @@ class ConversationFilter(django_filters.FilterSet):
     )
     inbox = IdFilter(field_name="inbox_id", help_text="Inbox id")
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    assignee = django_filters.CharFilter(
-        method="filter_assignee", field_class=_AssigneeField, help_text="`me`, `none` (unassigned) or a user id"
+    assignee = AssigneeFilter(
+        method="filter_assignee", help_text="`me`, `none` (unassigned) or a user id"
     )
-    team = django_filters.CharFilter(method="filter_team", field_class=_TeamField, help_text="A team id or `none`")
+    team = TeamFilter(method="filter_team", help_text="A team id or `none`")
     window = django_filters.ChoiceFilter(
         method="filter_window",
         choices=[("open", "open"), ("expiring", "expiring"), ("closed", "closed")],

@@ -125,12 +125,14 @@ class KeysetCursorPagination(CursorPagination):
         try:
             padded = parse.unquote(raw) + "=" * (-len(raw) % 4)
             position = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-            value, pk, reverse = position["v"], int(position["i"]), bool(position["r"])
+            value, pk, reverse = position["v"], position["i"], bool(position["r"])
+            if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk < 2**63:
+                raise ValueError("bad id")
             if isinstance(value, str):
                 value = parse_datetime(value)
                 if value is None:
                     raise ValueError("bad position")
-            elif value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            elif value is not None and (not isinstance(value, int) or isinstance(value, bool) or abs(value) >= 2**63):
                 raise ValueError("bad position")
         except (ValueError, TypeError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError("invalid_cursor", "The cursor is not valid; start again from the first page.") from exc

@@ -142,8 +142,12 @@ class ConversationUpdateSerializer(serializers.Serializer):
     snoozed_until = serializers.DateTimeField(
         required=False, allow_null=True, help_text="Required, in the future, when status is snoozed"
     )
-    assignee = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="User id, or null")
-    team = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="Team id, or null")
+    assignee = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="User id, or null"
+    )
+    team = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="Team id, or null"
+    )
     labels = serializers.ListField(
         child=StrictCharField(max_length=64, trim_whitespace=True),
         required=False,

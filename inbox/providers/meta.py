@@ -116,7 +116,7 @@ class MetaProvider(Provider):
         if not header.startswith("sha256="):
             raise SignatureInvalid("X-Hub-Signature-256 missing")
         expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if False:
+        if not hmac.compare_digest(header.encode(), expected.encode()):
             raise SignatureInvalid("X-Hub-Signature-256 mismatch")
 
     # --- split ----------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ class MetaProvider(Provider):
                 for change in _list(entry["changes"], "entry.changes"):
                     self._collect(timed, self._change_event, obj, entry_id, entry, _dict(change, "changes[]"))
         # Batches are not guaranteed to be in time order; processing follows Meta's timestamps.
-        pass
+        timed.sort(key=lambda pair: pair[0])
         return [event for _, event in timed]
 
     @staticmethod
@@ -166,13 +166,18 @@ class MetaProvider(Provider):
             mid = _id(message.get("mid"), "message.mid")
             if message.get("is_deleted"):
                 return event("unsend", f"unsend:{mid}")
-            for key in ("text",):
-                if key in message and not isinstance(message[key], str):
-                    raise BadPayload("message.text must be a string")
+            if not isinstance(message.get("text", ""), str):
+                raise BadPayload("message.text must be a string")
             if "attachments" in message:
                 for attachment in _list(message["attachments"], "message.attachments"):
                     _dict(attachment, "message.attachments[]")
             return event("echo" if message.get("is_echo") else "message", mid)
+        if "message_edit" in item:
+            edit = _dict(item["message_edit"], "message_edit")
+            mid = _id(edit.get("mid"), "message_edit.mid")
+            if not isinstance(edit.get("text", ""), str):
+                raise BadPayload("message_edit.text must be a string")
+            return event("edit", f"edit:{mid}:{edit.get('num_edit', timestamp)}")
         if "delivery" in item:
             delivery = _dict(item["delivery"], "delivery")
             watermark = _int(delivery.get("watermark"), "delivery.watermark")
@@ -357,6 +362,24 @@ class MetaProvider(Provider):
             message.save(update_fields=["deleted_at"])
             realtime.message_changed(message, "message.updated")
 
+    def _edit(self, inbox: Inbox, payload: dict) -> None:
+        item = payload["item"]
+        edit = item["message_edit"]
+        message = Message.objects.select_for_update().filter(inbox=inbox, external_id=str(edit["mid"])).first()
+        if message is None or message.direction != Direction.IN:
+            logger.info("meta edit of %s which this inbox does not hold as a customer message", edit["mid"])
+            return
+        edits = list((message.payload or {}).get("edits") or [])
+        at = _ms(item["timestamp"])
+        if edits and edits[-1].get("timestamp", 0) > item["timestamp"]:
+            return  # an older edit arriving late: the text already holds a newer one
+        # The text the agent saw before is kept: an edit must not rewrite what was answered.
+        edits.append({"previous_text": message.text, "at": at.isoformat(), "timestamp": item["timestamp"]})
+        message.payload = {**(message.payload or {}), "edits": edits}
+        message.text = edit.get("text") or ""
+        message.save(update_fields=["payload", "text"])
+        realtime.message_changed(message, "message.updated")
+
     def _referral(self, inbox: Inbox, payload: dict) -> None:
         # An m.me link or ad click in an existing thread opens the window; a thread of its own
         # starts only when the customer writes.
@@ -377,6 +400,7 @@ class MetaProvider(Provider):
         "read": _read,
         "reaction": _reaction,
         "unsend": _unsend,
+        "edit": _edit,
         "referral": _referral,
         "comment": _comment,
     }

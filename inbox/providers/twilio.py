@@ -117,11 +117,13 @@ class TwilioProvider(Provider):
             if not status:
                 raise BadPayload("MessageStatus missing")
             return [RawEvent(kind="status", dedupe_key=f"{sid}:{status}", payload=params)]
-        for field in ("From", "To"):
-            try:
-                phone_normalise(params.get(field, ""))
-            except ValidationError as exc:
-                raise BadPayload(f"{field} is not a phone number") from exc
+        if not params.get("To"):
+            raise BadPayload("To missing")
+        try:
+            # The sender becomes an E.164 identity; the receiving number may be a short code.
+            phone_normalise(params.get("From", ""))
+        except ValidationError as exc:
+            raise BadPayload("From is not a phone number") from exc
         try:
             num_media = int(params.get("NumMedia") or 0)
         except ValueError as exc:

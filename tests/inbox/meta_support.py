@@ -37,24 +37,33 @@ def fixture_at(name: str, ms: int | None = None) -> dict:
 
 
 @pytest.fixture
-def meta_post(client, django_capture_on_commit_callbacks):
-    """POST a signed webhook to /webhooks/meta/ and run what it queues on commit (eager Celery)."""
+def meta_post(client, commit):
+    """POST a signed webhook to /webhooks/meta/; `commit` runs what it queues (eager Celery) at once."""
 
     def post(payload: dict | bytes, *, signature: str | None = None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return post_meta(client, payload, signature=signature)
+        return post_meta(client, payload, signature=signature)
 
     return post
 
 
 @pytest.fixture
-def reply(django_capture_on_commit_callbacks):
-    """reply_send, with the send task it queues run as after a commit."""
+def reply(commit):
+    """reply_send, its send task run as after a commit; returns the message as it ends up."""
 
     def send(conversation: Conversation, author, text: str, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            message = reply_send(conversation=conversation, author=author, text=text, **kwargs)
+        message = reply_send(conversation=conversation, author=author, text=text, **kwargs)
         message.refresh_from_db()
         return message
+
+    return send
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """reply_send while no worker has picked the send up yet: the row stays queued for message_deliver."""
+    monkeypatch.setattr("inbox.services.message_dispatch", lambda message_id: None)
+
+    def send(conversation: Conversation, author, text: str = "It is!", **kwargs):
+        return reply_send(conversation=conversation, author=author, text=text, **kwargs)
 
     return send

@@ -11,10 +11,16 @@ from django.utils import timezone
 
 from inbox.models import Conversation, Message
 from inbox.providers.meta import error_classify
-from inbox.services import message_deliver, reply_send
+from inbox.services import message_deliver
 from tests.conftest import META_APP_SECRET, PAGE_ID, load_fixture
 
-from .meta_support import IGSID, PSID, fixture_at, meta_post, now_ms, reply  # noqa: F401  (fixtures)
+from . import meta_support
+from .meta_support import IGSID, PSID, fixture_at, now_ms
+
+# Shared fixtures, bound here so pytest finds them.
+meta_post = meta_support.meta_post
+queued = meta_support.queued
+reply = meta_support.reply
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +40,6 @@ def old_conversation(meta_post, messenger_inbox) -> Conversation:
     """The customer's last message is 30 hours old: only a human agent may reply, with the tag."""
     meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=30 * 3600)))
     return Conversation.objects.get(identity__external_id=PSID)
-
-
-def _queued(conversation: Conversation, author, text: str = "It is!", **kwargs) -> Message:
-    """A reply whose send task has not run yet (its on-commit dispatch is never executed)."""
-    return reply_send(conversation=conversation, author=author, text=text, **kwargs)
 
 
 # --- Success -------------------------------------------------------------------------------------------
@@ -109,8 +110,8 @@ def test_quick_replies_ride_on_the_text_and_each_attachment_goes_first_on_its_ow
     assert message.payload["quick_replies"] == quick
 
 
-def test_a_retried_delivery_after_success_never_posts_twice(conversation, bob, fake_provider):
-    message = _queued(conversation, bob)
+def test_a_retried_delivery_after_success_never_posts_twice(conversation, bob, fake_provider, queued):
+    message = queued(conversation, bob)
     assert message_deliver(message.pk) is None
     assert message_deliver(message.pk) is None
 
@@ -133,8 +134,8 @@ def test_the_echo_of_our_own_send_is_not_stored_twice(conversation, bob, reply, 
     assert conversation.messages.filter(direction="out").get() == message
 
 
-def test_an_echo_that_overtakes_our_send_gives_the_row_its_id_instead_of_a_twin(conversation, bob, meta_post):
-    message = _queued(conversation, bob)  # sent, but the provider's answer was never recorded
+def test_an_echo_that_overtakes_our_send_gives_the_row_its_id_instead_of_a_twin(conversation, bob, meta_post, queued):
+    message = queued(conversation, bob)  # sent, but the provider's answer was never recorded
     echo = fixture_at("meta_messenger_echo.json", now_ms())
     echo["entry"][0]["messaging"][0]["message"].update(metadata=f"inbox-message:{message.pk}", text=message.text)
     meta_post(echo)
@@ -210,9 +211,9 @@ def test_a_user_who_cannot_receive_messages_fails_the_message_for_good(conversat
     assert conversation.window_state(timezone.now()) == "open"
 
 
-def test_a_rate_limit_leaves_the_message_queued_for_a_later_attempt(conversation, bob, fake_provider):
+def test_a_rate_limit_leaves_the_message_queued_for_a_later_attempt(conversation, bob, fake_provider, queued):
     fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta_error_rate_limit.json"))
-    message = _queued(conversation, bob)
+    message = queued(conversation, bob)
 
     delay = message_deliver(message.pk)
 
@@ -230,9 +231,9 @@ def test_a_rate_limit_leaves_the_message_queued_for_a_later_attempt(conversation
     assert len(fake_provider.sent(MESSAGES_PATH)) == 2
 
 
-def test_an_unreachable_graph_api_is_transient_and_the_token_never_shows(conversation, bob, settings, caplog):
+def test_an_unreachable_graph_api_is_transient_and_the_token_never_shows(conversation, bob, settings, caplog, queued):
     settings.META_GRAPH_URL = "http://127.0.0.1:9/v24.0"  # discard port: nothing listens
-    message = _queued(conversation, bob)
+    message = queued(conversation, bob)
 
     with caplog.at_level(logging.INFO):
         assert message_deliver(message.pk) is not None
@@ -244,10 +245,10 @@ def test_an_unreachable_graph_api_is_transient_and_the_token_never_shows(convers
     assert TOKEN not in caplog.text
 
 
-def test_an_inbox_without_a_token_fails_without_calling_meta(conversation, bob, fake_provider):
+def test_an_inbox_without_a_token_fails_without_calling_meta(conversation, bob, fake_provider, queued):
     conversation.inbox.credentials = {}
     conversation.inbox.save()
-    message = _queued(conversation, bob)
+    message = queued(conversation, bob)
     message_deliver(message.pk)
     message.refresh_from_db()
     assert (message.status, message.error_code) == ("failed", "no_token")

@@ -14,7 +14,11 @@ from inbox.models import Conversation, InboundEvent, Message
 from inbox.services import event_process
 from tests.conftest import IG_ACCOUNT_ID, PAGE_ID, meta_signature
 
-from .meta_support import IGSID, PSID, fixture_at, meta_post, now_ms  # noqa: F401  (fixtures)
+from . import meta_support
+from .meta_support import IGSID, PSID, fixture_at, now_ms
+
+# Shared fixtures, bound here so pytest finds them.
+meta_post = meta_support.meta_post
 
 pytestmark = pytest.mark.django_db
 
@@ -412,3 +416,13 @@ def test_a_stored_event_of_an_unknown_kind_is_logged_and_marked_processed(messen
     assert event.processed_at is not None
     assert event.error == ""
     assert "unknown kind 'handover'" in caplog.text
+
+
+def test_an_edited_message_shows_the_new_text_and_keeps_the_old_one(meta_post, messenger_inbox):
+    meta_post(fixture_at("meta_messenger_text.json"))
+    meta_post(fixture_at("meta_messenger_edit.json"))
+    meta_post(fixture_at("meta_messenger_edit.json"))
+
+    message = Message.objects.get()
+    assert message.text == "Hi! Is the GREEN hoodie back in stock?"
+    assert [e["previous_text"] for e in message.payload["edits"]] == ["Hi! Is the blue hoodie back in stock?"]

@@ -54,7 +54,7 @@ def test_in_window_replies_go_as_response_without_a_tag(conversation):
     assert (policy.messaging_type, policy.tag) == ("RESPONSE", "")
 
 
-def test_it_refuses_a_reply_after_the_window_closes_without_the_human_agent_tag(conversation, bob, commit):
+def test_it_refuses_a_reply_after_the_window_closes_without_the_human_agent_tag(conversation, bob, commit, fake_provider):
     _customer_wrote(conversation, timedelta(hours=30))
     with pytest.raises(ReplyRefused) as refused:
         reply_send(conversation=conversation, author=bob, text="Sorry for the wait")

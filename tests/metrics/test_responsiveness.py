@@ -171,3 +171,17 @@ def test_fastest_90_mean_takes_the_floor_of_ninety_percent():
     assert metrics.fastest_90_mean([]) is None
     assert metrics.fastest_90_mean([100]) == 100
     assert metrics.fastest_90_mean(list(range(1, 11))) == pytest.approx(5.0)  # 1..9
+
+
+@pytest.mark.django_db
+def test_the_rebuild_command_restores_deleted_records(messenger_inbox):
+    from django.core.management import call_command
+
+    customer_writes(messenger_inbox, "psid", T0)
+    page_replies(messenger_inbox, "psid", T0 + timedelta(minutes=3))
+    ResponseRecord.objects.all().delete()
+    DailyRollup.objects.all().delete()
+    call_command("metrics_rebuild")
+    record = ResponseRecord.objects.get()
+    assert record.response_seconds == pytest.approx(180)
+    assert DailyRollup.objects.get().answered == 1

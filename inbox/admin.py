@@ -1,0 +1,229 @@
+"""Django admin for teams, agents, inboxes, conversations, messages and stored provider events.
+
+Inbox credentials (page tokens, mailbox passwords) never leave the server in clear: the change
+page shows them masked and accepts a new JSON object to replace them; left blank, they stay.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from inbox_project.admin_utils import register_remaining
+
+from . import services
+from .models import Agent, Conversation, ConversationEvent, InboundEvent, Inbox, Message, Team
+
+MASK = "••••"
+
+
+def mask_secret(value) -> object:
+    """Keys and shape stay visible; a value shows at most its last 4 characters, and only when long."""
+    if isinstance(value, dict):
+        return {key: mask_secret(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_secret(item) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value)
+    return MASK + text[-4:] if len(text) >= 16 else MASK
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "default_capacity", "agent_count", "created_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return super().get_queryset(request).annotate(n_agents=Count("agents"))
+
+    @admin.display(description="agents", ordering="n_agents")
+    def agent_count(self, team: Team) -> int:
+        return team.n_agents
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["user", "role", "availability", "team_names", "capacity", "last_seen_at"]
+    list_filter = ["role", "availability", "teams"]
+    search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["teams"]
+    list_select_related = ["user"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
+        return super().get_queryset(request).prefetch_related("teams")
+
+    @admin.display(description="teams")
+    def team_names(self, agent: Agent) -> str:
+        return ", ".join(team.name for team in agent.teams.all())
+
+
+class AgentInline(admin.StackedInline):
+    model = Agent
+    can_delete = False
+    extra = 0
+    filter_horizontal = ["teams"]
+    fields = ["role", "teams", "availability", "capacity"]
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class InboxUserAdmin(UserAdmin):
+    """Users with their inbox role and teams on the same page."""
+
+    inlines = [*UserAdmin.inlines, AgentInline]
+
+
+class InboxAdminForm(forms.ModelForm):
+    credentials_json = forms.CharField(
+        label="Replace credentials",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        help_text='A JSON object, e.g. {"page_access_token": "EAA…"}. Leave blank to keep what is stored.',
+    )
+
+    class Meta:
+        model = Inbox
+        fields = ["kind", "name", "external_id", "team", "settings"]
+
+    def clean_credentials_json(self) -> dict | None:
+        raw = self.cleaned_data["credentials_json"].strip()
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Credentials must be a JSON object.")
+        return value
+
+    def save(self, commit: bool = True) -> Inbox:
+        replacement = self.cleaned_data.get("credentials_json")
+        if replacement is not None:
+            self.instance.credentials = replacement
+        return super().save(commit=commit)
+
+
+@admin.register(Inbox)
+class InboxAdmin(admin.ModelAdmin):
+    form = InboxAdminForm
+    list_display = ["name", "kind", "external_id", "team", "credentials_masked", "created_at"]
+    list_filter = ["kind", "team"]
+    search_fields = ["name", "external_id"]
+    list_select_related = ["team"]
+    readonly_fields = ["credentials_masked", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["kind", "name", "external_id", "team"]}),
+        ("Credentials", {"fields": ["credentials_masked", "credentials_json"]}),
+        ("Automation", {"fields": ["settings"], "classes": ["collapse"]}),
+        (None, {"fields": ["created_at"]}),
+    ]
+
+    @admin.display(description="credentials")
+    def credentials_masked(self, inbox: Inbox) -> str:
+        if not inbox.pk or not inbox.credentials:
+            return "—"
+        return json.dumps(mask_secret(inbox.credentials), ensure_ascii=False)
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "customer", "channel", "inbox", "status", "assignee", "team", "window", "waiting_since", "last_message_at",
+    ]
+    list_filter = ["status", "channel", "inbox", "team"]
+    search_fields = ["customer__name", "customer__email", "customer__phone", "identity__external_id", "subject"]
+    raw_id_fields = ["inbox", "customer", "identity", "assignee", "team"]
+    filter_horizontal = ["labels"]
+    list_select_related = ["customer", "inbox", "assignee", "team"]
+    date_hierarchy = "last_message_at"
+    show_full_result_count = False
+    readonly_fields = [
+        "messages_link", "reply_token", "created_at", "last_message_at", "last_inbound_at", "last_customer_action_at",
+        "window_closed_at", "window_expires_at", "waiting_since", "unread_count", "resolved_at",
+    ]
+
+    @admin.display(description="Meta window")
+    def window(self, conversation: Conversation) -> str:
+        return conversation.window_state(timezone.now()) or "—"
+
+    @admin.display(description="messages")
+    def messages_link(self, conversation: Conversation) -> str:
+        url = reverse("admin:inbox_message_changelist") + f"?conversation__id__exact={conversation.pk}"
+        return format_html('<a href="{}">Messages of this conversation</a>', url)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "conversation", "direction", "sender_type", "short_text", "status", "tag", "created_at"]
+    list_filter = ["direction", "sender_type", "status", "is_private", "inbox"]
+    search_fields = ["text", "external_id", "email_message_id"]
+    raw_id_fields = ["conversation", "inbox", "author"]
+    list_select_related = ["conversation"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="text")
+    def short_text(self, message: Message) -> str:
+        text = message.text.replace("\n", " ")
+        return text if len(text) <= 80 else text[:79] + "…"
+
+
+@admin.register(ConversationEvent)
+class ConversationEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "conversation", "kind", "actor"]
+    list_filter = ["kind"]
+    raw_id_fields = ["conversation", "actor"]
+    list_select_related = ["conversation", "actor"]
+    show_full_result_count = False
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    """What providers sent, as stored by the webhooks; read only, with a way to retry processing."""
+
+    list_display = ["received_at", "provider", "kind", "dedupe_key", "processed_at", "attempts", "short_error"]
+    list_filter = ["provider", "kind", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["dedupe_key"]
+    readonly_fields = ["provider", "kind", "dedupe_key", "payload", "received_at", "processed_at", "attempts", "error"]
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+    actions = ["process_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="error")
+    def short_error(self, event: InboundEvent) -> str:
+        return event.error[:80]
+
+    @admin.action(description="Process the selected events now (unprocessed ones only)")
+    def process_now(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+        ids = list(queryset.filter(processed_at=None).values_list("id", flat=True))
+        for event_id in ids:
+            services.event_process(event_id)
+        done = InboundEvent.objects.filter(id__in=ids).exclude(processed_at=None).count()
+        level = messages.SUCCESS if done == len(ids) else messages.WARNING
+        self.message_user(request, f"Processed {done} of {len(ids)} unprocessed events.", level)
+
+
+# Models added by other features (canned responses, metrics, notifications…).
+register_remaining("inbox")
