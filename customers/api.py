@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import Customer
+from .models import Customer, Order
 from .serializers import (
     ConsentInputSerializer,
     CustomerListSerializer,
@@ -151,6 +151,8 @@ class OrderLookupView(generics.ListAPIView):
     serializer_class = OrderWithCustomerSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Order.objects.none()
         number = self.request.query_params.get("number", "").strip()
         if not number.lstrip("#").strip():
             raise CustomerApiError("number_required", "Give an order number: ?number=1042")

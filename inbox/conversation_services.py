@@ -22,6 +22,10 @@ from .models import Conversation, ConversationEvent, ConversationStatus, Team
 UNSET = object()
 
 
+def _pk(obj) -> int | None:
+    return obj.pk if obj is not None else None
+
+
 def conversation_update(
     *,
     conversation: Conversation,
@@ -44,7 +48,7 @@ def conversation_update(
         fields: set[str] = set()
         events: list[ConversationEvent] = []
 
-        if assignee is not UNSET and assignee != conv.assignee:
+        if assignee is not UNSET and _pk(assignee) != conv.assignee_id:
             # Who may assign whom (and its own history entry and frame) is the assignment module's rule.
             conversation_assign(conversation=conv, assignee=assignee, by=by)
             conv.refresh_from_db()
@@ -77,13 +81,13 @@ def conversation_update(
                 conv.snoozed_until = until
                 fields.add("snoozed_until")
 
-        if team is not UNSET and team != conv.team:
+        if team is not UNSET and _pk(team) != conv.team_id:
             events.append(
                 ConversationEvent(
                     conversation=conv,
                     kind=ConversationEvent.Kind.TEAM,
                     actor=by,
-                    data={"from": conv.team_id, "to": team.pk if team else None},
+                    data={"from": conv.team_id, "to": _pk(team)},
                 )
             )
             conv.team = team

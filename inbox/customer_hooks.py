@@ -6,11 +6,14 @@ The customers app cannot import the inbox, so it announces erasure and export wi
 
 from __future__ import annotations
 
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast, Coalesce
 from django.dispatch import receiver
+from django.utils import timezone
 
 from customers.signals import customer_erasing, customer_exporting
 
-from .models import Conversation, Message
+from .models import Conversation, InboundEvent, Message
 
 
 @receiver(customer_erasing, dispatch_uid="inbox.customer_hooks.redact")
@@ -23,6 +26,24 @@ def redact_messages(sender, customer, **kwargs) -> None:
         email_in_reply_to="", email_references="",
     )
     conversations.update(subject="")
+    _raw_events_redact(customer)
+
+
+def _raw_events_redact(customer) -> None:
+    """Stored provider payloads that name one of the customer's identities lose their body.
+
+    Runs before the customers app blanks the identities. A still-unprocessed event is marked
+    done: there is nothing left in it to process.
+    """
+    needles = [v for v in customer.identities.values_list("external_id", flat=True) if len(v) >= 6]
+    if not needles:
+        return
+    match = Q()
+    for needle in needles:
+        match |= Q(payload_text__icontains=needle)
+    InboundEvent.objects.annotate(payload_text=Cast("payload", TextField())).filter(match).update(
+        payload={"redacted": True}, processed_at=Coalesce("processed_at", timezone.now())
+    )
 
 
 @receiver(customer_exporting, dispatch_uid="inbox.customer_hooks.export")

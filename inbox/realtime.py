@@ -9,11 +9,13 @@ not replay: a reconnecting browser refetches over REST.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from rest_framework.utils.encoders import JSONEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,9 @@ def _send(groups: list[str], frame: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    # The layer serialises with msgpack: datetimes (e.g. a window's expires_at) become the API's strings.
     try:
+        frame = json.loads(json.dumps(frame, cls=JSONEncoder))
         for group in dict.fromkeys(groups):
             async_to_sync(layer.group_send)(group, {"type": "inbox.event", "frame": frame})
     except Exception:  # the layer is best effort: browsers resync over REST

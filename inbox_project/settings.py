@@ -164,6 +164,7 @@ SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
     "inbox-imap-poll": {"task": "inbox.email_tasks.imap_poll", "schedule": 60.0},
+    "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_due", "schedule": 30.0},
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------

@@ -3,8 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from customers.webhooks import shopify_webhook
-from inbox.email_inbound import anymail_urlpatterns
 from inbox.dashboard_views import dashboard
+from inbox.email_inbound import anymail_urlpatterns
 from inbox.urls import webhook_urlpatterns
 
 from . import ops
@@ -22,8 +22,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/v1/", include("campaigns.urls")),
     path("api/v1/", include("inbox.api.urls")),
     path("api/v1/metrics/", include("inbox.api.metrics_urls")),
     path("dashboard/", dashboard, name="dashboard"),
+    path("", include("campaigns.page_urls")),
     path("", include("inbox.page_urls")),
 ]

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inbox import conversation_services, selectors, services
-from inbox.models import META_CHANNELS, Team
+from inbox.models import META_CHANNELS, Conversation, Team
 
 from .errors import ApiError
 from .filters import DEFAULT_ORDERING, ConversationFilter
@@ -194,8 +194,6 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def _fresh(self, conversation) -> dict:
         """Serialize as the list does (related rows joined), even if the change moved it out of sight."""
-        from inbox.models import Conversation
-
         fresh = Conversation.objects.select_related("inbox", "customer").prefetch_related("labels").get(pk=conversation.pk)
         return ConversationSerializer(fresh).data
 

@@ -486,10 +486,16 @@ class EmailProvider(Provider):
         if message.sender_type != "agent":
             # RFC 3834: greetings and away notices must not set off the customer's own auto-replies.
             headers["Auto-Submitted"] = "auto-replied" if previous is not None else "auto-generated"
+        # Campaigns add List-Unsubscribe (RFC 8058) and may name the sender; nothing else may be set.
+        extra = (message.payload or {}).get("email_headers") or {}
+        for name in ("List-Unsubscribe", "List-Unsubscribe-Post"):
+            if isinstance(extra.get(name), str):
+                headers[name] = extra[name]
+        sender_name = (message.payload or {}).get("email_from_name") or inbox.name
         email = EmailMessage(
             subject=subject,
             body=body,
-            from_email=formataddr((inbox.name, inbox.external_id)),
+            from_email=formataddr((str(sender_name), inbox.external_id)),
             to=[conversation.identity.external_id],
             reply_to=[f"{REPLY_PREFIX}{conversation.reply_token}@{domain}"],
             headers=headers,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -239,9 +241,23 @@ def test_cursor_pages_return_every_conversation_once_in_order_and_back(api, bob,
     assert [c["id"] for c in client.get(last["previous"]).json()["results"]] == pages[1]
 
 
-def test_a_tampered_cursor_is_a_400_not_a_500(api, bob, messenger_inbox):
+def _cursor(position) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor!",
+        _cursor({"v": "yesterday", "i": 1, "r": False}),
+        _cursor({"v": None, "i": 10**30, "r": False}),
+        _cursor({"v": None, "i": "1", "r": False}),
+        _cursor(["v", 1]),
+    ],
+)
+def test_a_tampered_cursor_is_a_400_not_a_500(api, bob, messenger_inbox, cursor):
     conversation_make(messenger_inbox)
-    response = api(bob).get(URL, {"cursor": "not-a-cursor!"})
+    response = api(bob).get(URL, {"cursor": cursor})
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_cursor"
 

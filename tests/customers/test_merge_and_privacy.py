@@ -9,7 +9,7 @@ from django.db import connection
 
 from customers.models import ConsentEvent, Customer, ErasureRecord, Identity, MergeRecord, Order
 from customers.services import consent_record, customer_erase, customer_merge
-from inbox.models import Conversation, Message
+from inbox.models import Conversation, InboundEvent, Message
 from tests.conftest import load_fixture
 
 from .conftest import post_shopify, thread_with
@@ -99,6 +99,10 @@ def _rows_mentioning(values: list[str]) -> list[str]:
 def test_erasure_leaves_no_personal_data_anywhere_and_keeps_an_audit(jane_twice, alice):
     chatter, buyer, chat = jane_twice
     customer_merge(kept=chatter, other=buyer, by=alice)
+    InboundEvent.objects.create(provider="meta", dedupe_key="m_Gh8Qp2LxV0aZ", kind="message", payload={
+        "sender": {"id": "6543210987654321"}, "recipient": {"id": "104857600000001"},
+        "timestamp": 1740843005000, "message": {"mid": "m_Gh8Qp2LxV0aZ", "text": "Where is my order?"},
+    })
     personal = ["Jane", "jane.doe@example.com", "5550142", "6543210987654321", "Where is my order", "Elm Street"]
     assert _rows_mentioning(personal)  # the check can see them before
 

@@ -327,3 +327,20 @@ def test_addresses_are_matched_whatever_their_case(client, email_inbox, commit):
 )
 def test_reply_strip_keeps_only_the_new_text(text, expected):
     assert reply_strip(text) == expected
+
+
+def test_a_mailgun_attachment_is_kept_byte_for_byte(client, email_inbox, commit, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    pdf = b"%PDF-1.4\r\n%\xe2\xe3\xcf\xd3\r\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+    form = mailgun_form(**{"attachment-count": "1"})
+    form["attachment-1"] = SimpleUploadedFile("invoice 1001.pdf", pdf, content_type="application/pdf")
+
+    post_mailgun(client, form)
+
+    [attachment] = Message.objects.get().attachments
+    assert attachment["name"] == "invoice 1001.pdf"
+    assert attachment["content_type"] == "application/pdf"
+    assert attachment["size"] == len(pdf)
+    stored = Path(settings.MEDIA_ROOT) / attachment["url"].removeprefix(settings.MEDIA_URL)
+    assert stored.read_bytes() == pdf

@@ -60,12 +60,14 @@ async def frame_of_type(communicator, *types: str, timeout: float = 3) -> dict:
 
 
 async def frames_within(communicator, seconds: float = 0.7) -> list[dict]:
+    """Every frame arriving within `seconds` (receive_nothing never cancels the application)."""
     frames = []
-    try:
-        while True:
-            frames.append(await communicator.receive_json_from(timeout=seconds))
-    except asyncio.TimeoutError:
-        return frames
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        if not await communicator.receive_nothing(timeout=min(0.1, remaining)):
+            frames.append(await communicator.receive_json_from())
+    return frames
 
 
 def _about(frames: list[dict], conversation_id: int) -> list[dict]:
@@ -137,8 +139,8 @@ async def test_a_new_message_reaches_the_team_within_the_second_and_never_anothe
     assert updated["conversation"]["id"] == conversation_id
     assert updated["conversation"]["unread_count"] == 1
     assert _about(await frames_within(charlie_ws), conversation_id) == []
-    await bob_ws.disconnect()
-    await charlie_ws.disconnect()
+    await bob_ws.disconnect(timeout=5)
+    await charlie_ws.disconnect(timeout=5)
 
 
 async def test_viewing_a_conversation_of_another_team_is_refused_and_subscribes_to_nothing(charlie, messenger_inbox):
@@ -152,7 +154,7 @@ async def test_viewing_a_conversation_of_another_team_is_refused_and_subscribes_
     await customer_writes(messenger_inbox, "hello?")
     await database_sync_to_async(note_add)(conversation=conversation, author=None, text="internal: VIP")
     assert _about(await frames_within(charlie_ws), conversation.pk) == []
-    await charlie_ws.disconnect()
+    await charlie_ws.disconnect(timeout=5)
 
 
 async def test_an_agent_assigned_a_conversation_outside_his_teams_receives_its_events(charlie, messenger_inbox):
@@ -164,7 +166,7 @@ async def test_an_agent_assigned_a_conversation_outside_his_teams_receives_its_e
 
     created = await frame_of_type(charlie_ws, "message.created")
     assert created["conversation"] == conversation.pk
-    await charlie_ws.disconnect()
+    await charlie_ws.disconnect(timeout=5)
 
 
 async def test_two_agents_on_the_same_thread_see_each_other_and_who_is_typing(alice, bob, messenger_inbox):
@@ -187,10 +189,10 @@ async def test_two_agents_on_the_same_thread_see_each_other_and_who_is_typing(al
     typing = await frame_of_type(bob_ws, "presence")
     assert {v["name"]: v["typing"] for v in typing["viewers"]} == {"alice": True, "bob": False}
 
-    await alice_ws.disconnect()
+    await alice_ws.disconnect(timeout=5)
     left = await frame_of_type(bob_ws, "presence")
     assert [v["name"] for v in left["viewers"]] == ["bob"]
-    await bob_ws.disconnect()
+    await bob_ws.disconnect(timeout=5)
 
 
 async def test_typing_in_a_thread_not_opened_is_not_broadcast(bob, charlie, messenger_inbox):
@@ -202,8 +204,8 @@ async def test_typing_in_a_thread_not_opened_is_not_broadcast(bob, charlie, mess
     await charlie_ws.send_json_to({"type": "typing", "conversation": conversation.pk, "typing": True})
 
     assert _about(await frames_within(bob_ws), conversation.pk) == []
-    await bob_ws.disconnect()
-    await charlie_ws.disconnect()
+    await bob_ws.disconnect(timeout=5)
+    await charlie_ws.disconnect(timeout=5)
 
 
 async def test_a_conversation_moved_to_another_team_stops_reaching_the_old_one(
@@ -227,8 +229,8 @@ async def test_a_conversation_moved_to_another_team_stops_reaching_the_old_one(
     await customer_writes(shared, "any news?")
     assert _about(await frames_within(bob_ws), conversation.pk) == []
     assert (await frame_of_type(charlie_ws, "message.created"))["conversation"] == conversation.pk
-    await bob_ws.disconnect()
-    await charlie_ws.disconnect()
+    await bob_ws.disconnect(timeout=5)
+    await charlie_ws.disconnect(timeout=5)
 
 
 async def test_connecting_marks_the_agent_seen(bob):
@@ -236,7 +238,7 @@ async def test_connecting_marks_the_agent_seen(bob):
     ws = await connect(bob)
     agent = await database_sync_to_async(lambda: type(bob).objects.get(pk=bob.pk).agent)()
     assert agent.last_seen_at is not None and agent.last_seen_at >= before
-    await ws.disconnect()
+    await ws.disconnect(timeout=5)
 
 
 async def test_unknown_frames_get_a_clear_error(bob):
@@ -246,4 +248,4 @@ async def test_unknown_frames_get_a_clear_error(bob):
     assert error["code"] == "unknown_type"
     await ws.send_json_to({"type": "view", "conversation": "abc"})
     assert (await frame_of_type(ws, "error"))["code"] == "not_found"
-    await ws.disconnect()
+    await ws.disconnect(timeout=5)

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Channel, ConsentEvent, ConsentPurpose, Customer, Identity, Label, Order, OrderItem
+from inbox.canned import CannedResponse
 from inbox.models import (
     HUMAN_AGENT_WINDOW,
     META_CHANNELS,
@@ -255,6 +256,18 @@ NOTES = [
     "Customer was upset on the first message; calmed down after the refund.",
 ]
 OUTSIDE_WINDOW = "(#10) This message is sent outside of allowed window."
+# shortcut, title, text, team (None: every team)
+CANNED = [
+    ("tracking", "Tracking link", "Your order is on its way! The tracking link is in your shipping email; parcels usually "
+     "arrive 3-5 business days after shipping.", None),
+    ("returns", "How to return", "Returns are free within 30 days: I've emailed you a prepaid label. Drop the parcel at "
+     "any UPS or USPS location and we'll refund within 2 business days of receiving it.", None),
+    ("sizing", "Size guide", "Our size guide is at https://northwind.example/sizes. Between two sizes? Go up for a "
+     "relaxed fit, down for a slim one.", None),
+    ("refund", "Refund issued", "I've issued your refund; it shows on your statement in 3-5 business days.", "Support"),
+    ("thanks", "Thanks for the shout-out", "Thank you so much! We're thrilled you love it 💚", "Social"),
+    ("restock", "Restock waitlist", "You're on the restock list: we'll message you here the day it's back.", "Social"),
+]
 
 
 @dataclass
@@ -314,6 +327,10 @@ class _Seeder:
         teams, agents = self._staff()
         inboxes = self._inboxes(teams)
         labels = self._labels()
+        CannedResponse.objects.bulk_create([
+            CannedResponse(shortcut=shortcut, title=title, text=text, team=teams[team] if team else None)
+            for shortcut, title, text, team in CANNED
+        ])
         customers, identities = self._customers(n_customers, inboxes)
         orders_by_customer = self._orders(customers)
         threads = self._threads(identities, inboxes, teams, agents, orders_by_customer)
@@ -363,8 +380,9 @@ class _Seeder:
             Channel.INSTAGRAM: ("@northwind.outfitters", IG_ACCOUNT_ID, "Social",
                                 {"page_access_token": "EAAdemo" + self._uid(60), "page_id": PAGE_ID}),
             Channel.SMS: ("Northwind SMS", SMS_NUMBER, "Support", {"messaging_service_sid": "MG" + self.rng.randbytes(16).hex()}),
+            # No IMAP host: the poller skips this mailbox until an admin enters a real one.
             Channel.EMAIL: ("Support mailbox", MAILBOX, "Support",
-                            {"imap_host": f"imap.{SHOP_DOMAIN}", "username": MAILBOX, "password": "demo-" + self._uid(9)}),
+                            {"imap": {"host": "", "username": MAILBOX, "password": "demo-" + self._uid(9), "ssl": True}}),
         }
         inboxes = {}
         for kind, (name, external_id, team, credentials) in specs.items():

@@ -1,0 +1,273 @@
+"""`/api/v1/campaigns/`, `/api/v1/events/`, `/api/v1/autoresponders/`. Thin: services write.
+
+Managers and admins create and run campaigns for inboxes they may see; agents may read them.
+Anything outside what a user may see is 404.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers.models import Customer
+from customers.selectors import customers_visible_to
+from customers.services import customer_event_publish
+from inbox import access
+from inbox.api.errors import ApiError
+from inbox.models import META_CHANNELS
+
+from . import audience as aud
+from . import composition, services
+from .models import AutoResponder, Campaign, Purpose
+
+WRITE_ROLES = ("manager", "admin")
+
+
+def _require_writer(user) -> None:
+    if access.role_of(user) not in WRITE_ROLES:
+        raise ApiError("forbidden", "Only managers and admins may change campaigns.", status.HTTP_403_FORBIDDEN)
+
+
+def campaigns_visible_to(user) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(inbox__in=access.inboxes_visible_to(user)).select_related("inbox")
+
+
+def _validation(exc: DjangoValidationError) -> ApiError:
+    return ApiError("invalid", "; ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    inbox = serializers.IntegerField(source="inbox_id")
+    trigger = serializers.SerializerMethodField()
+    send_window = serializers.SerializerMethodField()
+    stats = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "name", "kind", "channel", "inbox", "purpose", "status", "text", "subject", "sender_name",
+            "audience", "trigger", "send_window", "starts_at", "ends_at", "attribution_days", "launched_at",
+            "created_at", "stats",
+        ]
+
+    def get_trigger(self, obj: Campaign):
+        if obj.kind != "triggered":
+            return None
+        return {"event": obj.trigger_event, "delay_seconds": obj.delay_seconds, "exceptions": obj.exception_events}
+
+    def get_send_window(self, obj: Campaign):
+        return {"start": obj.window_start.strftime("%H:%M"), "end": obj.window_end.strftime("%H:%M")}
+
+    def get_stats(self, obj: Campaign):
+        return services.campaign_stats(campaign=obj)
+
+
+class CampaignInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=["broadcast", "triggered"])
+    channel = serializers.ChoiceField(choices=["messenger", "instagram", "sms", "email"])
+    inbox = serializers.IntegerField()
+    purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
+    text = serializers.CharField(max_length=5000)
+    subject = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    sender_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    audience = serializers.DictField(required=False, default=dict)
+    trigger = serializers.DictField(required=False, allow_null=True, default=None)
+    send_window = serializers.DictField(required=False, allow_null=True, default=None)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class PreviewInputSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=["messenger", "instagram", "sms", "email"])
+    inbox = serializers.IntegerField(required=False, allow_null=True, default=None)
+    purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
+    text = serializers.CharField(max_length=5000, allow_blank=True)
+    audience = serializers.DictField(required=False, default=dict)
+    customer = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+def _audience_counts(*, inbox, channel: str, audience: dict, marketing: bool) -> dict:
+    members = aud.audience_queryset(inbox=inbox, channel=channel, audience=audience)
+    return {
+        "size": members.count(),
+        "eligible": aud.with_consent(members, channel=channel, marketing=marketing).count(),
+    }
+
+
+class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CampaignSerializer
+
+    def get_queryset(self):
+        return campaigns_visible_to(self.request.user)
+
+    def _visible_inbox(self, inbox_id):
+        inbox = access.inboxes_visible_to(self.request.user).filter(pk=inbox_id).first()
+        if inbox is None:
+            raise ApiError("invalid", f"inbox {inbox_id} does not exist or is not yours.", status.HTTP_400_BAD_REQUEST)
+        return inbox
+
+    def create(self, request):
+        _require_writer(request.user)
+        data = CampaignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        spec = dict(data.validated_data)
+        spec["inbox"] = self._visible_inbox(spec["inbox"])
+        try:
+            campaign = services.campaign_create(by=request.user, **spec)
+        except (DjangoValidationError, composition.TemplateInvalid) as exc:
+            raise _validation(exc) if isinstance(exc, DjangoValidationError) else ApiError("invalid", str(exc)) from None
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+    def _run(self, fn):
+        _require_writer(self.request.user)
+        campaign = self.get_object()
+        try:
+            campaign = fn(campaign=campaign)
+        except services.CampaignError as exc:
+            raise ApiError(exc.code, exc.detail, exc.status) from None
+        return Response(CampaignSerializer(campaign).data)
+
+    @action(detail=True, methods=["post"])
+    def launch(self, request, pk=None):
+        return self._run(services.campaign_launch)
+
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._run(services.campaign_pause)
+
+    @action(detail=True, methods=["get"])
+    def audience(self, request, pk=None):
+        campaign = self.get_object()
+        counts = _audience_counts(
+            inbox=campaign.inbox, channel=campaign.channel, audience=campaign.audience,
+            marketing=campaign.purpose == Purpose.MARKETING,
+        )
+        return Response({"campaign": campaign.pk, **counts})
+
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        """Render the text for one customer (or a sample), count SMS segments, size the audience."""
+        data = PreviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        marketing = v["purpose"] == Purpose.MARKETING
+        customer = None
+        if v["customer"]:
+            customer = get_object_or_404(customers_visible_to(request.user), pk=v["customer"])
+        sample = customer or Customer(name="Jane Doe", email="jane@example.com", phone="+15555550100")
+        try:
+            context = composition.context_for(customer=sample)
+            if not customer:
+                context["order"] = {"number": "1001", "total": "59.00", "currency": "USD", "tracking_number": "",
+                                    "tracking_url": "", "status": ""}
+            text = composition.render(v["text"], context) if v["text"] else ""
+        except composition.TemplateInvalid as exc:
+            raise ApiError("invalid", str(exc)) from None
+        out: dict = {"text": text, "warnings": []}
+        if v["channel"] == "sms":
+            check = composition.sms_check(text, marketing=marketing)
+            out.update(text=composition.sms_finalise(text, marketing=marketing), segments=check.segments,
+                       encoding=check.encoding, characters=check.characters, warnings=check.warnings)
+        if v["inbox"]:
+            inbox = self._visible_inbox(v["inbox"])
+            try:
+                audience = aud.audience_validate(v["audience"])
+            except DjangoValidationError as exc:
+                raise _validation(exc) from None
+            out["audience"] = _audience_counts(inbox=inbox, channel=v["channel"], audience=audience, marketing=marketing)
+        return Response(out)
+
+
+class EventInputSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    name = serializers.CharField(max_length=64)
+    properties = serializers.DictField(required=False, default=dict)
+
+
+class EventView(APIView):
+    """POST a customer event (cart.abandoned, a custom one…); triggered campaigns listen to them."""
+
+    def post(self, request):
+        data = EventInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        customer = get_object_or_404(customers_visible_to(request.user).filter(merged_into=None, erased_at=None), pk=v["customer"])
+        try:
+            name = services.event_name_validate(v["name"])
+        except DjangoValidationError as exc:
+            raise _validation(exc) from None
+        with transaction.atomic():
+            event = customer_event_publish(customer=customer, name=name, properties=v["properties"])
+        return Response(
+            {"id": event.pk, "customer": customer.pk, "name": event.name, "properties": event.properties,
+             "created_at": event.created_at},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AutoResponderSerializer(serializers.ModelSerializer):
+    inbox = serializers.IntegerField(source="inbox_id")
+    keywords = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1, max_length=50)
+    public_reply = serializers.CharField(max_length=8000, required=False, allow_blank=True, default="")
+    private_reply = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = AutoResponder
+        fields = ["id", "inbox", "keywords", "public_reply", "private_reply", "active", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_keywords(self, value):
+        clean = [k.strip() for k in value if k.strip()]
+        if not clean:
+            raise serializers.ValidationError("at least one keyword")
+        return clean
+
+    def validate(self, attrs):
+        public = attrs.get("public_reply", getattr(self.instance, "public_reply", ""))
+        private = attrs.get("private_reply", getattr(self.instance, "private_reply", ""))
+        if not (public or "").strip() and not (private or "").strip():
+            raise serializers.ValidationError("give a public_reply, a private_reply, or both")
+        return attrs
+
+
+class AutoResponderViewSet(viewsets.ModelViewSet):
+    serializer_class = AutoResponderSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return AutoResponder.objects.filter(inbox__in=access.inboxes_visible_to(self.request.user))
+
+    def _inbox(self, serializer):
+        inbox_id = serializer.validated_data.get("inbox_id")
+        if inbox_id is None:
+            return None
+        inbox = access.inboxes_visible_to(self.request.user).filter(pk=inbox_id).first()
+        if inbox is None:
+            raise ApiError("invalid", f"inbox {inbox_id} does not exist or is not yours.")
+        if inbox.kind not in META_CHANNELS:
+            raise ApiError("invalid", "Comment auto-responders exist only for Facebook Pages and Instagram accounts.")
+        return inbox
+
+    def perform_create(self, serializer):
+        _require_writer(self.request.user)
+        inbox = self._inbox(serializer)
+        serializer.validated_data.pop("inbox_id", None)
+        serializer.save(inbox=inbox)
+
+    def perform_update(self, serializer):
+        _require_writer(self.request.user)
+        inbox = self._inbox(serializer)
+        serializer.validated_data.pop("inbox_id", None)
+        serializer.save(**({"inbox": inbox} if inbox else {}))
+
+    def perform_destroy(self, instance):
+        _require_writer(self.request.user)
+        instance.delete()
+

@@ -1,0 +1,172 @@
+"""Receivers: greeting and away messages, comment auto-responders, triggered campaigns.
+
+Connected in CampaignsConfig.ready(); each runs after the inbox or customers transaction committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.services import customer_event_publish
+from inbox.business_hours import Schedule
+from inbox.models import Conversation, ConversationStatus, Direction, Inbox, Message, SenderType
+from inbox.providers import meta_comments
+from inbox.providers.base import ProviderError
+from inbox.services import ReplyRefused, reply_send
+
+from .models import AutomatedReply, AutoResponder, CommentReply
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_REPLY_WINDOW = timedelta(days=7)
+
+
+# --- Greeting and away ------------------------------------------------------------------------------
+
+
+def on_message_received(sender, message: Message, **kwargs) -> None:
+    try:
+        automated_reply_for(message=message)
+    except Exception:  # automation must never break message intake
+        logger.exception("greeting/away for message %s failed", message.pk)
+
+
+def automated_reply_for(*, message: Message) -> Message | None:
+    """Greeting on a new conversation's first message inside business hours; away once per closed
+    period outside them (or on a holiday). Either is a bot message: no tag, not a response."""
+    if message.direction != Direction.IN or message.sender_type != SenderType.CUSTOMER:
+        return None
+    conversation = Conversation.objects.select_related("inbox").get(pk=message.conversation_id)
+    settings = conversation.inbox.settings or {}
+    greeting, away = settings.get("greeting") or {}, settings.get("away") or {}
+    if not (greeting.get("enabled") or away.get("enabled")):
+        return None
+    try:
+        schedule = Schedule.from_settings(settings)
+    except Exception:
+        logger.warning("inbox %s has an unreadable schedule; no greeting/away", conversation.inbox_id)
+        return None
+    at = message.created_at
+    if schedule.is_open(at):
+        first = not Message.objects.filter(conversation=conversation, direction=Direction.IN).exclude(pk=message.pk).exists()
+        if greeting.get("enabled") and first and (greeting.get("text") or "").strip():
+            return _send_once(conversation, AutomatedReply.Kind.GREETING, "", greeting["text"])
+        return None
+    if away.get("enabled") and (away.get("text") or "").strip():
+        reopens = schedule.next_open(at)
+        period = reopens.isoformat() if reopens else "closed"
+        return _send_once(conversation, AutomatedReply.Kind.AWAY, period, away["text"])
+    return None
+
+
+def _send_once(conversation: Conversation, kind: str, period: str, text: str) -> Message | None:
+    try:
+        with transaction.atomic():
+            record = AutomatedReply.objects.create(conversation=conversation, kind=kind, period=period[:64])
+            sent = reply_send(conversation=conversation, author=None, text=text, sender_type=SenderType.BOT)
+            record.message = sent
+            record.save(update_fields=["message"])
+            return sent
+    except IntegrityError:
+        return None  # already sent for this conversation (and period)
+    except ReplyRefused as exc:
+        logger.info("no %s for conversation %s: %s", kind, conversation.pk, exc.code)
+        return None
+
+
+# --- Comment auto-responders -------------------------------------------------------------------------
+
+
+def keyword_matches(text: str, keywords: list[str]) -> bool:
+    """Case-insensitive whole-word (or whole-phrase) match."""
+    for keyword in keywords:
+        keyword = str(keyword).strip()
+        if keyword and re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", text, flags=re.IGNORECASE):
+            return True
+    return False
+
+
+def on_comment_received(sender, inbox: Inbox, comment: dict, **kwargs) -> None:
+    try:
+        comment_autorespond(inbox=inbox, comment=comment)
+    except Exception:
+        logger.exception("auto-responder for comment %s failed", comment.get("id"))
+
+
+def comment_autorespond(*, inbox: Inbox, comment: dict, now=None) -> CommentReply | None:
+    now = now or timezone.now()
+    if comment.get("from_self") or comment.get("verb", "add") != "add" or not comment.get("from_id"):
+        return None
+    text = comment.get("text") or ""
+    responder = next(
+        (r for r in AutoResponder.objects.filter(inbox=inbox, active=True) if keyword_matches(text, r.keywords or [])),
+        None,
+    )
+    if responder is None:
+        return None
+    post_id = comment.get("post_id") or comment.get("media_id") or ""
+    try:
+        # Committed before any Graph call: a replayed webhook or a second comment by the same
+        # person on the same post finds the row and sends nothing.
+        with transaction.atomic():
+            record = CommentReply.objects.create(
+                inbox=inbox, autoresponder=responder, post_id=post_id, from_id=comment["from_id"], comment_id=comment["id"],
+            )
+    except IntegrityError:
+        return None
+    errors = []
+    if responder.public_reply.strip():
+        try:
+            record.public_reply_id = meta_comments.public_reply(inbox=inbox, comment_id=comment["id"], text=responder.public_reply)
+        except ProviderError as exc:
+            errors.append(f"public: {exc.reason} {exc.code} {exc.detail}")
+    created = comment.get("created_time")
+    fresh = created is None or now - created < PRIVATE_REPLY_WINDOW
+    if responder.private_reply.strip() and fresh:
+        try:
+            record.private_reply_id = meta_comments.private_reply(inbox=inbox, comment_id=comment["id"], text=responder.private_reply)
+        except ProviderError as exc:
+            errors.append(f"private: {exc.reason} {exc.code} {exc.detail}")
+    record.error = "; ".join(errors)
+    record.save(update_fields=["public_reply_id", "private_reply_id", "error"])
+    return record
+
+
+# --- Triggered campaigns ---------------------------------------------------------------------------
+
+
+def on_customer_event(sender, event, **kwargs) -> None:
+    from .services import on_customer_event as plan
+
+    try:
+        plan(event=event)
+    except Exception:
+        logger.exception("triggered campaigns for event %s failed", event.pk)
+
+
+def on_conversation_saved(sender, instance: Conversation, update_fields=None, created=False, **kwargs) -> None:
+    """A resolved conversation becomes a customer event (the satisfaction survey triggers on it)."""
+    if created or instance.status != ConversationStatus.RESOLVED or instance.resolved_at is None:
+        return
+    if update_fields is not None and "status" not in update_fields:
+        return
+    conversation_id, customer_id, stamp = instance.pk, instance.customer_id, instance.resolved_at.isoformat()
+    inbox_id, channel = instance.inbox_id, instance.channel
+
+    def publish() -> None:
+        from customers.models import Customer
+
+        customer = Customer.objects.filter(pk=customer_id).first()
+        if customer is not None:
+            customer_event_publish(
+                customer=customer, name="conversation.resolved",
+                properties={"conversation_id": conversation_id, "inbox_id": inbox_id, "channel": channel},
+                dedupe_key=f"conversation.resolved:{conversation_id}:{stamp}",
+            )
+
+    transaction.on_commit(publish)

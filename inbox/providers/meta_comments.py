@@ -1,0 +1,60 @@
+"""Graph API calls on comments: a public reply under a comment, a private reply to its author.
+
+Same error classification as the Send API (meta.error_classify); answers are `{"id": ...}` for a
+public reply and `{"recipient_id", "message_id"}` for a private one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import requests
+from django.conf import settings
+
+from inbox.models import Inbox
+
+from .base import ProviderError
+from .meta import error_classify
+
+
+def _params(inbox: Inbox) -> dict:
+    token = (inbox.credentials or {}).get("page_access_token")
+    if not token:
+        raise ProviderError(reason="rejected", code="no_token", detail="The inbox has no page access token.", transient=False)
+    params = {"access_token": token}
+    if settings.META_APP_SECRET:
+        params["appsecret_proof"] = hmac.new(settings.META_APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
+    return params
+
+
+def _post(url: str, params: dict, body: dict, id_key: str) -> str:
+    timeout = settings.PROVIDER_HTTP_TIMEOUT
+    try:
+        response = requests.post(url, params=params, json=body, timeout=timeout)
+    except requests.RequestException as exc:
+        # The exception text quotes the URL and so the token: never kept.
+        raise ProviderError(reason="timeout", code="connection", detail=f"Graph API unreachable ({type(exc).__name__}).", transient=True) from None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.status_code < 300 and isinstance(data, dict) and data.get(id_key):
+        return str(data[id_key])
+    raise error_classify(status=response.status_code, data=data)
+
+
+def public_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
+    """Reply under the comment: /{comment_id}/comments on Facebook, /{comment_id}/replies on Instagram."""
+    graph = settings.META_GRAPH_URL.rstrip("/")
+    edge = "replies" if inbox.kind == "instagram" else "comments"
+    return _post(f"{graph}/{comment_id}/{edge}", _params(inbox), {"message": text}, "id")
+
+
+def private_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
+    """One message to the commenter, addressed by the comment (Meta allows one, within 7 days)."""
+    graph = settings.META_GRAPH_URL.rstrip("/")
+    credentials = inbox.credentials or {}
+    sender_id = credentials.get("send_as_id") or credentials.get("page_id") or inbox.external_id
+    body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
+    return _post(f"{graph}/{sender_id}/messages", _params(inbox), body, "message_id")
