@@ -129,7 +129,3 @@ def compose(*, channel: str, text: str, marketing: bool, customer_id: int, campa
         text += footer
         payload["email_headers"] = headers
     return text, payload
-
-
-def local_now(tz, now: datetime) -> datetime:
-    return now.astimezone(tz)

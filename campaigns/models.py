@@ -160,6 +160,9 @@ class CommentReply(models.Model):
             models.UniqueConstraint(fields=["inbox", "comment_id"], name="comment_reply_once_per_comment"),
         ]
 
+    def __str__(self) -> str:
+        return f"Reply to comment {self.comment_id}"
+
 
 class AutomatedReply(models.Model):
     """A greeting or away message already sent: (conversation, kind, period) is unique."""
@@ -179,3 +182,6 @@ class AutomatedReply(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "kind", "period"], name="automated_reply_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} in conversation {self.conversation_id}"
