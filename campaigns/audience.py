@@ -102,7 +102,9 @@ def _latest_consent(channel: str, purpose: str) -> Subquery:
 def with_consent(qs: QuerySet[Customer], *, channel: str, marketing: bool) -> QuerySet[Customer]:
     """Only those who may receive it: marketing needs an explicit grant on every channel;
     anything needs the customer not to have withdrawn on the channel (SMS STOP)."""
-    qs = qs.annotate(_transactional=_latest_consent(channel, ConsentPurpose.TRANSACTIONAL)).exclude(_transactional=False)
+    qs = qs.annotate(_transactional=_latest_consent(channel, ConsentPurpose.TRANSACTIONAL)).filter(
+        Q(_transactional__isnull=True) | Q(_transactional=True)
+    )
     if marketing:
         qs = qs.annotate(_marketing=_latest_consent(channel, ConsentPurpose.MARKETING)).filter(_marketing=True)
     return qs

@@ -11,6 +11,7 @@
   var API = root.dataset.api;
   var ICONS = root.dataset.icons;
   var ME = DATA.me;
+  var STATUS_RANK = { received: 0, queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
   var CHANNEL_NAMES = { messenger: "Messenger", instagram: "Instagram", sms: "SMS", email: "Email" };
   var INBOXES = {};
   DATA.inboxes.forEach(function (i) { INBOXES[i.id] = i; });
@@ -377,6 +378,8 @@
     var existing = state.timeline.get(String(message.id));
     var sameCustomer = conversationId === state.current.id || (existing !== undefined);
     if (!sameCustomer) { return; }
+    // A reply's own POST answer can arrive after the socket told us it was sent: never go back.
+    if (existing && STATUS_RANK[existing.status] > STATUS_RANK[message.status]) { return; }
     var c = state.conversations.get(conversationId) || state.current;
     message.kind = "message";
     message.channel = message.channel || (existing && existing.channel) || c.channel;

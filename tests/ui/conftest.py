@@ -100,26 +100,49 @@ def daphne_server(django_db_setup, django_db_blocker, _fake_server, tmp_path_fac
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        with django_db_blocker.unblock():
+            _wait_for_sessions_to_end(db["NAME"])
 
 
-@pytest.fixture(scope="session")
+def _wait_for_sessions_to_end(name: str, timeout: float = 10) -> None:
+    """The server notices daphne's closed connections a moment later; the test DB drop needs none left."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
 def chromium():
+    """One headless Chromium per module: Playwright's loop must be gone before async tests run."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is absent (install Debian's chromium: apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    # Playwright's sync API keeps an event loop on this thread; the tests' ORM calls (and the
+    # database flush after each test) are still plain synchronous code between browser steps.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
-def browser_context(chromium, daphne_server, monkeypatch):
+def browser_context(chromium, daphne_server):
     """new_context() -> a fresh browser profile pointed at daphne; closed after the test."""
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
-    # plain synchronous code between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     contexts = []
 
     def new_context():
@@ -131,3 +154,24 @@ def browser_context(chromium, daphne_server, monkeypatch):
     yield new_context
     for context in contexts:
         context.close()
+    _wait_until_daphne_is_idle(connection.settings_dict["NAME"])
+
+
+def _wait_until_daphne_is_idle(name: str, timeout: float = 10) -> None:
+    """Closing the pages closes their sockets; daphne then records the agents' presence. The
+    database flush after the test must not race that work (it would deadlock on the agent rows)."""
+    from inbox.models import Agent
+
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 3:
+        busy = Agent.objects.filter(connections__gt=0).exists()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+                " AND state NOT IN ('idle')",
+                [name],
+            )
+            busy = busy or cursor.fetchone()[0] > 0
+        quiet = 0 if busy else quiet + 1
+        time.sleep(0.1)

@@ -327,10 +327,7 @@ class _Seeder:
         teams, agents = self._staff()
         inboxes = self._inboxes(teams)
         labels = self._labels()
-        CannedResponse.objects.bulk_create([
-            CannedResponse(shortcut=shortcut, title=title, text=text, team=teams[team] if team else None)
-            for shortcut, title, text, team in CANNED
-        ])
+        self._canned(teams)
         customers, identities = self._customers(n_customers, inboxes)
         orders_by_customer = self._orders(customers)
         threads = self._threads(identities, inboxes, teams, agents, orders_by_customer)
@@ -391,6 +388,14 @@ class _Seeder:
                 defaults={"name": name, "team": teams[team], "credentials": credentials},
             )
         return inboxes
+
+    def _canned(self, teams: dict[str, Team]) -> None:
+        existing = set(CannedResponse.objects.values_list("team_id", "shortcut"))
+        CannedResponse.objects.bulk_create([
+            CannedResponse(shortcut=shortcut, title=title, text=text, team=teams[team] if team else None)
+            for shortcut, title, text, team in CANNED
+            if (teams[team].pk if team else None, shortcut) not in existing
+        ])
 
     def _labels(self) -> dict[str, Label]:
         Label.objects.bulk_create([Label(name=name) for name in LABELS], ignore_conflicts=True)
