@@ -56,15 +56,15 @@ class CampaignSerializer(serializers.ModelSerializer):
             "created_at", "stats",
         ]
 
-    def get_trigger(self, obj: Campaign):
+    def get_trigger(self, obj: Campaign) -> dict | None:
         if obj.kind != "triggered":
             return None
         return {"event": obj.trigger_event, "delay_seconds": obj.delay_seconds, "exceptions": obj.exception_events}
 
-    def get_send_window(self, obj: Campaign):
+    def get_send_window(self, obj: Campaign) -> dict:
         return {"start": obj.window_start.strftime("%H:%M"), "end": obj.window_end.strftime("%H:%M")}
 
-    def get_stats(self, obj: Campaign):
+    def get_stats(self, obj: Campaign) -> dict:
         return services.campaign_stats(campaign=obj)
 
 
@@ -193,6 +193,8 @@ class EventInputSerializer(serializers.Serializer):
 
 class EventView(APIView):
     """POST a customer event (cart.abandoned, a custom one…); triggered campaigns listen to them."""
+
+    serializer_class = EventInputSerializer
 
     def post(self, request):
         data = EventInputSerializer(data=request.data)

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 
 from inbox_project.admin_utils import register_remaining
 
-from . import services
+from . import audit_admin, services  # noqa: F401  (audit_admin: read-only, registered before register_remaining)
 from .models import Agent, Conversation, ConversationEvent, InboundEvent, Inbox, Message, Team
 
 MASK = "••••"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from . import realtime
 from .access import agent_of, can_see_conversation, is_admin, is_lead, role_of, team_ids_of
-from .models import Agent, Availability, Conversation, ConversationEvent, ConversationStatus, Role, Team
+from .models import Agent, Availability, Conversation, ConversationEvent, ConversationStatus, Inbox, Role, Team
 from .services import ReplyRefused
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def _check_may_assign(*, by, conversation: Conversation, assignee) -> None:
             raise AssignmentRefused("invalid_assignee", "The assignee is not a member of this conversation's team.", 400)
 
 
-def _assignment_apply(conversation: Conversation, assignee, *, by, reason: str) -> None:
+def _assignment_apply(conversation: Conversation, assignee, *, by, reason: str, drain: bool = True) -> None:
     """Write the change on a locked conversation: the row, the history entry, the realtime event."""
     old = conversation.assignee_id
     new = assignee.pk if assignee is not None else None
@@ -153,7 +153,7 @@ def _assignment_apply(conversation: Conversation, assignee, *, by, reason: str) 
     realtime.conversation_changed(
         conversation, "conversation.updated", previous_groups=[f"user-{old}"] if old else None
     )
-    if old is not None and conversation.status in OPEN_STATUSES:
+    if drain and old is not None and conversation.status in OPEN_STATUSES:
         # The old assignee has room for one more: offer them the queue once this commits.
         queue_drain_after_commit(user_ids=[old])
 
@@ -386,7 +386,7 @@ def agent_conversations_release(*, user, by=None) -> int:
             locked = _lock_conversation(Conversation(pk=pk))
             if locked.assignee_id != user.pk or locked.status not in OPEN_STATUSES:
                 continue
-            _assignment_apply(locked, None, by=by, reason="away")
+            _assignment_apply(locked, None, by=by, reason="away", drain=False)
             released += 1
             if locked.inbox.settings.get("auto_assign"):
                 _auto_assign_locked(locked, exclude=[user.pk])
@@ -459,6 +459,49 @@ def agent_presence_expire(*, user, grace_seconds: int = PRESENCE_GRACE_SECONDS) 
 def agent_presence_check(user_id: int, grace_seconds: int) -> bool:
     user = get_user_model().objects.filter(pk=user_id).first()
     return bool(user) and agent_presence_expire(user=user, grace_seconds=grace_seconds)
+
+
+@shared_task
+def assignment_sweep() -> int:
+    """Safety net (beat, every minute): drain every auto-assign inbox's queue.
+
+    Drains normally follow the events that free capacity; this catches what a failed drain or a
+    crashed worker left waiting. Returns how many conversations it assigned.
+    """
+    assigned = 0
+    for inbox in Inbox.objects.filter(settings__auto_assign=True):
+        try:
+            assigned += unassigned_queue_drain(inbox=inbox)
+        except Exception:
+            logger.exception("assignment sweep of inbox %s failed", inbox.pk)
+    return assigned
+
+
+# --- History, for per-agent metrics ---------------------------------------------------------------
+
+
+def assignments_per_agent(*, since: datetime, until: datetime | None = None, inbox=None) -> dict[int, dict[str, int]]:
+    """From the assignment history: per user id, conversations `received` (auto/manual/system)
+    and `released` (by reason: resolved, away, or a manual reassignment away from them) in [since, until).
+    """
+    events = ConversationEvent.objects.filter(kind=ConversationEvent.Kind.ASSIGNED, created_at__gte=since)
+    if until is not None:
+        events = events.filter(created_at__lt=until)
+    if inbox is not None:
+        events = events.filter(conversation__inbox=inbox)
+    out: dict[int, dict[str, int]] = {}
+    for data in events.values_list("data", flat=True).iterator():
+        to, old, reason = data.get("to"), data.get("from"), data.get("reason", "manual")
+        if to is not None:
+            row = out.setdefault(to, {"received": 0, "auto": 0, "released": 0, "resolved": 0, "away": 0})
+            row["received"] += 1
+            row["auto"] += reason == "auto"
+        if old is not None:
+            row = out.setdefault(old, {"received": 0, "auto": 0, "released": 0, "resolved": 0, "away": 0})
+            row["released"] += 1
+            row["resolved"] += reason == "resolved"
+            row["away"] += reason == "away"
+    return out
 
 
 # --- Hooks ----------------------------------------------------------------------------------------

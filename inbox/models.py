@@ -337,3 +337,4 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["user", "kind", "message"], name="notification_once_per_message"),
         ]
         indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread")]
+from .audit_models import AuditEntry  # noqa: E402,F401

@@ -33,7 +33,9 @@ def current_request_id() -> str | None:
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = request_id_var.get()
+            # django.request logs after the middleware has returned, passing the request along.
+            request = getattr(record, "request", None)
+            record.request_id = getattr(request, "id", None) or request_id_var.get()
         return True
 
 

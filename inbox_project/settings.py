@@ -188,6 +188,7 @@ SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
     "inbox-imap-poll": {"task": "inbox.email_tasks.imap_poll", "schedule": 60.0},
+    "inbox-assignment-sweep": {"task": "inbox.assignment.assignment_sweep", "schedule": 60.0},
     "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_due", "schedule": 30.0},
 }
 

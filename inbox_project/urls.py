@@ -1,3 +1,5 @@
+import os
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -29,3 +31,7 @@ urlpatterns = [
     path("", include("campaigns.page_urls")),
     path("", include("inbox.page_urls")),
 ]
+
+# `make bench` only: the bare view its webhook figures are compared against (bench/floor.py).
+if os.environ.get("BENCH_FLOOR") == "1":
+    urlpatterns.insert(0, path("bench/floor/", include("bench.floor")))

@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db.models import Prefetch
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 
 from customers.models import Channel
 from inbox import access, assignment, teams
-from inbox.models import Agent, Availability, Inbox, Role, Team
+from inbox.models import Agent, Availability, Inbox, Notification, Role, Team
 
 from .errors import ApiError
 from .serializers import ErrorSerializer
@@ -307,6 +308,27 @@ class AvailabilitySerializer(serializers.Serializer):
         return attrs
 
 
+class NotificationSerializer(serializers.ModelSerializer):
+    by = serializers.SerializerMethodField()
+    text = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "conversation", "message", "by", "text", "created_at", "read_at"]
+        read_only_fields = fields
+
+    def get_by(self, obj: Notification) -> dict | None:
+        return {"id": obj.actor_id, "username": obj.actor.get_username()} if obj.actor_id else None
+
+    def get_text(self, obj: Notification) -> str:
+        return obj.data.get("text", "")
+
+
+class NotificationsReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
+                                help_text="Mark these read; leave out to mark all read")
+
+
 @extend_schema(tags=["agents"])
 class AgentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AgentSerializer
@@ -387,3 +409,24 @@ class AgentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             )
             agent = self._get(request.user.pk)
         return Response(AgentSerializer(agent).data)
+
+    @extend_schema(summary="My notifications (mentions), newest first; `?unread=1` for unread only",
+                   responses={200: NotificationSerializer(many=True)})
+    @action(detail=False, methods=["get"], url_path="me/notifications")
+    def notifications(self, request):
+        mine = Notification.objects.filter(user=request.user).select_related("actor")
+        if request.query_params.get("unread") in ("1", "true"):
+            mine = mine.filter(read_at=None)
+        page = self.paginate_queryset(mine)
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+    @extend_schema(summary="Mark my notifications read", request=NotificationsReadSerializer,
+                   responses={200: OpenApiResponse(description="`{marked: n}`")})
+    @action(detail=False, methods=["post"], url_path="me/notifications/read")
+    def notifications_read(self, request):
+        data = NotificationsReadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        mine = Notification.objects.filter(user=request.user, read_at=None)
+        if "ids" in data.validated_data:
+            mine = mine.filter(pk__in=data.validated_data["ids"])
+        return Response({"marked": mine.update(read_at=timezone.now())})

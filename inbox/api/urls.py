@@ -18,6 +18,7 @@ urlpatterns = [*router.urls]
 for module, prefix in (
     ("inbox.api.team_urls", ""),
     ("customers.urls", ""),
+    ("inbox.api.audit_urls", ""),
 ):
     if find_spec(module) is not None:
         urlpatterns.append(path(prefix, include(module)))

@@ -616,17 +616,8 @@
       parts.push(el("ul", {}, (cu.identities || []).map(function (i) {
         return el("li", {}, [channelBadge(i.channel), " " + (i.display_name || i.external_id || "")]);
       })));
-      var consents = cu.consents || cu.consent || [];
-      if (!Array.isArray(consents)) {
-        consents = Object.keys(consents).map(function (k) { return { key: k, value: consents[k] }; });
-      }
       parts.push(el("h3", { text: "Consent" }));
-      parts.push(consents.length ? el("ul", {}, consents.map(function (x) {
-        var granted = x.granted !== undefined ? x.granted : x.value;
-        var label = x.key || [CHANNEL_NAMES[x.channel] || x.channel, x.purpose].filter(Boolean).join(" ");
-        if (granted && typeof granted === "object") { granted = JSON.stringify(granted); }
-        return el("li", { class: granted === false ? "consent-no" : "consent-yes", text: label + ": " + (granted === false ? "withdrawn" : granted === true ? "granted" : String(granted)) });
-      })) : el("p", { class: "muted", text: "No consent recorded." }));
+      parts.push(el("ul", {}, consentRows(cu.consents || cu.consent || [])));
       parts.push(el("h3", { text: "Orders" }));
       var orders = cu.orders || [];
       parts.push(orders.length ? el("ul", {}, orders.map(function (o) {
@@ -637,6 +628,27 @@
     }).catch(function () {
       panel.replaceChildren(el("h2", { text: state.current ? customerName(state.current) : "Customer" }),
         el("p", { class: "muted", text: "Customer details unavailable." }));
+    });
+  }
+
+  // Accepts a list of {channel, purpose, granted} or {channel: {purpose: true|false|null}}.
+  function consentRows(consents) {
+    var rows = [];
+    if (Array.isArray(consents)) {
+      consents.forEach(function (x) { rows.push([x.channel, x.purpose, x.granted]); });
+    } else {
+      Object.keys(consents).forEach(function (channel) {
+        var v = consents[channel];
+        if (v && typeof v === "object") {
+          Object.keys(v).forEach(function (purpose) { rows.push([channel, purpose, v[purpose]]); });
+        } else { rows.push([channel, "", v]); }
+      });
+    }
+    if (!rows.length) { return [el("li", { class: "muted", text: "No consent recorded." })]; }
+    return rows.map(function (r) {
+      var label = (CHANNEL_NAMES[r[0]] || r[0]) + (r[1] ? " " + r[1] : "") + ": ";
+      var text = r[2] === true ? "granted" : r[2] === false ? "withdrawn" : "not asked";
+      return el("li", { class: r[2] === false ? "consent-no" : r[2] === true ? "consent-yes" : "muted", text: label + text });
     });
   }
 

@@ -286,3 +286,29 @@ def test_the_role_groups_carry_sensible_model_permissions():
     assert perms["agent"] < perms["lead"] < perms["manager"] < perms["admin"]
     assert {("inbox", "add_inbox"), ("inbox", "add_team"), ("auth", "add_user")} <= perms["admin"]
     assert Team.objects.count() == 0  # groups are data of their own, nothing else was made
+
+
+# --- Notifications ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_agent_reads_their_mentions_and_marks_them_read(
+    api, alice, bob, messenger_inbox, django_capture_on_commit_callbacks
+):
+    from inbox.services import note_add
+
+    conversation = conversation_make(messenger_inbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = note_add(conversation=conversation, author=alice, text="@bob refund approved")
+        note_add(conversation=conversation, author=alice, text="@bob and one more")
+
+    listed = api(bob).get(f"{ME}notifications/?unread=1").json()["results"]
+    assert [n["message"] for n in listed][-1] == first.pk and len(listed) == 2
+    assert listed[-1]["by"] == {"id": alice.pk, "username": "alice"}
+    assert listed[-1]["text"] == "@bob refund approved"
+    assert api(alice).get(f"{ME}notifications/").json()["results"] == []  # nobody else's
+
+    marked = api(bob).post(f"{ME}notifications/read/", {"ids": [listed[-1]["id"]]}, format="json")
+    assert marked.json() == {"marked": 1}
+    assert len(api(bob).get(f"{ME}notifications/?unread=1").json()["results"]) == 1
+    assert api(bob).post(f"{ME}notifications/read/", {}, format="json").json() == {"marked": 1}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from campaigns.services import campaign_create, campaign_launch
 from customers.models import ConsentPurpose
 from customers.services import consent_record, identity_resolve
 from inbox.models import META_CHANNELS
-
-from campaigns.services import campaign_create, campaign_launch
 
 
 def reachable(inbox, external_id: str, *, name: str = "Jane Doe", tz: str = "", marketing: bool | None = True):

@@ -159,3 +159,19 @@ def test_a_campaign_does_not_send_after_its_end_date(sms_inbox, fake_provider, c
         customer_event_publish(customer=jane, name="cart.abandoned")
     with time_machine.travel(NOON + timedelta(hours=2), tick=False):
         assert dispatch_due() == {"cancelled:ended": 1}
+
+
+def test_resolving_a_conversation_publishes_the_event_a_survey_triggers_on(sms_inbox, alice, fake_provider, commit):
+    from customers.models import CustomerEvent
+    from inbox.services import conversation_for_identity
+
+    with time_machine.travel(NOON, tick=False):
+        survey = triggered(sms_inbox, event="conversation.resolved", delay=600, exceptions=(), text="How did we do?")
+        jane = reachable(sms_inbox, "+33612345678", tz="Europe/Paris")
+        conversation = conversation_for_identity(inbox=sms_inbox, identity=jane.identities.get())
+        conversation.status, conversation.resolved_at = "resolved", NOON
+        conversation.save(update_fields=["status", "resolved_at"])
+    assert CustomerEvent.objects.get(customer=jane).name == "conversation.resolved"
+    with time_machine.travel(NOON + timedelta(minutes=11), tick=False):
+        assert dispatch_due() == {"sent": 1}
+    assert campaign_stats(campaign=survey)["sent"] == 1

@@ -559,3 +559,43 @@ def test_a_drain_racing_a_new_message_assigns_each_conversation_once(auto_inbox,
     for c in conversations:
         assert ConversationEvent.objects.filter(conversation=c, kind="assigned").count() == 1
         assert assignee_of(c) in (bob.pk, dave.pk)
+
+
+# --- History for metrics, and the safety-net sweep -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_assignment_history_counts_what_each_agent_received_and_released(auto_inbox, lead, bob, dave):
+    start = timezone.now()
+    set_agent(lead, availability="busy")
+    set_agent(dave, availability="busy")
+    first, second = waiting(auto_inbox, 2)
+    assert conversation_auto_assign(conversation=first) == bob
+    conversation_assign(conversation=second, assignee=dave, by=lead)
+    conversation_assign(conversation=second, assignee=bob, by=lead)
+    Conversation.objects.filter(pk=first.pk).update(status="resolved")
+    assignment.conversation_resolved(conversation=first, by=bob)
+
+    counts = assignment.assignments_per_agent(since=start)
+
+    assert counts[bob.pk] == {"received": 2, "auto": 1, "released": 1, "resolved": 1, "away": 0}
+    assert counts[dave.pk] == {"received": 1, "auto": 0, "released": 1, "resolved": 0, "away": 0}
+    assert assignment.assignments_per_agent(since=timezone.now()) == {}
+
+
+@pytest.mark.django_db
+def test_the_sweep_assigns_what_was_left_waiting(auto_inbox, messenger_inbox, bob):
+    left = waiting(auto_inbox, 2)
+    assert assignment.assignment_sweep() == 2
+    assert {assignee_of(c) for c in left} == {bob.pk}
+
+
+@pytest.mark.django_db
+def test_the_sockets_automatic_online_restores_presence_away_but_not_a_chosen_away(bob, dave):
+    Agent.objects.filter(user=bob).update(availability="away", presence_away=True)
+    agent_availability_set(agent=agent(bob), availability="online", automatic=True)
+    assert agent(bob).availability == "online"
+
+    agent_availability_set(user=dave, availability="away", by=dave)
+    agent_availability_set(agent=agent(dave), availability="online", automatic=True)
+    assert agent(dave).availability == "away"

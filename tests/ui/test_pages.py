@@ -10,11 +10,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from customers.services import identity_resolve
 from inbox.canned import CannedResponse
 from inbox.models import Conversation, Inbox
 from inbox.providers.base import InboundMessage
-from inbox.services import conversation_for_identity, message_receive, note_add
+from inbox.services import message_receive, note_add
 
 pytestmark = pytest.mark.django_db
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import random
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -140,7 +141,7 @@ SCRIPTS = [
         "subject": "Size question",
         "labels": ["sizing"],
         "turns": [
-            "Hi, I'm usually a {size} but I've read the {item} runs small. Should I size up?",
+            "Hi, I'm usually a size {size} but I've read the {item} runs small. Should I size up?",
             "Hi {first}! The {item} has a slim fit: if you're between sizes or like layering, go one up to {other_size}.",
             "Perfect, I'll order the {other_size}. Do you have it in navy?",
             "Yes, navy {other_size} is in stock right now. Here's a 10% code for your first order: {code}",
@@ -422,7 +423,7 @@ class _Seeder:
                 channels.append(rng.choice([c for c in Channel if c != primary]))
             email = phone = ""
             if Channel.EMAIL in channels:
-                slug = f"{first}.{last}{suffix}".lower().replace("'", "").replace("á", "a")
+                slug = _ascii(f"{first}.{last}{suffix}").lower()
                 email = f"{slug}{rng.randint(1, 99) if rng.random() < 0.4 else ''}@{rng.choice(EMAIL_DOMAINS)}"
             if Channel.SMS in channels:
                 phone = f"+1{AREA_CODES[sms_index // 100]}55501{sms_index % 100:02d}"
@@ -449,7 +450,7 @@ class _Seeder:
         elif channel == Channel.INSTAGRAM:
             handle = rng.choice([f"{first}.{last}", f"{first}_{last[:3]}", f"{first}{rng.randint(1, 999)}", f"its{first}"])
             external_id = str(rng.randrange(10**16, 10**17))
-            scope, display = inboxes[channel].external_id, handle.lower().replace("'", "")
+            scope, display = inboxes[channel].external_id, _ascii(handle).lower()
         elif channel == Channel.SMS:
             external_id, scope, display = customer.phone, "", ""
         else:
@@ -819,6 +820,11 @@ def _set_created_at(model, objects: list) -> None:
         obj.created_at = obj.seed_created_at
     if objects:
         model.objects.bulk_update(objects, ["created_at"], batch_size=500)
+
+
+def _ascii(text: str) -> str:
+    """What usernames and mailboxes allow: "Tomás O'Brien" -> "Tomas OBrien"."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().replace("'", "")
 
 
 def _tracking_number(rng: random.Random, carrier: str) -> str:

@@ -1,0 +1,10 @@
+"""`/api/v1/audit/` (included by inbox.api.urls)."""
+
+from rest_framework.routers import SimpleRouter
+
+from .audit_views import AuditEntryViewSet
+
+router = SimpleRouter()
+router.register("audit", AuditEntryViewSet, basename="audit")
+
+urlpatterns = router.urls

@@ -1,0 +1,66 @@
+"""The audit log: who assigned, merged, erased, exported, changed consent or credentials, and from where.
+
+`audit_record` is called by the services (or the views that have the request) right where the
+action happens, inside the same transaction, so an action rolled back leaves no entry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import models
+from django.http import HttpRequest
+
+from inbox_project.logs import current_request_id
+
+from .audit_models import AuditEntry
+
+logger = logging.getLogger(__name__)
+
+# The actions recorded; others are accepted too (the log is append-only text), these are the known ones.
+ACTIONS = (
+    "conversation.assign",
+    "customer.merge",
+    "customer.erase",
+    "customer.export",
+    "consent.change",
+    "inbox.credentials_change",
+)
+
+
+def _client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    # The same address django-axes counts failures for (REMOTE_ADDR; a proxy sets it via the server).
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _target_of(target) -> tuple[str, str]:
+    if target is None:
+        return "", ""
+    if isinstance(target, models.Model):
+        return target._meta.label_lower, str(target.pk)
+    if isinstance(target, tuple) and len(target) == 2:
+        return str(target[0]), str(target[1])
+    raise TypeError("target is a model instance, a (type, id) pair or None")
+
+
+def audit_record(*, actor, action: str, target=None, data: dict | None = None, request: HttpRequest | None = None) -> AuditEntry:
+    """Append one entry. `actor` may be None (the system: a task, a webhook); `target` a model or (type, id)."""
+    if actor is None and request is not None and getattr(request, "user", None) is not None:
+        actor = request.user if request.user.is_authenticated else None
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    target_type, target_id = _target_of(target)
+    entry = AuditEntry.objects.create(
+        actor=actor,
+        actor_name=actor.get_username() if actor is not None else "",
+        action=action[:64],
+        target_type=target_type[:64],
+        target_id=target_id[:64],
+        data=data or {},
+        ip=_client_ip(request),
+        request_id=(getattr(request, "id", None) or current_request_id() or "")[:128],
+    )
+    logger.info("audit: %s by %s on %s:%s", action, entry.actor_name or "system", target_type, target_id)
+    return entry

@@ -1,0 +1,148 @@
+"""A request id follows a webhook's message into its task's log lines; logs never carry secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from contextlib import contextmanager
+
+import pytest
+
+from inbox_project.logs import JsonFormatter, SecretMaskFilter, mask_secrets, request_id_var
+from inbox_project.task_context import _publish_request_id, _restore_request_id
+from tests.conftest import PAGE_ID, load_fixture
+from tests.inbox import meta_support
+from tests.inbox.meta_support import PSID, fixture_at, now_ms
+
+meta_post = meta_support.meta_post
+reply = meta_support.reply
+
+TOKEN = "EAAB-test-page-token"
+
+
+@contextmanager
+def console_output():
+    """What the configured console handler (filters and formatter included) writes."""
+    [handler] = [h for h in logging.getLogger().handlers if any(isinstance(f, SecretMaskFilter) for f in h.filters)]
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
+
+
+@pytest.fixture
+def debug_logs():
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    yield
+    root.setLevel(previous)
+
+
+def test_a_response_carries_a_new_request_id(client):
+    first, second = client.get("/healthz"), client.get("/healthz")
+    assert len(first["X-Request-ID"]) >= 16
+    assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+def test_a_safe_incoming_request_id_is_kept(client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="lb-7f3a9c2e-0001")
+    assert response["X-Request-ID"] == "lb-7f3a9c2e-0001"
+
+
+@pytest.mark.parametrize("bad", ["short", "a b c d e f g h", "x" * 300, "id\r\nSet-Cookie: x=1", "<script>alert(1)</script>"])
+def test_an_unsafe_incoming_request_id_is_replaced(client, bad):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID=bad)
+    assert response["X-Request-ID"] != bad
+    assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
+def test_the_webhooks_request_id_is_on_the_log_lines_of_its_processing(meta_post, messenger_inbox, client, debug_logs):
+    body = json.dumps(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=5))).encode()
+    with console_output() as out:
+        from tests.conftest import meta_signature
+
+        response = client.post(
+            "/webhooks/meta/", data=body, content_type="application/json",
+            HTTP_X_HUB_SIGNATURE_256=meta_signature(body), HTTP_X_REQUEST_ID="req-webhook-000042",
+        )
+    assert response.status_code == 200
+    lines = out.getvalue().splitlines()
+    assert lines, "the webhook's processing logged nothing at DEBUG"
+    # Processing ran in the same request (eager tasks); every line it wrote carries the id.
+    assert all("[req-webhook-000042]" in line for line in lines if " inbox." in line)
+    assert any("[req-webhook-000042]" in line for line in lines)
+
+
+def test_a_published_task_carries_the_request_id_and_the_worker_restores_it():
+    class Request:
+        is_eager = False
+        request_id = None
+
+    class Task:
+        request = Request()
+
+    headers: dict = {}
+    token = request_id_var.set("req-abc-123456")
+    try:
+        _publish_request_id(headers=headers)
+    finally:
+        request_id_var.reset(token)
+    assert headers == {"request_id": "req-abc-123456"}
+
+    Task.request.request_id = headers["request_id"]
+    _restore_request_id(task_id="t1", task=Task())
+    assert request_id_var.get() == "req-abc-123456"
+    from inbox_project.task_context import _forget_request_id
+
+    _forget_request_id(task_id="t1")
+    assert request_id_var.get() == "-"
+
+
+def test_json_log_lines_carry_level_logger_message_and_request_id():
+    record = logging.LogRecord("inbox.services", logging.WARNING, __file__, 1, "stored %d events", (3,), None)
+    record.request_id = "req-json-000001"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["level"] == "WARNING"
+    assert line["logger"] == "inbox.services"
+    assert line["message"] == "stored 3 events"
+    assert line["request_id"] == "req-json-000001"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("POST /v24.0/1/messages?access_token=EAABsecret0123456789&appsecret_proof=ab12", "EAABsecret0123456789"),
+        ("headers {'Authorization': 'Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b'}", "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"),
+        ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz"),
+        ('{"username": "bob", "password": "hunter2-correct"}', "hunter2-correct"),
+        ("username=bob&password=hunter2-correct&next=/", "hunter2-correct"),
+    ],
+)
+def test_secrets_are_masked(text, secret):
+    masked = mask_secrets(text)
+    assert secret not in masked
+    assert "***" in masked
+
+
+@pytest.mark.django_db
+def test_a_meta_send_failure_log_never_shows_the_page_token(meta_post, messenger_inbox, bob, reply, fake_provider, debug_logs):
+    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60)))
+    from inbox.models import Conversation
+
+    conversation = Conversation.objects.get(identity__external_id=PSID)
+    fake_provider.script(f"/v24.0/{PAGE_ID}/messages$", status=400, json_body=load_fixture("meta_error_user_unavailable.json"))
+
+    with console_output() as out:
+        message = reply(conversation, bob, "Hello?")
+
+    assert message.status == "failed"
+    output = out.getvalue()
+    # urllib3 logs the full URL at DEBUG, the query string with the token in it.
+    assert "/messages" in output
+    assert TOKEN not in output
+    assert "access_token=***" in output
