@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.services import customer_event_publish
+from inbox import comments as inbox_comments
 from inbox.business_hours import Schedule
 from inbox.models import Conversation, ConversationStatus, Direction, Inbox, Message, SenderType
 from inbox.providers import meta_comments
@@ -127,13 +128,26 @@ def comment_autorespond(*, inbox: Inbox, comment: dict, now=None) -> CommentRepl
             errors.append(f"public: {exc.reason} {exc.code} {exc.detail}")
     created = comment.get("created_time")
     fresh = created is None or now - created < PRIVATE_REPLY_WINDOW
-    if responder.private_reply.strip() and fresh:
+    # Meta takes one private reply per comment: an agent may have sent it already.
+    if responder.private_reply.strip() and fresh and not inbox_comments.private_reply_exists(
+        inbox_id=inbox.pk, comment_id=comment["id"]
+    ):
         try:
             record.private_reply_id = meta_comments.private_reply(inbox=inbox, comment_id=comment["id"], text=responder.private_reply)
         except ProviderError as exc:
             errors.append(f"private: {exc.reason} {exc.code} {exc.detail}")
     record.error = "; ".join(errors)
-    record.save(update_fields=["public_reply_id", "private_reply_id", "error"])
+    with transaction.atomic():
+        record.save(update_fields=["public_reply_id", "private_reply_id", "error"])
+        # In the comment's thread too, so agents see what was answered and don't answer twice.
+        for mode, reply_id, text in (
+            (inbox_comments.PUBLIC, record.public_reply_id, responder.public_reply),
+            (inbox_comments.PRIVATE, record.private_reply_id, responder.private_reply),
+        ):
+            if reply_id:
+                inbox_comments.comment_reply_record(
+                    inbox=inbox, comment_id=comment["id"], mode=mode, text=text, external_id=reply_id
+                )
     return record
 
 

@@ -58,6 +58,10 @@ class Campaign(models.Model):
     ends_at = models.DateTimeField(null=True, blank=True)
     attribution_days = models.PositiveSmallIntegerField(default=7)
     launched_at = models.DateTimeField(null=True, blank=True)
+    # Broadcasts: when the audience was planned. Until then "no planned sends" means "not planned
+    # yet", not "done", so the dispatcher only finishes a broadcast after this is set.
+    planned_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -86,7 +90,12 @@ class SkipReason(models.TextChoices):
 
 
 class CampaignSend(models.Model):
-    """One customer's copy of one campaign: the unit of idempotency (unique per campaign and customer)."""
+    """One customer's copy of one campaign for one trigger: the unit of idempotency.
+
+    Unique per (campaign, customer, trigger_key): a broadcast reaches a customer once ("" key); a
+    triggered campaign once per triggering event (order.shipped fires for every order), and a
+    replayed event finds its row.
+    """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sends")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="campaign_sends")
@@ -96,12 +105,16 @@ class CampaignSend(models.Model):
     reason = models.CharField(max_length=64, blank=True)
     due_at = models.DateTimeField()
     event = models.ForeignKey(CustomerEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The triggering event's dedupe key (or "event:<id>"); "" for broadcasts.
+    trigger_key = models.CharField(max_length=255, blank=True, default="")
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="campaign_send_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "customer", "trigger_key"], name="campaign_send_once_per_trigger"),
+        ]
         indexes = [
             models.Index(fields=["due_at"], condition=Q(status="planned"), name="campaign_send_due"),
             # Frequency caps count what a customer received on a channel recently.

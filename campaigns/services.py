@@ -185,8 +185,17 @@ def broadcast_plan(*, campaign: Campaign, now: datetime | None = None) -> int:
         rows.append(CampaignSend(
             campaign=campaign, customer_id=customer_id, channel=campaign.channel, purpose=campaign.purpose, due_at=due,
         ))
-    created = CampaignSend.objects.bulk_create(rows, batch_size=PLAN_BATCH, ignore_conflicts=True)
+    with transaction.atomic():
+        created = CampaignSend.objects.bulk_create(rows, batch_size=PLAN_BATCH, ignore_conflicts=True)
+        # Committed with the rows: from now on "no planned sends left" means the broadcast is done.
+        Campaign.objects.filter(pk=campaign.pk).update(planned_at=now)
     return len(created)
+
+
+def event_trigger_key(event: CustomerEvent) -> str:
+    """What makes a triggered send unique besides campaign and customer: each order's shipment
+    sends again, the same event delivered twice does not."""
+    return (event.dedupe_key or f"event:{event.pk}")[:255]
 
 
 def on_customer_event(*, event: CustomerEvent) -> None:
@@ -205,6 +214,7 @@ def on_customer_event(*, event: CustomerEvent) -> None:
         customer = Customer.objects.filter(pk=event.customer_id).only("pk", "timezone").first()
         if customer is None:
             return
+        trigger_key = event_trigger_key(event)
         for campaign in campaigns:
             if campaign.audience and not aud.audience_queryset(
                 inbox=campaign.inbox, channel=campaign.channel, audience=campaign.audience, now=at
@@ -215,7 +225,7 @@ def on_customer_event(*, event: CustomerEvent) -> None:
             due = aud.window_next(ready, tz=zone, window=_window(campaign)) or ready
             CampaignSend.objects.bulk_create(
                 [CampaignSend(campaign=campaign, customer_id=customer.pk, channel=campaign.channel,
-                              purpose=campaign.purpose, due_at=due, event=event)],
+                              purpose=campaign.purpose, due_at=due, event=event, trigger_key=trigger_key)],
                 ignore_conflicts=True,
             )
 
@@ -237,7 +247,24 @@ def dispatch_due(*, now: datetime | None = None) -> dict[str, int]:
     for send_id in due_send_ids(now=now):
         result = send_dispatch(send_id=send_id, now=now)
         outcome[result] = outcome.get(result, 0) + 1
+    finished = broadcasts_finish(now=now)
+    if finished:
+        outcome["finished"] = finished
     return outcome
+
+
+def broadcasts_finish(*, now: datetime | None = None) -> int:
+    """Running broadcasts whose audience was planned and which have nothing left planned are done.
+
+    One UPDATE: a send still planned (or planned by a concurrent re-plan) keeps its campaign running.
+    """
+    now = now or timezone.now()
+    pending = CampaignSend.objects.filter(campaign_id=OuterRef("pk"), status=SendStatus.PLANNED)
+    return (
+        Campaign.objects.filter(kind=CampaignKind.BROADCAST, status=CampaignStatus.RUNNING, planned_at__isnull=False)
+        .filter(~Exists(pending))
+        .update(status=CampaignStatus.FINISHED, finished_at=now)
+    )
 
 
 def _skip(send: CampaignSend, reason: str) -> str:

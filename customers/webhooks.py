@@ -11,7 +11,7 @@ import json
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -34,6 +34,8 @@ def shopify_webhook(request: HttpRequest) -> HttpResponse:
         return _error(400, "bad_request", "Invalid Content-Length.")
     if length > settings.WEBHOOK_MAX_BODY_BYTES:
         return _error(413, "too_large", "Request body too large.")
+    if request.content_type != "application/json":
+        return _error(415, "unsupported_media_type", "Shopify webhooks are application/json.")
     secret = settings.SHOPIFY_WEBHOOK_SECRET
     if not secret:
         logger.warning("shopify webhook refused: SHOPIFY_WEBHOOK_SECRET is not set")
@@ -49,7 +51,7 @@ def shopify_webhook(request: HttpRequest) -> HttpResponse:
     ).hexdigest()
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _error(400, "bad_payload", "Body is not JSON.")
     if not isinstance(payload, dict):
         return _error(400, "bad_payload", "Body is not a JSON object.")
@@ -58,6 +60,9 @@ def shopify_webhook(request: HttpRequest) -> HttpResponse:
     except shopify.PayloadInvalid as exc:
         logger.warning("shopify %s webhook malformed: %s", topic, exc)
         return _error(400, "bad_payload", str(exc))
+    except DataError as exc:  # e.g. NUL characters, which PostgreSQL never stores: retrying can't help
+        logger.warning("shopify %s webhook not storable: %s", topic, exc)
+        return _error(400, "bad_payload", "Payload holds data that cannot be stored (e.g. NUL characters).")
     except DatabaseError:
         logger.exception("shopify %s webhook could not be stored", topic)
         return _error(503, "unavailable", "Cannot store the event now; retry later.")

@@ -11,9 +11,19 @@ class InboxConfig(AppConfig):
         from . import email_inbound, email_tasks  # noqa: F401
 
         self._connect_teams_feature()
+        self._connect_attachments()
 
         # Customers' privacy hooks: messages are redacted on erasure and exported with the customer.
         from . import customer_hooks  # noqa: F401
+
+    def _connect_attachments(self) -> None:
+        """Inbound media (and echoes') is copied from the provider once the message is committed."""
+        from django.db.models.signals import post_save
+
+        from . import attachment_tasks, attachments  # noqa: F401  (registers the task)
+        from .models import Message
+
+        post_save.connect(attachments.on_message_saved, sender=Message, dispatch_uid="inbox.attachments.fetch")
 
     def _connect_teams_feature(self) -> None:
         """Auto-assignment on new customer messages, @mentions in notes, role groups."""

@@ -206,7 +206,7 @@ def _auto_assign_locked(conversation: Conversation, *, exclude: Iterable[int] = 
         for candidate in candidates:
             try:
                 with transaction.atomic():
-                    agent = Agent.objects.select_for_update().select_related("user").get(pk=candidate.pk)
+                    agent = Agent.objects.select_for_update(of=("self",)).select_related("user").get(pk=candidate.pk)
                     if (
                         agent.availability != Availability.ONLINE
                         or agent.role not in AUTO_ASSIGN_ROLES

@@ -34,12 +34,23 @@ BADGE_RATE = 0.90
 BADGE_SECONDS = 15 * 60
 
 
+def _is_comment(message: Message) -> bool:
+    # Meta's responsiveness is about messages: comments and the replies to them don't count.
+    return "comment_id" in (message.payload or {})
+
+
 def _counts(message: Message) -> bool:
-    return message.direction == Direction.IN and message.sender_type == SenderType.CUSTOMER and not message.is_private
+    return (
+        message.direction == Direction.IN and message.sender_type == SenderType.CUSTOMER and not message.is_private
+        and not _is_comment(message)
+    )
 
 
 def _answers(message: Message) -> bool:
-    return message.direction == Direction.OUT and message.sender_type == SenderType.AGENT and not message.is_private
+    return (
+        message.direction == Direction.OUT and message.sender_type == SenderType.AGENT and not message.is_private
+        and not _is_comment(message)
+    )
 
 
 def _rollup_add(inbox_id: int, day: date, *, counted: int = 0, answered: int = 0, seconds: float = 0.0) -> None:

@@ -16,6 +16,7 @@ from .fields import EncryptedJSONField
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 META_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM})
+COMMENT_THREAD_PREFIX = "comments:"
 
 
 class Role(models.TextChoices):
@@ -128,12 +129,18 @@ class Conversation(models.Model):
     unread_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # "" for the direct-message thread; "comments:<post or media id>" for one person's comments
+    # under one post (Facebook Page / Instagram), which are answered publicly or by a private reply.
+    thread_key = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         constraints = [
-            # Chat and SMS: one thread per customer identity and inbox, even when two webhooks race.
+            # Chat and SMS: one thread per customer identity, inbox and thread (the DM thread, or
+            # a post's comments), even when two webhooks race.
             models.UniqueConstraint(
-                fields=["inbox", "identity"], condition=~Q(channel="email"), name="conversation_one_per_identity"
+                fields=["inbox", "identity", "thread_key"],
+                condition=~Q(channel="email"),
+                name="conversation_one_per_identity_thread",
             ),
         ]
         indexes = [
@@ -148,10 +155,23 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return f"Conversation {self.pk} ({self.channel})"
 
+    @property
+    def is_comment_thread(self) -> bool:
+        return self.thread_key.startswith(COMMENT_THREAD_PREFIX)
+
+    @property
+    def thread(self) -> dict:
+        """What kind of thread this is, for the API and the UI: {kind: dm|comments, post_id}."""
+        if self.is_comment_thread:
+            return {"kind": "comments", "post_id": self.thread_key[len(COMMENT_THREAD_PREFIX):]}
+        return {"kind": "dm", "post_id": None}
+
     # --- The Meta messaging window -------------------------------------------------------------
     def window_state(self, now: datetime) -> str | None:
-        """open (24 h), human_agent (HUMAN_AGENT tag, up to 7 days), closed; None off Meta."""
-        if self.channel not in META_CHANNELS:
+        """open (24 h), human_agent (HUMAN_AGENT tag, up to 7 days), closed; None off Meta.
+
+        None for comment threads too: their replies follow the comment rules (inbox.comments)."""
+        if self.channel not in META_CHANNELS or self.is_comment_thread:
             return None
         last = self.last_customer_action_at
         if last is None:

@@ -119,9 +119,12 @@ def inbox_for(*, kind: str | list[str], external_id: str) -> Inbox | None:
     return Inbox.objects.select_related("team").filter(kind__in=kinds, external_id=external_id).first()
 
 
-def conversation_for_identity(*, inbox: Inbox, identity, subject: str = "") -> Conversation:
-    """The chat/SMS thread of this identity in this inbox, created when new (race-safe)."""
-    conversation = Conversation.objects.filter(inbox=inbox, identity=identity).first()
+def conversation_for_identity(*, inbox: Inbox, identity, subject: str = "", thread_key: str = "") -> Conversation:
+    """The chat/SMS thread of this identity in this inbox, created when new (race-safe).
+
+    `thread_key` names another thread with the same person (a post's comments); "" is the DM thread.
+    """
+    conversation = Conversation.objects.filter(inbox=inbox, identity=identity, thread_key=thread_key).first()
     if conversation:
         return conversation
     try:
@@ -133,9 +136,10 @@ def conversation_for_identity(*, inbox: Inbox, identity, subject: str = "") -> C
                 channel=inbox.kind,
                 team=inbox.team,
                 subject=subject[:300],
+                thread_key=thread_key,
             )
     except IntegrityError:
-        return Conversation.objects.get(inbox=inbox, identity=identity)
+        return Conversation.objects.get(inbox=inbox, identity=identity, thread_key=thread_key)
     realtime.conversation_changed(conversation, "conversation.created")
     return conversation
 
@@ -396,7 +400,16 @@ def reply_send(
             .get(pk=conversation.pk)
         )
         now = timezone.now()
-        policy = reply_policy(conversation=conversation, tag=tag, sender_type=sender_type, now=now)
+        if conversation.is_comment_thread or (payload or {}).get("comment_reply"):
+            # Public/private replies to comments follow the comment rules, not the DM window.
+            from .comments import comment_reply_prepare
+
+            payload = comment_reply_prepare(
+                conversation=conversation, payload=payload, tag=tag, attachments=attachments, sender_type=sender_type, now=now
+            )
+            policy = SendPolicy("", "")
+        else:
+            policy = reply_policy(conversation=conversation, tag=tag, sender_type=sender_type, now=now)
         if is_opted_out(customer=conversation.customer, channel=conversation.channel):
             raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
         message = Message.objects.create(

@@ -19,7 +19,7 @@ from .services import MAX_LENGTH
 # Inbox.settings keys the API accepts, and the booleans among them.
 AUTOMATION_KEYS = ("greeting", "away", "business_hours", "holidays")
 FLAG_KEYS = ("auto_assign", "reassign_on_away", "unassign_on_resolve")
-SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS
+SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS + ("read_receipt",)
 
 
 def _message_setting(name: str, value, *, kind: str) -> dict:
@@ -56,6 +56,12 @@ def inbox_settings_clean(*, inbox_kind: str, current: dict, changes: dict) -> di
         elif key in FLAG_KEYS:
             if not isinstance(value, bool):
                 raise ValidationError(f"{key} must be true or false.")
+            merged[key] = value
+        elif key == "read_receipt":
+            from .workspace import READ_RECEIPT_CHOICES
+
+            if value not in READ_RECEIPT_CHOICES:
+                raise ValidationError(f"read_receipt must be one of {', '.join(READ_RECEIPT_CHOICES)}.")
             merged[key] = value
         elif value is None:  # business_hours/holidays: null clears (always open / no holidays)
             merged.pop(key, None)

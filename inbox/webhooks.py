@@ -10,7 +10,7 @@ import hmac
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -47,8 +47,15 @@ def receive(request: HttpRequest, provider_name: str, ok: HttpResponse) -> HttpR
     except BadPayload as exc:
         logger.warning("%s webhook malformed: %s", provider_name, exc)
         return _error(400, "bad_payload", str(exc) or "Malformed payload.")
+    except RecursionError:  # JSON nested thousands deep
+        logger.warning("%s webhook malformed: nested too deep", provider_name)
+        return _error(400, "bad_payload", "Payload nested too deep.")
     try:
         events_store(provider=provider_name, events=events)
+    except DataError as exc:
+        # Data PostgreSQL can never store (NUL characters): a retry would fail the same way.
+        logger.warning("%s webhook not storable: %s", provider_name, exc)
+        return _error(400, "bad_payload", "Payload holds data that cannot be stored (e.g. NUL characters).")
     except DatabaseError:
         logger.exception("%s webhook could not be stored", provider_name)
         return _error(503, "unavailable", "Cannot store the event now; retry later.")
@@ -60,6 +67,8 @@ def receive(request: HttpRequest, provider_name: str, ok: HttpResponse) -> HttpR
 def meta(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _meta_handshake(request)
+    if request.content_type != "application/json":
+        return _error(415, "unsupported_media_type", "Meta webhooks are application/json.")
     return receive(request, "meta", HttpResponse("EVENT_RECEIVED", content_type="text/plain"))
 
 

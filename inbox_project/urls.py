@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include("inbox.api.urls")),
     path("api/v1/metrics/", include("inbox.api.metrics_urls")),
     path("dashboard/", dashboard, name="dashboard"),
+    path("", include("inbox.attachment_urls")),
     path("", include("campaigns.page_urls")),
     path("", include("inbox.page_urls")),
 ]

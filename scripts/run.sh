@@ -57,8 +57,22 @@ $PY manage.py collectstatic --noinput -v0
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait || true
+  ((${#pids[@]})) || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  # A warm Celery shutdown finishes the task at hand; give everyone 15 s, then kill what is left
+  # (children first, so no pool process outlives its worker).
+  for _ in $(seq 30); do
+    kill -0 "${pids[@]}" 2>/dev/null || break
+    sleep 0.5
+  done
+  for p in "${pids[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then
+      echo "process $p did not stop; killing it" >&2
+      pkill -KILL -P "$p" 2>/dev/null || true
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+  done
+  wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 

@@ -35,6 +35,8 @@ def provider_settings(settings):
     settings.TWILIO_AUTH_TOKEN = TWILIO_AUTH_TOKEN
     settings.PUBLIC_BASE_URL = "http://testserver"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Fixtures name real CDN URLs: tests that want media fetched turn this on and point them at fake_provider.
+    settings.ATTACHMENTS_FETCH = False
     return settings
 
 

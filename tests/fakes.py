@@ -79,9 +79,13 @@ class FakeProviderServer:
         self.server.server_close()
 
     def script(self, path_regex: str, *, status: int = 200, json_body=None, text: str = "", times: int | None = 1,
-               content_type: str | None = None) -> None:
-        """Answer requests whose path matches with this (the first `times` of them; None: all)."""
-        body = json.dumps(json_body).encode() if json_body is not None else text.encode()
+               content_type: str | None = None, body: bytes | None = None) -> None:
+        """Answer requests whose path matches with this (the first `times` of them; None: all).
+
+        `body` answers raw bytes (media downloads).
+        """
+        if body is None:
+            body = json.dumps(json_body).encode() if json_body is not None else text.encode()
         ctype = content_type or ("application/json" if json_body is not None else "text/plain")
         with self.lock:
             self.scripts.append(Script(re.compile(path_regex), status, body, ctype, times))

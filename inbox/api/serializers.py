@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inbox.attachments import attachments_for_api
 from inbox.models import Conversation, ConversationStatus, Inbox, Message
 
 
@@ -25,6 +26,7 @@ class ConversationSerializer(serializers.ModelSerializer):
     customer = serializers.SerializerMethodField()
     labels = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     window = serializers.SerializerMethodField()
+    thread = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
@@ -44,6 +46,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "unread_count",
             "snoozed_until",
             "created_at",
+            "thread",
         ]
         read_only_fields = fields
 
@@ -60,15 +63,37 @@ class ConversationSerializer(serializers.ModelSerializer):
         return {"state": state, "expires_at": obj.window_expires(now)}
 
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string", "enum": ["dm", "comments"]},
+                "post_id": {"type": "string", "nullable": True},
+            },
+        }
+    )
+    def get_thread(self, obj: Conversation) -> dict:
+        """`comments`: one person's comments under one post, answered with comment_reply."""
+        return obj.thread
+
+
 class AttachmentSerializer(serializers.Serializer):
-    url = serializers.CharField()
+    url = serializers.CharField(
+        allow_blank=True, help_text="This app's /attachments/<message>/<index>/ URL (never the provider's); blank if none"
+    )
     content_type = serializers.CharField(allow_blank=True)
+    name = serializers.CharField(required=False)
+    size = serializers.IntegerField(required=False)
+    state = serializers.ChoiceField(
+        choices=["ready", "pending", "failed", "external", "none"],
+        help_text="ready: held by us; pending: being fetched from the provider; failed: could not be fetched",
+    )
 
 
 class MessageSerializer(serializers.ModelSerializer):
     sender = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
-    attachments = AttachmentSerializer(many=True, read_only=True)
+    attachments = serializers.SerializerMethodField()
 
     class Meta:
         model = Message
@@ -104,6 +129,10 @@ class MessageSerializer(serializers.ModelSerializer):
         if obj.sender_type == "customer":
             return {"type": "customer", "id": obj.conversation.customer_id}
         return {"type": obj.sender_type, "id": obj.author_id}
+
+    @extend_schema_field(AttachmentSerializer(many=True))
+    def get_attachments(self, obj: Message) -> list[dict]:
+        return attachments_for_api(obj)
 
     @extend_schema_field({"type": "object", "nullable": True, "properties": {"code": {"type": "string"}, "detail": {"type": "string"}}})
     def get_error(self, obj: Message) -> dict | None:
@@ -161,6 +190,29 @@ class AttachmentInputSerializer(serializers.Serializer):
     content_type = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "An upload token"},
+            {"type": "object", "properties": {"url": {"type": "string"}, "content_type": {"type": "string"}}, "required": ["url"]},
+        ]
+    }
+)
+class AttachmentRefField(serializers.Field):
+    """An upload's token (from POST /conversations/{id}/attachments/) or, as before, `{url, content_type}`."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            if not data or len(data) > 4000:
+                self.fail("invalid")
+            return data
+        body = AttachmentInputSerializer(data=data)
+        body.is_valid(raise_exception=True)
+        return dict(body.validated_data)
+
+    default_error_messages = {"invalid": "An attachment is an upload token or an object with a url."}
+
+
 class QuickReplySerializer(serializers.Serializer):
     title = StrictCharField(max_length=20)
     payload = StrictCharField(max_length=1000)
@@ -172,10 +224,34 @@ class ReplyCreateSerializer(serializers.Serializer):
         required=False, allow_null=True, allow_blank=True, default=None, help_text="HUMAN_AGENT (Messenger/Instagram)"
     )
     subject = StrictCharField(required=False, allow_blank=True, default="", max_length=300, help_text="Email only")
-    attachments = AttachmentInputSerializer(many=True, required=False, max_length=10)
+    attachments = serializers.ListField(
+        child=AttachmentRefField(), required=False, max_length=10,
+        help_text="Upload tokens from POST /conversations/{id}/attachments/ (or `{url, content_type}` objects)",
+    )
     quick_replies = QuickReplySerializer(
         many=True, required=False, max_length=13, help_text="Messenger/Instagram buttons under the text"
     )
+    comment_reply = serializers.ChoiceField(
+        choices=["public", "private"], required=False, allow_null=True, default=None,
+        help_text="Comment threads: reply under the comment (public, the default) or one private message (private)",
+    )
+    comment_id = StrictCharField(
+        required=False, allow_blank=True, default="", max_length=128,
+        help_text="Comment threads: the comment to answer (default: the latest)",
+    )
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+
+
+class UploadedSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Name it in a reply's `attachments`; valid 24 h, for you and this conversation")
+    url = serializers.CharField(help_text="A preview, for you only")
+    content_type = serializers.CharField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
 
 
 class NoteCreateSerializer(serializers.Serializer):

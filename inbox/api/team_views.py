@@ -114,6 +114,7 @@ class _InboxWriteSerializer(serializers.Serializer):
     auto_assign = serializers.BooleanField(required=False)
     reassign_on_away = serializers.BooleanField(required=False)
     unassign_on_resolve = serializers.BooleanField(required=False)
+    read_receipt = serializers.CharField(required=False, help_text="answer, open or never")
 
     def settings_changes(self) -> dict:
         return {k: v for k, v in self.validated_data.items() if k in teams.SETTINGS_KEYS}

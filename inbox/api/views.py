@@ -8,8 +8,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from inbox import attachments as attachment_services
 from inbox import conversation_services, selectors, services
 from inbox.models import META_CHANNELS, Conversation, Team
 
@@ -23,6 +25,8 @@ from .serializers import (
     MessageSerializer,
     NoteCreateSerializer,
     ReplyCreateSerializer,
+    UploadedSerializer,
+    UploadSerializer,
 )
 
 CONVERSATION_KEYSETS = {
@@ -116,19 +120,26 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             "Queues the reply on the conversation's channel and returns it (`status: queued`); it is sent "
             "after the request commits. A refused reply is never sent: 409 `window_closed` (Messenger/"
             "Instagram outside the 24 h window; with `tag: HUMAN_AGENT` a person may reply until 7 days), "
-            "409 `opted_out`, 400 `too_long`, 400 `invalid_tag`, 400 `empty`."
+            "409 `opted_out`, 400 `too_long`, 400 `invalid_tag`, 400 `empty`. In a comment thread "
+            "(`thread.kind: comments`) the reply goes under the latest comment (`comment_reply: public`, the "
+            "default) or as the comment's one private message (`comment_reply: private`, within 7 days; else 409 "
+            "`window_closed`, or 409 `already_replied`)."
         ),
         request=ReplyCreateSerializer,
         responses={
             201: MessageSerializer,
             400: _error("`too_long`, `invalid_tag`, `empty`, `invalid`, `parse_error`"),
-            409: _error("`window_closed` or `opted_out`"),
+            409: _error("`window_closed`, `opted_out` or `already_replied`"),
             **COMMON_ERRORS,
         },
         examples=[
             OpenApiExample("Text", value={"text": "Your parcel left today."}, request_only=True),
             OpenApiExample(
                 "After 24 h", value={"text": "Sorry for the wait!", "tag": "HUMAN_AGENT"}, request_only=True
+            ),
+            OpenApiExample(
+                "Private reply to a comment", value={"text": "Sent you the price!", "comment_reply": "private"},
+                request_only=True,
             ),
         ],
     )
@@ -151,16 +162,46 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                     for qr in data["quick_replies"]
                 ]
             }
+        if data.get("comment_reply") or data.get("comment_id"):
+            if payload:
+                raise ApiError("invalid", "Comment replies take no quick replies.")
+            payload = {"comment_reply": data.get("comment_reply") or "public"}
+            if data.get("comment_id"):
+                payload["comment_id"] = data["comment_id"]
         message = services.reply_send(
             conversation=conversation,
             author=request.user,
             text=data["text"],
             tag=data["tag"] or None,
-            attachments=[dict(a) for a in data.get("attachments", [])] or None,
+            attachments=attachment_services.reply_attachments(
+                conversation=conversation, user=request.user, refs=data.get("attachments", [])
+            ),
             payload=payload,
             subject=data["subject"],
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Upload a file to send",
+        description=(
+            "Multipart `file`. Kept for a reply: name the returned `token` in the reply's `attachments`. "
+            "Images, audio, video and common documents; at most 25 MB (5 MB on SMS). 400 "
+            "`type_not_allowed`, `empty`; 413 `too_large`."
+        ),
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: UploadedSerializer, 400: BAD_INPUT, **COMMON_ERRORS},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], parser_classes=[MultiPartParser, FormParser])
+    def attachments(self, request, pk=None):
+        conversation = self.get_object()
+        # Refused before Django spools a huge body to disk.
+        attachment_services.upload_size_check(
+            content_length=request.META.get("CONTENT_LENGTH"), channel=conversation.channel
+        )
+        body = UploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stored = attachment_services.upload_store(conversation=conversation, user=request.user, upload=body.validated_data["file"])
+        return Response(stored, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Add a private note",

@@ -41,6 +41,7 @@ from django.utils.text import get_valid_filename
 from customers.models import Channel
 from customers.services import email_normalise, identity_resolve
 from inbox import realtime
+from inbox.attachments import stored_bytes
 from inbox.models import Conversation, Direction, InboundEvent, Inbox, Message
 from inbox.services import message_receive
 
@@ -275,9 +276,11 @@ def _attachment_store(part) -> dict[str, Any]:
     path = default_storage.save(f"email/{secrets.token_urlsafe(16)}/{safe[:100]}", ContentFile(data))
     return {
         "url": default_storage.url(path),
+        "stored": path,
         "content_type": part.get_content_type(),
         "name": name or safe,
         "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
     }
 
 
@@ -501,6 +504,15 @@ class EmailProvider(Provider):
             headers=headers,
             connection=get_connection(fail_silently=False),
         )
+        for attachment in message.attachments or []:  # email carries the files themselves
+            try:
+                data = stored_bytes(attachment)
+            except OSError as exc:
+                raise ProviderError(
+                    reason="rejected", code="attachment_missing", detail="An attached file is no longer stored.", transient=False
+                ) from exc
+            if data is not None:
+                email.attach(attachment.get("name") or "attachment", data, attachment.get("content_type") or None)
         try:
             email.send()
         except (smtplib.SMTPException, OSError, AnymailError) as exc:

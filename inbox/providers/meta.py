@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inbox import realtime, signals
+from inbox.attachments import outbound_url
 from inbox.models import Conversation, Direction, InboundEvent, Inbox, Message, MessageStatus
 from inbox.services import customer_action_note, inbox_for, message_receive, message_status_update, messages_watermark
 
@@ -389,7 +390,11 @@ class MetaProvider(Provider):
             customer_action_note(Conversation.objects.select_for_update().get(pk=conversation.pk), at=_ms(item["timestamp"]))
 
     def _comment(self, inbox: Inbox, payload: dict) -> None:
+        from inbox.comments import comment_receive
+
         comment = comment_normalise(payload, inbox=inbox)
+        # The comment thread exists (and holds the comment) before the auto-responder hears of it.
+        comment_receive(inbox=inbox, comment=comment)
         transaction.on_commit(lambda: signals.comment_received.send(sender=MetaProvider, inbox=inbox, comment=comment))
 
     HANDLERS: dict[str, Callable[[MetaProvider, Inbox, dict], None]] = {
@@ -407,6 +412,8 @@ class MetaProvider(Provider):
 
     # --- send -----------------------------------------------------------------------------------
     def send(self, message: Message) -> SendResult:
+        if (message.payload or {}).get("comment_reply"):
+            return self._send_comment_reply(message)
         inbox = message.inbox
         credentials = inbox.credentials or {}
         token = credentials.get("page_access_token")
@@ -433,6 +440,21 @@ class MetaProvider(Provider):
         ids = [self._post(url, params, body) for body in bodies]
         fields = {"payload": {**(message.payload or {}), "attachment_message_ids": ids[:-1]}} if len(ids) > 1 else {}
         return SendResult(external_id=ids[-1], fields=fields)
+
+    @staticmethod
+    def _send_comment_reply(message: Message) -> SendResult:
+        """A reply from a comment thread: under the comment, or one private message to its author."""
+        from . import meta_comments
+
+        payload = message.payload or {}
+        comment_id = str(payload.get("comment_id") or "")
+        if not comment_id:
+            raise ProviderError(reason="rejected", code="no_comment", detail="The reply names no comment.", transient=False)
+        if payload["comment_reply"] == "private":
+            external_id = meta_comments.private_reply(inbox=message.inbox, comment_id=comment_id, text=message.text)
+        else:
+            external_id = meta_comments.public_reply(inbox=message.inbox, comment_id=comment_id, text=message.text)
+        return SendResult(external_id=external_id)
 
     @staticmethod
     def _body(message: Message, content: dict) -> dict:
@@ -509,7 +531,8 @@ def error_classify(*, status: int, data: Any) -> ProviderError:
 
 def _conversation_of(inbox: Inbox, customer_id: str) -> Conversation | None:
     return Conversation.objects.filter(
-        inbox=inbox, identity__channel=inbox.kind, identity__scope=inbox.external_id, identity__external_id=customer_id
+        inbox=inbox, identity__channel=inbox.kind, identity__scope=inbox.external_id, identity__external_id=customer_id,
+        thread_key="",  # the DM thread, not the person's comment threads
     ).first()
 
 
@@ -542,7 +565,7 @@ def _attachments(raw: list) -> list[dict[str, Any]]:
 def _outgoing_attachments(message: Message) -> list[dict[str, Any]]:
     out = []
     for attachment in message.attachments or []:
-        url = attachment.get("url") if isinstance(attachment, dict) else None
+        url = outbound_url(attachment)  # our uploads: a fresh signed URL Meta can fetch
         if not url:
             continue
         content_type = str(attachment.get("content_type") or "")
@@ -584,6 +607,9 @@ def comment_normalise(payload: dict, *, inbox: Inbox) -> dict[str, Any]:
             "text": str(value.get("message") or ""),
             "verb": str(value.get("verb") or "add"),
         }
+        post = value.get("post") if isinstance(value.get("post"), dict) else {}
+        if post.get("permalink_url"):
+            comment["permalink"] = str(post["permalink_url"])
     else:
         created = payload.get("entry_time")
         media = value.get("media") if isinstance(value.get("media"), dict) else {}

@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from customers.services import phone_normalise
 from inbox import sms
+from inbox.attachments import outbound_url
 from inbox.models import Direction, InboundEvent, Message, MessageStatus
 
 from .base import BadPayload, InboundMessage, Provider, ProviderError, RawEvent, SendResult, SignatureInvalid
@@ -219,7 +220,7 @@ class TwilioProvider(Provider):
             raise ProviderError(reason="rejected", code="not_configured", detail="Twilio is not configured.", transient=False)
         url = f"{settings.TWILIO_API_URL.rstrip('/')}/{API_VERSION}/Accounts/{account}/Messages.json"
         inbox = message.inbox
-        media = [a["url"] for a in message.attachments or [] if a.get("url")]
+        media = [u for u in map(outbound_url, message.attachments or []) if u]  # uploads: signed URLs
         form: list[tuple[str, str]] = [("To", message.conversation.identity.external_id)]
         service = (inbox.credentials or {}).get("messaging_service_sid")
         form.append(("MessagingServiceSid", service) if service else ("From", inbox.external_id))

@@ -312,3 +312,10 @@ def test_an_agent_reads_their_mentions_and_marks_them_read(
     assert marked.json() == {"marked": 1}
     assert len(api(bob).get(f"{ME}notifications/?unread=1").json()["results"]) == 1
     assert api(bob).post(f"{ME}notifications/read/", {}, format="json").json() == {"marked": 1}
+
+
+@pytest.mark.django_db
+def test_read_receipts_are_set_per_inbox_from_a_known_mode(api, admin_user, messenger_inbox):
+    url = f"{INBOXES}{messenger_inbox.pk}/"
+    assert api(admin_user).patch(url, {"read_receipt": "never"}, format="json").json()["settings"]["read_receipt"] == "never"
+    error(api(admin_user).patch(url, {"read_receipt": "sometimes"}, format="json"), 400)

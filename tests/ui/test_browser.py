@@ -218,3 +218,43 @@ def test_an_agent_of_another_team_gets_404_and_no_live_updates(browser_context, 
     meta_webhook(daphne_server, "Someone new", psid="24670010000999")
     page.wait_for_timeout(1_500)
     expect(page.get_by_role("list", name="Conversations").get_by_role("listitem")).to_have_count(0)
+
+
+def test_after_a_dropped_connection_the_page_says_so_and_catches_up_over_rest(
+    browser_context, daphne_server, bob, messenger_inbox
+):
+    from playwright.sync_api import expect
+
+    meta_webhook(daphne_server, "First question")
+    conversation = wait_for(lambda: Conversation.objects.filter(inbox=messenger_inbox).first())
+    sockets, server_back = [], {"up": True}
+
+    def route(ws):
+        # While the "server" is down, every reconnection attempt is refused.
+        sockets.append(ws)
+        if server_back["up"]:
+            ws.connect_to_server()
+        else:
+            ws.close(code=1012, reason="restarting")
+
+    page = browser_context().new_page()
+    page.route_web_socket(re.compile(r"/ws/inbox/$"), route)
+    log_in(page, "bob")
+    page.goto(f"/conversations/{conversation.pk}/")
+    status = page.locator("#connection")
+    expect(status).to_have_text("Live")
+
+    server_back["up"] = False
+    sockets[-1].close(code=1012, reason="restarting")
+    expect(status).to_have_text("Reconnecting…")
+    # Said while the page was away: the channel layer does not replay it.
+    meta_webhook(daphne_server, "Hello? Anyone?")
+    wait_for(lambda: Message.objects.filter(text="Hello? Anyone?").exists())
+    page.wait_for_timeout(500)
+    timeline = page.get_by_role("list", name="Timeline")
+    expect(timeline).not_to_contain_text("Hello? Anyone?")
+
+    server_back["up"] = True
+    expect(status).to_have_text("Live", timeout=20_000)
+    expect(timeline).to_contain_text("Hello? Anyone?")
+    assert len(sockets) >= 3  # it kept trying, backing off, until the server answered
