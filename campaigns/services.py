@@ -249,7 +249,7 @@ def dispatch_due(*, now: datetime | None = None) -> dict[str, int]:
         outcome[result] = outcome.get(result, 0) + 1
     finished = broadcasts_finish(now=now)
     if finished:
-        outcome["finished"] = finished
+        logger.info("%d broadcasts finished: nothing left planned", finished)
     return outcome
 
 

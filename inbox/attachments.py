@@ -309,10 +309,12 @@ def attachment_state(message: Message, attachment: Any) -> str:
 def redirect_target(message: Message, attachment: dict) -> str:
     """Where the browser may fetch a file we do not hold itself: never a URL that needs our credentials."""
     url = str(attachment.get("url") or "")
-    if urlsplit(url).scheme not in ("http", "https") or needs_twilio_auth(url):
+    if urlsplit(url).scheme not in ("http", "https"):
         return ""
-    if message.conversation.channel in META_CHANNELS or message.direction == Direction.OUT:
-        return url
+    if message.conversation.channel in META_CHANNELS:
+        return url  # Meta's CDN URLs are public (until they expire)
+    if message.direction == Direction.OUT and not needs_twilio_auth(url):
+        return url  # a public URL an agent attached
     return ""
 
 

@@ -39,13 +39,13 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-# key=value / key: value pairs whose value is a secret, in URLs, form bodies, JSON and headers.
+# key=value / key: value pairs whose value is a secret, in URLs, form bodies, JSON, dict reprs and
+# headers. A bare key needs `=` or `:` right after it, so source lines in tracebacks (`token = ...`) stay.
+_SECRET_KEYS = r"(?:access_token|page_access_token|appsecret_proof|client_secret|password|passwd|auth_token|api_key|secret|token)"
 _SECRET_PAIRS = re.compile(
-    r"""(?ix)
-    (?P<key>["']?(?:access_token|page_access_token|appsecret_proof|client_secret|password|passwd|
-        auth_token|api_key|secret|token)["']?)
-    (?P<sep>\s*[=:]\s*["']?)
-    (?P<value>[^\s&"',;}]+)
+    rf"""(?ix)
+    (?P<key>["']{_SECRET_KEYS}["']\s*[:=]\s*["']?|\b{_SECRET_KEYS}(?:=|:\s*)["']?)
+    (?P<value>[^\s&"',;}}]+)
     """
 )
 _AUTH_HEADER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(bearer|token|basic)\s+)?[^\s\"',;}]+")
@@ -55,7 +55,7 @@ MASK = "***"
 
 def mask_secrets(text: str) -> str:
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
-    text = _SECRET_PAIRS.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
+    text = _SECRET_PAIRS.sub(lambda m: f"{m.group('key')}{MASK}", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
 

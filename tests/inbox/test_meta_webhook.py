@@ -365,8 +365,10 @@ def test_a_facebook_page_comment_is_stored_once_and_signalled_normalised(meta_po
         "field": "feed",
         "live": False,
         "from_self": False,
+        "permalink": "https://www.facebook.com/104857600000001/posts/pfbid0abc",
     }
-    assert Conversation.objects.count() == 0
+    # The comment lands in its own comment thread (tests/inbox/test_comment_threads.py), not a DM thread.
+    assert list(Conversation.objects.values_list("thread_key", flat=True)) == [f"comments:{PAGE_ID}_900000000000001"]
 
 
 def test_an_instagram_comment_is_signalled_with_its_media(meta_post, instagram_inbox, comments):

@@ -1,0 +1,72 @@
+"""Property-based requests against the published API schema (schemathesis): never a 5xx, and answers
+that match the schema. Bounded: 15 examples per operation, GETs and a few simple POSTs, as an admin.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+from inbox_project.wsgi import application
+
+# A few simple POSTs: their bodies are small and they act on at most one row.
+SIMPLE_POSTS = ["/api/v1/teams/", "/api/v1/events/", "/api/v1/conversations/{id}/notes/", "/api/v1/campaigns/preview/"]
+
+schema = (
+    schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    .include(method="GET")
+    .exclude(path="/api/v1/metrics/export.csv")  # CSV: the schema has no body to check it against
+)
+post_schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).include(
+    method="POST", path=SIMPLE_POSTS
+)
+
+HYPOTHESIS = settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.fixture
+def admin_token(admin_user, messenger_inbox, team_a):
+    """An admin's token; requests go through the real WSGI handler inside the test's transaction.
+
+    The handler closes "old" connections when a request starts, which would drop the test's
+    transaction: Django's test client disconnects that for the same reason.
+    """
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+    from rest_framework.authtoken.models import Token
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield Token.objects.create(user=admin_user).key
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def _check(case, token: str) -> None:
+    case.call_and_validate(
+        headers={"Authorization": f"Token {token}"},
+        checks=[not_a_server_error, response_schema_conformance],
+    )
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@HYPOTHESIS
+def test_no_get_answers_5xx_or_breaks_its_schema(case, admin_token):
+    _check(case, admin_token)
+
+
+@pytest.mark.django_db
+@post_schema.parametrize()
+@HYPOTHESIS
+def test_no_simple_post_answers_5xx_or_breaks_its_schema(case, admin_token):
+    _check(case, admin_token)
