@@ -116,3 +116,14 @@ def test_the_same_seed_gives_the_same_shop(fake_provider):
     User.objects.filter(username="demo").delete()
     call_command("seed_demo", "--customers", "40", stdout=StringIO())
     assert list(Customer.objects.order_by("id").values_list("name", "email", "phone")) == first
+
+
+@pytest.mark.django_db
+def test_the_demo_dashboard_has_figures():
+    from django.core.management import call_command
+
+    from inbox.metrics_models import ResponseRecord
+
+    call_command("seed_demo", "--customers", "40")
+    assert ResponseRecord.objects.exists()
+    assert ResponseRecord.objects.filter(responded_at__isnull=False).exists()
