@@ -180,7 +180,7 @@ def manage(*args: str) -> None:
 
 def ensure_seeded(size: dict, reseed: bool) -> None:
     current = json.loads(STATE.read_text()) if STATE.exists() else None
-    if current == {**size, "db": DB_NAME} and not reseed:
+    if current and {k: current.get(k) for k in (*size, "db")} == {**size, "db": DB_NAME} and not reseed:
         print(f"database {DB_NAME} already holds {size['conversations']} conversations / {size['messages']} messages")
         return
     t = time.monotonic()
@@ -346,7 +346,11 @@ def bench_webhooks(args, procs: Processes) -> list[dict]:
             reqs.append(twilio_request(f"+1556{rng.randrange(400):07d}", sid, f"hi {i}"))
         return reqs, sids
 
-    floor_reqs = [meta_request("psfloor", f"floor_{run}_{i}", "x") for i in range(n)]
+    def floor_request(key: str) -> tuple[str, bytes, dict]:
+        _, body, headers = meta_request("psfloor", key, "x")
+        return "/bench/floor/", body, headers
+
+    floor_reqs = [floor_request(f"floor_{run}_{i}") for i in range(n)]
     meta_reqs, meta_ids = meta_batch("c", n)
     twilio_reqs, twilio_ids = twilio_batch("c", n)
     steady = int(args.rate * args.steady_seconds)
@@ -362,7 +366,7 @@ def bench_webhooks(args, procs: Processes) -> list[dict]:
                                                                                           floor_reqs[:steady])):
         if name == "floor_steady":
             # Fresh keys: the floor inserts ON CONFLICT DO NOTHING, which is cheaper than a new row.
-            reqs = [meta_request("psfloor", f"floor_{run}_s{i}", "x") for i in range(steady)]
+            reqs = [floor_request(f"floor_{run}_s{i}") for i in range(steady)]
         results[name] = asyncio.run(open_loop(reqs, args.rate))
         procs.sample()
         print(f"  {name:13s} open loop {args.rate}/s: {strip(results[name])}")

@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from inbox_project.admin_utils import register_remaining
 
 from . import audit_admin, services  # noqa: F401  (audit_admin: read-only, registered before register_remaining)
+from .audit import audit_record, current_request
 from .models import Agent, Conversation, ConversationEvent, InboundEvent, Inbox, Message, Team
 
 MASK = "••••"
@@ -116,6 +117,8 @@ class InboxAdminForm(forms.ModelForm):
         replacement = self.cleaned_data.get("credentials_json")
         if replacement is not None:
             self.instance.credentials = replacement
+            if self.instance.pk:
+                audit_record(actor=None, action="inbox.credentials_change", target=self.instance, request=current_request())
         return super().save(commit=commit)
 
 

@@ -13,8 +13,9 @@ class InboxConfig(AppConfig):
         self._connect_teams_feature()
         self._connect_attachments()
 
-        # Customers' privacy hooks: messages are redacted on erasure and exported with the customer.
-        from . import customer_hooks  # noqa: F401
+        # Customers' privacy hooks: messages are redacted on erasure and exported with the customer;
+        # merges, erasures, exports and consent changes go to the audit log.
+        from . import audit_hooks, customer_hooks  # noqa: F401
 
     def _connect_attachments(self) -> None:
         """Inbound media (and echoes') is copied from the provider once the message is committed."""

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from . import realtime
 from .access import agent_of, can_see_conversation, is_admin, is_lead, role_of, team_ids_of
+from .audit import audit_record
 from .models import Agent, Availability, Conversation, ConversationEvent, ConversationStatus, Inbox, Role, Team
 from .services import ReplyRefused
 
@@ -186,6 +187,7 @@ def conversation_assign(*, conversation: Conversation, assignee, by, only_if_una
                 # Serialises with automatic assignment counting this agent's load.
                 Agent.objects.select_for_update().filter(user_id=new).first()
             _assignment_apply(locked, assignee, by=by, reason="manual" if by is not None else "system")
+            audit_record(actor=by, action="conversation.assign", target=locked, data={"assignee": new})
     conversation.assignee_id = locked.assignee_id
     return locked
 

@@ -11,7 +11,7 @@ import logging
 from django.db import models
 from django.http import HttpRequest
 
-from inbox_project.logs import current_request_id
+from inbox_project.logs import current_request, current_request_id
 
 from .audit_models import AuditEntry
 
@@ -46,9 +46,15 @@ def _target_of(target) -> tuple[str, str]:
 
 
 def audit_record(*, actor, action: str, target=None, data: dict | None = None, request: HttpRequest | None = None) -> AuditEntry:
-    """Append one entry. `actor` may be None (the system: a task, a webhook); `target` a model or (type, id)."""
+    """Append one entry. `actor` may be None (the system: a task, a webhook); `target` a model or (type, id).
+
+    With `request`, a missing actor is the request's user. Without it, the request being served (if
+    any) still gives the IP and request id, never the actor: work a request merely set off (an
+    automatic assignment, a keyword opt-out) is not that user's doing.
+    """
     if actor is None and request is not None and getattr(request, "user", None) is not None:
         actor = request.user if request.user.is_authenticated else None
+    request = request if request is not None else current_request()
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     target_type, target_id = _target_of(target)

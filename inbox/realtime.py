@@ -17,6 +17,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from rest_framework.utils.encoders import JSONEncoder
 
+from inbox_project.logs import current_request_id
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,8 +39,10 @@ def _send(groups: list[str], frame: dict) -> None:
     # The layer serialises with msgpack: datetimes (e.g. a window's expires_at) become the API's strings.
     try:
         frame = json.loads(json.dumps(frame, cls=JSONEncoder))
+        # The request id (webhook → task → socket) rides on the envelope, not in the frame browsers get.
+        envelope = {"type": "inbox.event", "frame": frame, "request_id": current_request_id()}
         for group in dict.fromkeys(groups):
-            async_to_sync(layer.group_send)(group, {"type": "inbox.event", "frame": frame})
+            async_to_sync(layer.group_send)(group, envelope)
     except Exception:  # the layer is best effort: browsers resync over REST
         logger.warning("channel layer unavailable; dropped %s", frame.get("type"))
 

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from . import business_hours
+from .audit import audit_record, current_request
 from .models import Agent, Availability, Inbox, Role, Team
 from .roles import user_groups_sync
 from .services import MAX_LENGTH
@@ -103,6 +104,8 @@ def inbox_update(*, inbox: Inbox, settings: dict | None = None, **fields) -> Inb
         if settings:
             inbox.settings = inbox_settings_clean(inbox_kind=inbox.kind, current=inbox.settings, changes=settings)
         inbox.save()
+        if "credentials" in fields:
+            audit_record(actor=None, action="inbox.credentials_change", target=inbox, request=current_request())
     if settings and (settings.get("auto_assign") is True):
         from .assignment import unassigned_queue_drain
 

@@ -14,6 +14,8 @@ import secrets
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The request being served, for code far from the view that records who did something (the audit log).
+request_var: contextvars.ContextVar[object | None] = contextvars.ContextVar("request", default=None)
 
 # A request id from outside is kept only when it is a plain token: it ends up in logs and headers.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
@@ -23,6 +25,10 @@ def request_id_from(header: str | None) -> str:
     if header and _SAFE_REQUEST_ID.fullmatch(header):
         return header
     return secrets.token_hex(16)
+
+
+def current_request():
+    return request_var.get()
 
 
 def current_request_id() -> str | None:

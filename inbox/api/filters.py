@@ -39,8 +39,8 @@ class _AssigneeField(forms.CharField):
 class _TeamField(forms.CharField):
     def validate(self, value):
         super().validate(value)
-        if value and value != "none" and not _is_id(value):
-            raise forms.ValidationError("Use none or a team id.")
+        if value and value != "none" and not all(_is_id(v) for v in value.split(",")):
+            raise forms.ValidationError("Use none, a team id or comma-separated team ids.")
 
 
 class AssigneeFilter(django_filters.CharFilter):
@@ -75,7 +75,8 @@ class ConversationFilter(django_filters.FilterSet):
     assignee = AssigneeFilter(
         method="filter_assignee", help_text="`me`, `none` (unassigned) or a user id"
     )
-    team = TeamFilter(method="filter_team", help_text="A team id or `none`")
+    team = TeamFilter(method="filter_team", help_text="A team id, several comma-separated (`3,5`), or `none`")
+    customer = IdFilter(field_name="customer_id", help_text="Customer id: that customer's conversations")
     window = django_filters.ChoiceFilter(
         method="filter_window",
         choices=[("open", "open"), ("expiring", "expiring"), ("closed", "closed")],
@@ -106,7 +107,9 @@ class ConversationFilter(django_filters.FilterSet):
         return selectors.conversations_with_assignee(queryset, user=self.request.user, assignee=value)
 
     def filter_team(self, queryset, name, value):
-        return queryset.filter(team__isnull=True) if value == "none" else queryset.filter(team_id=int(value))
+        if value == "none":
+            return queryset.filter(team__isnull=True)
+        return queryset.filter(team_id__in=[int(v) for v in value.split(",")])
 
     def filter_window(self, queryset, name, value):
         return selectors.conversations_in_window(queryset, state=value, now=timezone.now())

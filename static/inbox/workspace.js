@@ -115,7 +115,8 @@
     });
     if (state.tab === "mine") { params.set("assignee", "me"); }
     if (state.tab === "unassigned") { params.set("assignee", "none"); }
-    if (state.tab === "team" && ME.teams.length) { params.set("team", String(ME.teams[0])); }
+    // Every team the agent belongs to, not just the first.
+    if (state.tab === "team" && ME.teams.length) { params.set("team", ME.teams.join(",")); }
     return params;
   }
 
@@ -145,7 +146,7 @@
     if (p.get("label") && (c.labels || []).indexOf(p.get("label")) < 0) { return false; }
     if (p.get("assignee") === "me" && c.assignee !== ME.id) { return false; }
     if (p.get("assignee") === "none" && c.assignee) { return false; }
-    if (p.get("team") && String(c.team) !== p.get("team") && !(INBOXES[c.inbox.id] && String(c.team) === p.get("team"))) { return false; }
+    if (p.get("team") && p.get("team").split(",").indexOf(String(c.team)) < 0) { return false; }
     var w = p.get("window");
     if (w) {
       var s = c.window && c.window.state;
@@ -603,53 +604,269 @@
   });
 
   // --- Customer panel ------------------------------------------------------------------------
+  // Profile, orders, consent and likely duplicates of the open conversation's customer. Every
+  // write goes through the customers API and the panel re-renders from its answer.
+
+  var panel = $("customer-panel");
+  var shown = null;      // the customer in the panel, as GET /customers/{id}/ returns it
+  var PURPOSES = ["marketing", "transactional"];
+
+  function money(amount, currency) { return amount + (currency ? " " + currency : ""); }
+  function words(s) { return (s || "").replace(/_/g, " "); }
+  function splitLabels(text) { return text.split(",").map(function (s) { return s.trim(); }).filter(Boolean); }
 
   function loadCustomer(id) {
-    var panel = $("customer-panel");
-    api("GET", "customers/" + id + "/").then(function (cu) {
+    return api("GET", "customers/" + id + "/").then(function (cu) {
       if (!state.current || state.current.customer.id !== id) { return; }
-      var parts = [el("h2", { text: cu.name || "Customer" })];
-      var contact = [cu.email, cu.phone, cu.timezone].filter(Boolean).join(" · ");
-      if (contact) { parts.push(el("p", { class: "muted", text: contact })); }
-      if (cu.labels && cu.labels.length) { parts.push(el("p", { text: cu.labels.map(function (l) { return "#" + (l.name || l); }).join(" ") })); }
-      parts.push(el("h3", { text: "Identities" }));
-      parts.push(el("ul", {}, (cu.identities || []).map(function (i) {
-        return el("li", {}, [channelBadge(i.channel), " " + (i.display_name || i.external_id || "")]);
-      })));
-      parts.push(el("h3", { text: "Consent" }));
-      parts.push(el("ul", {}, consentRows(cu.consents || cu.consent || [])));
-      parts.push(el("h3", { text: "Orders" }));
-      var orders = cu.orders || [];
-      parts.push(orders.length ? el("ul", {}, orders.map(function (o) {
-        var line = "#" + o.number + " · " + o.total + " " + (o.currency || "") + " · " + [o.financial_status, o.fulfillment_status].filter(Boolean).join("/") + " · " + when(o.placed_at);
-        return el("li", {}, [o.tracking_url ? el("a", { href: o.tracking_url, text: line }) : document.createTextNode(line)]);
-      })) : el("p", { class: "muted", text: "No orders." }));
-      panel.replaceChildren.apply(panel, parts);
+      renderCustomer(cu);
+      loadMergeSuggestions(cu.id);
     }).catch(function () {
+      shown = null;
       panel.replaceChildren(el("h2", { text: state.current ? customerName(state.current) : "Customer" }),
         el("p", { class: "muted", text: "Customer details unavailable." }));
     });
   }
 
-  // Accepts a list of {channel, purpose, granted} or {channel: {purpose: true|false|null}}.
-  function consentRows(consents) {
-    var rows = [];
-    if (Array.isArray(consents)) {
-      consents.forEach(function (x) { rows.push([x.channel, x.purpose, x.granted]); });
-    } else {
-      Object.keys(consents).forEach(function (channel) {
-        var v = consents[channel];
-        if (v && typeof v === "object") {
-          Object.keys(v).forEach(function (purpose) { rows.push([channel, purpose, v[purpose]]); });
-        } else { rows.push([channel, "", v]); }
-      });
-    }
-    if (!rows.length) { return [el("li", { class: "muted", text: "No consent recorded." })]; }
-    return rows.map(function (r) {
-      var label = (CHANNEL_NAMES[r[0]] || r[0]) + (r[1] ? " " + r[1] : "") + ": ";
-      var text = r[2] === true ? "granted" : r[2] === false ? "withdrawn" : "not asked";
-      return el("li", { class: r[2] === false ? "consent-no" : r[2] === true ? "consent-yes" : "muted", text: label + text });
+  function renderCustomer(cu, message) {
+    var same = shown && shown.id === cu.id;
+    var suggestions = same ? $("merge-suggestions") : null;
+    shown = cu;
+    var parts = [el("h2", { id: "customer-name", text: cu.name || "Customer" })];
+    var contact = [cu.email, cu.phone, cu.timezone].filter(Boolean).join(" · ");
+    if (contact) { parts.push(el("p", { class: "muted", text: contact })); }
+    if (cu.erased_at) { parts.push(el("p", { class: "consent-no", text: "This customer's personal data was erased." })); }
+    parts.push(el("p", { id: "customer-status", class: "customer-status", role: "status", text: message || "" }));
+    parts.push(profileForm(cu));
+    parts.push(el("h3", { text: "Identities" }));
+    parts.push(el("ul", { "aria-label": "Identities" }, (cu.identities || []).map(function (i) {
+      return el("li", {}, [channelBadge(i.channel), " " + (i.display_name || i.external_id || "")]);
+    })));
+    parts.push(el("h3", { text: "Orders" }));
+    parts.push(ordersSection(cu));
+    parts.push(el("h3", { text: "Consent" }));
+    parts.push(consentTable(cu.consent || {}));
+    if (!cu.erased_at) { parts.push(consentForm(cu)); }
+    parts.push(suggestions || el("section", { id: "merge-suggestions", "aria-label": "Possible duplicates" }));
+    panel.replaceChildren.apply(panel, parts);
+  }
+
+  function customerStatus(text, isError) {
+    var box = $("customer-status");
+    if (!box) { return; }
+    box.textContent = text;
+    box.classList.toggle("error", Boolean(isError));
+  }
+
+  function profileForm(cu) {
+    var labels = el("input", { type: "text", id: "customer-labels", name: "labels", placeholder: "vip, wholesale",
+      value: (cu.labels || []).map(function (l) { return l.name || l; }).join(", ") });
+    labels.setAttribute("list", "label-names");
+    var notes = el("textarea", { id: "customer-notes", name: "notes", rows: 3, value: cu.notes || "" });
+    var save = el("button", { type: "submit", text: "Save customer" });
+    var form = el("form", { class: "customer-form", "aria-label": "Customer details" }, [
+      el("label", { htmlFor: "customer-labels", text: "Customer labels" }), labels,
+      el("label", { htmlFor: "customer-notes", text: "Customer notes" }), notes,
+      save,
+    ]);
+    form.noValidate = true;
+    if (cu.erased_at) { labels.disabled = notes.disabled = save.disabled = true; }
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      save.disabled = true;
+      api("PATCH", "customers/" + cu.id + "/", { labels: splitLabels(labels.value), notes: notes.value }).then(function (updated) {
+        rememberLabels(updated.labels || []);
+        if (shown && shown.id === updated.id) { renderCustomer(updated, "Saved."); }
+      }).catch(function (err) { save.disabled = false; customerStatus("Not saved: " + err.message, true); });
     });
+    return form;
+  }
+
+  // New labels join the datalist the label inputs suggest from.
+  function rememberLabels(labels) {
+    var list = $("label-names");
+    labels.forEach(function (l) {
+      var name = l.name || l;
+      if (DATA.labels.indexOf(name) < 0) { DATA.labels.push(name); list.appendChild(el("option", { value: name })); }
+    });
+  }
+
+  function ordersSection(cu) {
+    var orders = cu.orders || [];
+    var wrap = el("div", { class: "orders" }, [
+      el("p", { class: "lifetime", text: "Lifetime value: " + money(cu.lifetime_value, cu.currency) + " · " +
+        orders.length + (orders.length === 1 ? " order" : " orders") }),
+    ]);
+    if (!orders.length) { wrap.appendChild(el("p", { class: "muted", text: "No orders." })); return wrap; }
+    wrap.appendChild(el("ul", { class: "order-list", "aria-label": "Orders" }, orders.map(orderRow)));
+    return wrap;
+  }
+
+  function orderRow(o) {
+    var headId = "order-" + o.id;
+    var head = [el("strong", { id: headId, text: "Order " + (o.name || "#" + o.number) }), " · " + when(o.placed_at)];
+    var total = "Total " + money(o.total, o.currency);
+    if (Number(o.refunded) > 0) { total += " · refunded " + money(o.refunded, o.currency); }
+    if (o.cancelled_at) { total += " · cancelled " + when(o.cancelled_at); }
+    var status = [
+      "Payment: " + (words(o.financial_status) || "unknown"),
+      "Fulfilment: " + (words(o.fulfillment_status) || "unfulfilled"),
+    ];
+    if (o.shipment_status) { status.push("Shipment: " + words(o.shipment_status)); }
+    var children = [
+      el("p", { class: "order-head" }, head),
+      el("ul", { class: "order-items", "aria-label": "Items of order #" + o.number }, (o.items || []).map(function (i) {
+        return el("li", { text: i.title + " × " + i.quantity + " · " + money(i.price, o.currency) });
+      })),
+      el("p", { text: total }),
+      el("p", { class: "muted", text: status.join(" · ") }),
+    ];
+    if (o.tracking_number || o.tracking_url) {
+      var tracking = o.tracking_url
+        ? el("a", { href: o.tracking_url, target: "_blank", rel: "noopener noreferrer", text: o.tracking_number || "Track the parcel" })
+        : el("span", { text: o.tracking_number });
+      children.push(el("p", { class: "tracking" }, ["Tracking: ", tracking]));
+    }
+    var insert = el("button", { type: "button", class: "insert-order", text: "Insert into reply", "aria-describedby": headId });
+    insert.addEventListener("click", function () { insertIntoReply(o.summary); });
+    children.push(insert);
+    return el("li", { class: "order", "data-order": o.number }, children);
+  }
+
+  // At the cursor (or over the selection) of the Reply box, then the box's own input handlers
+  // run, so the SMS counter and the other length rules see the new text.
+  function insertIntoReply(text) {
+    if (!state.current || !text) { return; }
+    var start = reply.selectionStart, end = reply.selectionEnd;
+    if (start === null || start === undefined) { start = end = reply.value.length; }
+    var before = reply.value.slice(0, start), after = reply.value.slice(end);
+    var piece = (before && !/\s$/.test(before) ? " " : "") + text + (after && !/^\s/.test(after) ? " " : "");
+    reply.focus();
+    reply.setRangeText(piece, start, end, "end");
+    reply.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function consentTable(consent) {
+    var channels = Object.keys(CHANNEL_NAMES).filter(function (c) { return c in consent; });
+    Object.keys(consent).forEach(function (c) { if (channels.indexOf(c) < 0) { channels.push(c); } });
+    var head = el("tr", {}, [el("th", { scope: "col", text: "Channel" })].concat(PURPOSES.map(function (p) {
+      return el("th", { scope: "col", text: p.charAt(0).toUpperCase() + p.slice(1) });
+    })));
+    var rows = channels.map(function (channel) {
+      return el("tr", {}, [el("th", { scope: "row", text: CHANNEL_NAMES[channel] || channel })].concat(PURPOSES.map(function (p) {
+        var v = (consent[channel] || {})[p];
+        var text = !v ? "not asked" : v.granted ? "granted" : "withdrawn";
+        var cell = el("td", { class: !v ? "muted" : v.granted ? "consent-yes" : "consent-no", text: text });
+        if (v) { cell.title = (v.source ? "by " + v.source + ", " : "") + when(v.at); }
+        return cell;
+      })));
+    });
+    return el("table", { class: "consent", "aria-label": "Consent" }, [el("thead", {}, [head]), el("tbody", {}, rows)]);
+  }
+
+  function select(id, label, options) {
+    var node = el("select", { id: id }, options.map(function (o) { return el("option", { value: o[0], text: o[1] }); }));
+    return el("label", { htmlFor: id }, [label + " ", node]);
+  }
+
+  function consentForm(cu) {
+    var form = el("form", { class: "consent-form", "aria-label": "Record a consent change" }, [
+      select("consent-channel", "Consent channel", Object.keys(CHANNEL_NAMES).map(function (c) { return [c, CHANNEL_NAMES[c]]; })),
+      select("consent-purpose", "Consent purpose", PURPOSES.map(function (p) { return [p, p]; })),
+      select("consent-granted", "Consent decision", [["false", "Withdrawn"], ["true", "Granted"]]),
+      el("button", { type: "submit", text: "Record consent" }),
+    ]);
+    var channel = form.querySelector("#consent-channel");
+    if (state.current && CHANNEL_NAMES[state.current.channel]) { channel.value = state.current.channel; }
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = {
+        channel: channel.value,
+        purpose: form.querySelector("#consent-purpose").value,
+        granted: form.querySelector("#consent-granted").value === "true",
+        source: "agent",
+      };
+      api("POST", "customers/" + cu.id + "/consents/", body).then(function (updated) {
+        if (shown && shown.id === updated.id) {
+          renderCustomer(updated, "Recorded: " + CHANNEL_NAMES[body.channel] + " " + body.purpose + " " +
+            (body.granted ? "granted." : "withdrawn."));
+        }
+      }).catch(function (err) { customerStatus("Not recorded: " + err.message, true); });
+    });
+    return form;
+  }
+
+  function loadMergeSuggestions(id) {
+    api("GET", "customers/" + id + "/merge-suggestions/").then(function (data) {
+      var box = $("merge-suggestions");
+      if (!shown || shown.id !== id || !box) { return; }
+      var found = data.results || [];
+      if (!found.length) { box.replaceChildren(); return; }
+      box.replaceChildren(el("h3", { text: "Possible duplicates" }),
+        el("ul", { "aria-label": "Possible duplicates" }, found.map(function (s) { return suggestionRow(shown, s); })));
+    }).catch(function () { /* suggestions are a convenience: the panel works without them */ });
+  }
+
+  function suggestionRow(cu, s) {
+    var other = s.customer;
+    var nameId = "duplicate-" + other.id;
+    var contact = [other.email, other.phone].filter(Boolean).join(" · ");
+    var merge = el("button", { type: "button", text: "Merge into this customer", "aria-describedby": nameId });
+    merge.addEventListener("click", function () {
+      var name = other.name || "customer #" + other.id;
+      var ok = window.confirm("Merge " + name + " into " + (cu.name || "this customer") + "? Their conversations, " +
+        "orders, identities and consent move here. This cannot be undone.");
+      if (!ok) { return; }
+      merge.disabled = true;
+      api("POST", "customers/" + cu.id + "/merge/", { other: other.id }).then(function (merged) {
+        if (shown && shown.id === cu.id) { renderCustomer(merged, "Merged " + name + " into this customer."); }
+        loadMergeSuggestions(cu.id);
+        loadList(false);
+        refreshTimeline();
+      }).catch(function (err) { merge.disabled = false; customerStatus("Not merged: " + err.message, true); });
+    });
+    return el("li", { class: "duplicate" }, [
+      el("strong", { id: nameId, text: other.name || "Customer #" + other.id }),
+      contact ? el("span", { class: "muted", text: " · " + contact }) : null,
+      el("span", { class: "muted", text: " · " + (s.reasons || []).map(words).join(", ") }),
+      merge,
+    ]);
+  }
+
+  // --- Order lookup from the search box ------------------------------------------------------
+  // The conversation search already matches order numbers; this adds "Order #1042 → customer",
+  // a direct way to that customer's latest conversation.
+
+  var ORDER_QUERY = /^#\s*([A-Za-z0-9-]{1,32})$|^(\d{3,32})$/;
+  var lookupSeq = 0;
+
+  function lookupOrder() {
+    var box = $("order-lookup");
+    var m = $("filters").elements.q.value.trim().match(ORDER_QUERY);
+    var seq = ++lookupSeq;
+    if (!m) { box.hidden = true; box.replaceChildren(); return Promise.resolve(); }
+    var number = m[1] || m[2];
+    return api("GET", "orders/?number=" + encodeURIComponent(number)).then(function (page) {
+      var orders = (page.results || []).slice(0, 5);
+      return Promise.all(orders.map(function (o) {
+        return api("GET", "conversations/?customer=" + o.customer.id + "&ordering=-last_message_at")
+          .then(function (c) { return { order: o, conversation: (c.results || [])[0] || null }; })
+          .catch(function () { return { order: o, conversation: null }; });
+      }));
+    }).then(function (found) {
+      if (seq !== lookupSeq) { return; }
+      box.hidden = !found.length;
+      box.replaceChildren.apply(box, found.map(function (f) {
+        var text = "Order #" + f.order.number + " → " + (f.order.customer.name || "customer #" + f.order.customer.id);
+        if (!f.conversation) { return el("li", { text: text + " (no conversation)" }); }
+        var link = el("a", { href: "/conversations/" + f.conversation.id + "/", text: text });
+        link.addEventListener("click", function (e) {
+          if (e.ctrlKey || e.metaKey || e.shiftKey) { return; }
+          e.preventDefault();
+          openConversation(f.conversation.id, true);
+        });
+        return el("li", {}, [link]);
+      }));
+    }).catch(function () { if (seq === lookupSeq) { box.hidden = true; box.replaceChildren(); } });
   }
 
   // --- The socket ----------------------------------------------------------------------------
@@ -729,9 +946,9 @@
   var searchTimer = null;
   $("filters").addEventListener("input", function (e) {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(function () { loadList(false); }, e.target.name === "q" ? 300 : 0);
+    searchTimer = setTimeout(function () { loadList(false); if (e.target.name === "q") { lookupOrder(); } }, e.target.name === "q" ? 300 : 0);
   });
-  $("filters").addEventListener("submit", function (e) { e.preventDefault(); loadList(false); });
+  $("filters").addEventListener("submit", function (e) { e.preventDefault(); loadList(false); lookupOrder(); });
   $("load-more").addEventListener("click", function () { loadList(true); });
   listEl.addEventListener("click", function (e) {
     var a = e.target.closest("a[data-id]");

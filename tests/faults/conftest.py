@@ -114,12 +114,13 @@ class Stack:
                        check=True, capture_output=True, timeout=30)
         self.manage("migrate", "--noinput", "-v0")
         self.manage("shell", "-c", (
-            "from inbox.models import Inbox, Team;"
+            "from inbox.models import Agent, Inbox, Team;"
             "from django.contrib.auth.models import User;"
             "t = Team.objects.create(name='Support');"
             f"Inbox.objects.create(kind='messenger', name='Page', external_id='{PAGE_ID}', team=t,"
             " credentials={'page_access_token': 'token'});"
-            "User.objects.create_user('agent', 'agent@shop.example', 'pw')"
+            "u = User.objects.create_user('agent', 'agent@shop.example', 'pw');"
+            "Agent.objects.create(user=u, role='agent', availability='online').teams.add(t)"
         ))
 
     def manage(self, *args: str, timeout: float = 120) -> str:
@@ -180,7 +181,8 @@ class Stack:
             self.pg_crash()
         except subprocess.CalledProcessError:
             pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not os.environ.get("KEEP_FAULT_DIR"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _have_tools() -> bool:

@@ -4,14 +4,18 @@ duplicated messages (sends: at most those in flight at the kill)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import threading
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import aiohttp
 import pytest
+import requests
 
 from .conftest import meta_message, wait_for
 
@@ -129,3 +133,47 @@ def test_after_postgresql_crashes_webhooks_answer_503_then_recover_without_a_res
     # The provider retries what got a 503.
     assert stack.post_meta(meta_message(f"{prefix}during", "6000002", "hi", _now_ms())).status_code == 200
     wait_for(lambda: _messages_with_prefix(stack, prefix) == 3, 90, what="messages after restart")
+
+
+def _login(stack) -> str:
+    session = requests.Session()
+    session.get(stack.url("/accounts/login/"), timeout=10)
+    response = session.post(stack.url("/accounts/login/"), timeout=10, allow_redirects=False, data={
+        "username": "agent", "password": "pw", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": stack.url("/accounts/login/")})
+    assert response.status_code == 302, response.text[:500]
+    return session.cookies["sessionid"]
+
+
+def test_after_redis_restarts_sockets_reconnect_and_receive_events_again(stack):
+    """Redis keeps no groups across a restart: the server drops the socket, the browser reconnects."""
+    sessionid = _login(stack)
+    ws_url = stack.url("/ws/inbox/").replace("http://", "ws://")
+    prefix = f"m_ws_{uuid.uuid4().hex[:8]}_"
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession(cookies={"sessionid": sessionid}) as http:
+            socket = await http.ws_connect(ws_url, origin=stack.url(""))
+            await loop.run_in_executor(None, stack.redis_stop)
+            await loop.run_in_executor(None, stack.redis_start)
+            # Whatever it was doing, the old socket must not stay silently deaf: it is closed.
+            deadline = loop.time() + 30
+            while loop.time() < deadline:
+                frame = await socket.receive(timeout=deadline - loop.time())
+                if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    break
+            else:
+                raise AssertionError("socket still open after Redis restarted")
+            fresh = await http.ws_connect(ws_url, origin=stack.url(""))
+            await loop.run_in_executor(None, stack.post_meta, meta_message(f"{prefix}1", "5000001", "back?", _now_ms()))
+            deadline = loop.time() + 60
+            while loop.time() < deadline:
+                frame = await fresh.receive(timeout=deadline - loop.time())
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    data = json.loads(frame.data)
+                    if data.get("type") == "message.created" and data["message"]["external_id"] == f"{prefix}1":
+                        return
+            raise AssertionError("no message.created after reconnecting")
+
+    asyncio.run(scenario())

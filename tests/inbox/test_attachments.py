@@ -51,7 +51,7 @@ def messenger_media(meta_post, *urls: str, kinds: tuple[str, ...] = ("image", "f
     """The customer sends media; Meta's payload names CDN URLs, here on the fake server."""
     payload = fixture_at("meta_messenger_attachments.json", now_ms(seconds_ago=30))
     item = payload["entry"][0]["messaging"][0]
-    item["message"]["attachments"] = [{"type": k, "payload": {"url": u}} for k, u in zip(kinds, urls)]
+    item["message"]["attachments"] = [{"type": k, "payload": {"url": u}} for k, u in zip(kinds, urls, strict=True)]
     assert meta_post(payload).status_code == 200
     return Message.objects.get(external_id=item["message"]["mid"])
 
@@ -324,9 +324,9 @@ def test_twilio_gets_the_upload_as_a_signed_media_url(client, sms_inbox, bob, ap
 
 def test_email_carries_the_uploaded_file_itself(email_inbox, bob, api, commit):
     raw = (
-        "From: Jane Doe <jane.doe@example.com>\r\nTo: support@shop.example\r\nSubject: Return\r\n"
-        "Message-ID: <ret@mail.gmail.com>\r\nContent-Type: text/plain\r\n\r\nLabel please.\r\n"
-    ).encode()
+        b"From: Jane Doe <jane.doe@example.com>\r\nTo: support@shop.example\r\nSubject: Return\r\n"
+        b"Message-ID: <ret@mail.gmail.com>\r\nContent-Type: text/plain\r\n\r\nLabel please.\r\n"
+    )
     email_store(raw=raw, esp="test", fallback_key="ret")
     conversation = Message.objects.get(email_message_id="<ret@mail.gmail.com>").conversation
     token = upload(api, bob, conversation, PDF, "label.pdf", "application/pdf").json()["token"]

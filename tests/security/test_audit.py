@@ -88,3 +88,82 @@ def test_the_admin_lists_entries_but_cannot_add_change_or_delete_them(client, ad
     entry.refresh_from_db()
     assert entry.action == "customer.merge"
     assert AuditEntry.objects.count() == 1
+
+
+# --- Where the actions happen ------------------------------------------------------------------------
+
+
+def _entries(action: str) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(action=action))
+
+
+@pytest.fixture
+def conversation(client, messenger_inbox, commit):
+    from inbox.models import Conversation
+    from tests.conftest import post_meta
+    from tests.inbox.meta_support import fixture_at, now_ms
+
+    assert post_meta(client, fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60))).status_code == 200
+    return Conversation.objects.get()
+
+
+@pytest.fixture
+def two_customers(db):
+    from customers.models import Customer
+
+    return Customer.objects.create(name="Ann Lee", email="ann@example.com"), Customer.objects.create(name="Ann L.")
+
+
+def test_assigning_a_conversation_is_recorded_with_who_and_from_where(api, alice, bob, conversation):
+    response = api(alice).patch(f"/api/v1/conversations/{conversation.pk}/", {"assignee": bob.pk}, format="json",
+                                REMOTE_ADDR="198.51.100.30", HTTP_X_REQUEST_ID="req-assign-000001")
+    assert response.status_code == 200, response.json()
+    [entry] = _entries("conversation.assign")
+    assert (entry.actor, entry.target_id, entry.data) == (alice, str(conversation.pk), {"assignee": bob.pk})
+    assert (entry.ip, entry.request_id) == ("198.51.100.30", "req-assign-000001")
+
+
+def test_a_refused_assignment_records_nothing(api, charlie, bob, conversation):
+    response = api(charlie).patch(f"/api/v1/conversations/{conversation.pk}/", {"assignee": bob.pk}, format="json")
+    assert response.status_code in (403, 404)
+    assert not _entries("conversation.assign")
+
+
+def test_merging_erasing_and_exporting_customers_are_recorded(api, admin_user, two_customers):
+    kept, other = two_customers
+    client = api(admin_user)
+
+    assert client.post(f"/api/v1/customers/{kept.pk}/merge/", {"other": other.pk}, format="json").status_code == 200
+    assert client.get(f"/api/v1/customers/{kept.pk}/export/").status_code == 200
+    assert client.post(f"/api/v1/customers/{kept.pk}/erase/").status_code == 200
+
+    [merge] = _entries("customer.merge")
+    assert (merge.actor, merge.target_id, merge.data["merged"]) == (admin_user, str(kept.pk), other.pk)
+    [export] = _entries("customer.export")
+    assert (export.actor, export.target_id) == (admin_user, str(kept.pk))
+    # Erasing a customer erases the ones merged into it too: one entry each.
+    erased = _entries("customer.erase")
+    assert {e.target_id for e in erased} == {str(kept.pk), str(other.pk)}
+    assert {e.actor for e in erased} == {admin_user}
+
+
+def test_a_consent_change_is_recorded_with_its_source(api, admin_user, two_customers):
+    kept, _ = two_customers
+    response = api(admin_user).post(
+        f"/api/v1/customers/{kept.pk}/consents/",
+        {"channel": "sms", "purpose": "marketing", "granted": False, "source": "phone call"}, format="json",
+    )
+    assert response.status_code == 201, response.json()
+    [entry] = _entries("consent.change")
+    assert entry.actor == admin_user
+    assert entry.data == {"channel": "sms", "purpose": "marketing", "granted": False, "source": "phone call"}
+
+
+def test_changing_an_inboxs_credentials_is_recorded_without_the_secret(api, admin_user, messenger_inbox):
+    response = api(admin_user).patch(
+        f"/api/v1/inboxes/{messenger_inbox.pk}/", {"credentials": {"page_access_token": "EAAB-new-secret-token"}}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    [entry] = _entries("inbox.credentials_change")
+    assert (entry.actor, entry.target_type, entry.target_id) == (admin_user, "inbox.inbox", str(messenger_inbox.pk))
+    assert "EAAB-new-secret-token" not in str(entry.data)

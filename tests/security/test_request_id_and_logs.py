@@ -146,3 +146,71 @@ def test_a_meta_send_failure_log_never_shows_the_page_token(meta_post, messenger
     assert "/messages" in output
     assert TOKEN not in output
     assert "access_token=***" in output
+
+
+@pytest.mark.django_db
+def test_the_webhooks_request_id_reaches_the_socket_events_it_causes(meta_post, messenger_inbox, client):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from tests.conftest import meta_signature
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"inbox-{messenger_inbox.pk}", channel)
+    try:
+        body = json.dumps(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=5))).encode()
+        response = client.post(
+            "/webhooks/meta/", data=body, content_type="application/json",
+            HTTP_X_HUB_SIGNATURE_256=meta_signature(body), HTTP_X_REQUEST_ID="req-socket-000007",
+        )
+        assert response.status_code == 200
+
+        async def first_event():
+            return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+        event = async_to_sync(first_event)()
+    finally:
+        async_to_sync(layer.group_discard)(f"inbox-{messenger_inbox.pk}", channel)
+    assert event["request_id"] == "req-socket-000007"
+    assert "request_id" not in event["frame"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db
+async def test_the_request_id_and_headers_are_set_under_asgi_too(async_client):
+    response = await async_client.get("/healthz", headers={"X-Request-ID": "req-asgi-0000001"})
+    assert response["X-Request-ID"] == "req-asgi-0000001"
+    assert "Content-Security-Policy" in response
+
+
+def _settings_process(code: str, **env: str):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+    environ.update(DJANGO_SETTINGS_MODULE="inbox_project.settings", DEBUG="1", TESTING="0", PYTHONPATH=str(root), **env)
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=environ, capture_output=True, text=True, timeout=60)
+
+
+def test_log_format_json_writes_one_json_object_per_line_with_secrets_masked():
+    code = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('inbox.test').warning('send failed: GET /me?access_token=EAAB-secret-123 500')"
+    )
+    result = _settings_process(code, LOG_FORMAT="json")
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(raw) for raw in result.stderr.splitlines() if '"inbox.test"' in raw]
+    assert line["level"] == "WARNING" and line["request_id"] == "-"
+    assert line["message"] == "send failed: GET /me?access_token=*** 500"
+
+
+def test_an_unknown_log_format_fails_loudly():
+    result = _settings_process("import django; django.setup()", LOG_FORMAT="xml")
+    assert result.returncode != 0
+    assert "LOG_FORMAT" in result.stderr

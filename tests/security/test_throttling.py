@@ -67,3 +67,13 @@ def test_anonymous_callers_are_throttled_per_ip_at_a_lower_rate(client, low_rate
 def test_the_counters_live_in_the_shared_cache(settings):
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert settings.CACHES["default"]["KEY_PREFIX"]
+
+
+def test_with_the_cache_down_the_api_answers_unthrottled(api, bob, low_rates, settings):
+    # A Redis nobody listens on: every cache call raises a connection error.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    client = api(bob)
+    for _ in range(5):
+        assert client.get("/api/v1/conversations/").status_code == 200

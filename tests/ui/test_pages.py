@@ -156,3 +156,54 @@ def test_the_page_costs_the_same_queries_however_many_agents_and_inboxes(client,
     logged_in(client, bob)
     with django_assert_max_num_queries(16):
         assert client.get("/").status_code == 200
+
+
+def page_data(client) -> dict:
+    html = client.get("/").content.decode()
+    return json.loads(re.search(r'<script id="workspace-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+
+
+def test_the_my_team_tab_covers_every_team_of_the_agent(client, team_a, team_b, messenger_inbox):
+    from inbox.models import Team
+    from tests.conftest import api_client_for, make_user
+
+    dana = make_user("dana", "agent", [team_a, team_b])
+    wholesale = Inbox.objects.create(kind="sms", name="Wholesale SMS", external_id="+14155550100", team=team_b)
+    elsewhere = Inbox.objects.create(
+        kind="sms", name="Returns SMS", external_id="+14155550111", team=Team.objects.create(name="Returns")
+    )
+    support = customer_writes(messenger_inbox, "2467001", "Support question").conversation
+    bulk = customer_writes(wholesale, "+17067815146", "Wholesale question").conversation
+    customer_writes(elsewhere, "+17067815147", "Not dana's")
+
+    html = logged_in(client, dana).get("/").content.decode()
+    assert re.search(r'data-tab="team"[^>]*>My teams</button>', html)
+    teams = page_data(client)["me"]["teams"]
+    assert teams == sorted([team_a.pk, team_b.pk])
+
+    # What the tab asks for: every team, comma-separated.
+    api = api_client_for(dana)
+    found = api.get("/api/v1/conversations/", {"team": ",".join(map(str, teams)), "status": ""}).json()["results"]
+    assert {c["id"] for c in found} == {support.pk, bulk.pk}
+    bad = api.get("/api/v1/conversations/", {"team": f"{team_a.pk},x"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid"
+
+
+def test_a_customers_conversations_are_listed_by_customer_id_newest_first(client, bob, messenger_inbox, sms_inbox):
+    from tests.conftest import api_client_for
+
+    older = customer_writes(messenger_inbox, "2467001", "First", ago=timedelta(days=2)).conversation
+    newer = customer_writes(sms_inbox, "+17067815146", "Second", ago=timedelta(hours=1)).conversation
+    Conversation.objects.filter(pk=newer.pk).update(customer=older.customer)
+    customer_writes(messenger_inbox, "2467999", "Someone else")
+
+    found = api_client_for(bob).get(
+        "/api/v1/conversations/", {"customer": older.customer_id, "ordering": "-last_message_at"}
+    ).json()["results"]
+    assert [c["id"] for c in found] == [newer.pk, older.pk]
+
+
+def test_the_inbox_page_has_a_place_for_orders_found_by_number(client, bob):
+    html = logged_in(client, bob).get("/").content.decode()
+    assert re.search(r'<ul[^>]*id="order-lookup"[^>]*aria-label="Orders found"', html)
+    assert re.search(r'data-tab="team"[^>]*>My team</button>', html)  # one team: singular

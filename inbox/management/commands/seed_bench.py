@@ -13,11 +13,13 @@ never wipe a working database. The same `--seed` gives the same data, relative t
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -107,14 +109,28 @@ class Command(BaseCommand):
             cursor.execute("TRUNCATE " + ", ".join(t for t in tables if t in existing) + " RESTART IDENTITY CASCADE")
 
 
+def _defaults(table: str, columns: list[str]) -> tuple[list[str], tuple]:
+    """NOT NULL columns with a model default that `columns` leaves out (fields other features add)."""
+    model = next((m for m in apps.get_models() if m._meta.db_table == table), None)
+    extra_columns, values = [], []
+    for field in model._meta.concrete_fields if model else []:
+        if field.column in columns or field.null or not field.has_default():
+            continue
+        value = field.get_default()
+        extra_columns.append(field.column)
+        values.append(json.dumps(value) if isinstance(value, (dict, list)) else value)
+    return extra_columns, tuple(values)
+
+
 def _copy(table: str, columns: list[str], rows) -> int:
     """COPY rows into table; ids are given, so the identity sequence is moved past them after."""
     count = 0
+    extra_columns, extra = _defaults(table, columns)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with raw.copy(f"COPY {table} ({', '.join(columns + extra_columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(tuple(row) + extra)
                 count += 1
         if "id" in columns:
             cursor.execute(
@@ -272,7 +288,8 @@ class _Seeder:
                        "tag", "messaging_type", "payload", "reactions", "encoding", "email_message_id",
                        "email_in_reply_to", "email_references", "created_at", "sent_at", "send_attempts", "segments"]
         t0 = time.monotonic()
-        with raw.copy(f"COPY inbox_message ({', '.join(msg_columns)}) FROM STDIN") as copy:
+        extra_columns, extra = _defaults("inbox_message", msg_columns)
+        with raw.copy(f"COPY inbox_message ({', '.join(msg_columns + extra_columns)}) FROM STDIN") as copy:
             for cid in range(1, self.n_conv + 1):
                 heavy = heavy_left > 0 and cid % 3 == 0
                 inbox = rng.choice(support_inboxes) if heavy else rng.choices(inbox_choices, inbox_weights)[0]
@@ -331,7 +348,7 @@ class _Seeder:
                         f"<{mid}@bench.example>" if kind == Channel.EMAIL else "", "", "", at,
                         at if direction == "out" and not private else None, 1 if direction == "out" else 0,
                         1 if kind == Channel.SMS else None,
-                    ))
+                    ) + extra)
                 first_at = start
                 last_in_at = start + timedelta(seconds=last_in) if last_in is not None else None
                 waiting = (start + timedelta(seconds=first_unanswered)
