@@ -241,7 +241,8 @@ class Message(models.Model):
     html = models.TextField(blank=True)
     subject = models.CharField(max_length=300, blank=True)
     attachments = models.JSONField(default=list, blank=True)  # [{url, content_type, name?, size?}]
-    external_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", until the provider answers: the unique constraint below skips NULLs.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=10, choices=MessageStatus.choices)
     error_code = models.CharField(max_length=32, blank=True)
     error_detail = models.TextField(blank=True)
@@ -304,6 +305,9 @@ class ConversationEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} on conversation {self.conversation_id}"
+
 
 class InboundEvent(models.Model):
     """A provider event, stored before it is processed: the unit of idempotency and durability.
@@ -329,10 +333,8 @@ class InboundEvent(models.Model):
             models.Index(fields=["received_at"], condition=Q(processed_at__isnull=True), name="inbound_unprocessed"),
         ]
 
-
-# Metrics tables live in their own module; importing them here registers them with the app.
-from .metrics_models import DailyRollup, ResponseRecord  # noqa: E402,F401
-from .canned import CannedResponse  # noqa: E402,F401  (the workspace's saved replies)
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.kind} {self.dedupe_key}"
 
 
 class Notification(models.Model):
@@ -357,4 +359,12 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["user", "kind", "message"], name="notification_once_per_message"),
         ]
         indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread")]
+
+    def __str__(self) -> str:
+        return f"Notification {self.pk} for user {self.user_id}"
+
+
+# Models kept in their own modules; importing them here registers them with the app.
 from .audit_models import AuditEntry  # noqa: E402,F401
+from .canned import CannedResponse  # noqa: E402,F401  (the workspace's saved replies)
+from .metrics_models import DailyRollup, ResponseRecord  # noqa: E402,F401

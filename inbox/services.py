@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from kombu.exceptions import OperationalError as BrokerError
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from customers.models import Channel, ConsentPurpose
 from customers.selectors import is_opted_out
@@ -70,7 +70,7 @@ def events_store(*, provider: str, events: list[RawEvent]) -> list[int]:
     keys = [e.dedupe_key[:255] for e in events]
     with transaction.atomic():
         InboundEvent.objects.bulk_create(
-            [InboundEvent(provider=provider, kind=e.kind, dedupe_key=key, payload=e.payload) for e, key in zip(events, keys)],
+            [InboundEvent(provider=provider, kind=e.kind, dedupe_key=key, payload=e.payload) for e, key in zip(events, keys, strict=True)],
             ignore_conflicts=True,
         )
         # ON CONFLICT DO NOTHING leaves pks unset: read back what still needs processing
