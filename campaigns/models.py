@@ -198,3 +198,19 @@ class AutomatedReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} in conversation {self.conversation_id}"
+
+
+class BotSession(models.Model):
+    """The quick-reply bot's state in one Messenger/Instagram conversation.
+
+    Kept here rather than on Conversation so the core stays free of bot concerns. Created with the
+    intro; once `handed_over_at` is set the bot never speaks in that conversation again.
+    """
+
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="+")
+    turns = models.PositiveIntegerField(default=0)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Bot in conversation {self.conversation_id}"

@@ -13,12 +13,12 @@ from django.db import IntegrityError, transaction
 
 from . import business_hours
 from .audit import audit_record, current_request
-from .models import Agent, Availability, Inbox, Role, Team
+from .models import META_CHANNELS, Agent, Availability, Inbox, Role, Team
 from .roles import user_groups_sync
 from .services import MAX_LENGTH
 
 # Inbox.settings keys the API accepts, and the booleans among them.
-AUTOMATION_KEYS = ("greeting", "away", "business_hours", "holidays")
+AUTOMATION_KEYS = ("greeting", "away", "business_hours", "holidays", "bot")
 FLAG_KEYS = ("auto_assign", "reassign_on_away", "unassign_on_resolve")
 SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS + ("read_receipt",)
 
@@ -45,6 +45,58 @@ def _message_setting(name: str, value, *, kind: str) -> dict:
     return {"enabled": enabled, "text": text}
 
 
+# Meta's limits on quick replies: at most 13, titles of 20 characters, payloads of 1000.
+BOT_MAX_OPTIONS, BOT_TITLE_LENGTH, BOT_PAYLOAD_LENGTH = 13, 20, 1000
+
+
+def _bot_text(name: str, value, *, kind: str, required: bool) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string.")
+    if required and not value.strip():
+        raise ValidationError(f"{name} is required when the bot is enabled.")
+    limit = MAX_LENGTH.get(kind)
+    if limit and len(value) > limit:
+        raise ValidationError(f"{name} is longer than the {limit} characters this channel allows.")
+    if "\x00" in value:
+        raise ValidationError(f"{name} may not contain NUL characters.")
+    return value
+
+
+def _bot_setting(value, *, kind: str) -> dict:
+    """The quick-reply bot (campaigns.bot); Messenger and Instagram only."""
+    if not isinstance(value, dict):
+        raise ValidationError("bot must be an object {enabled, intro, options, handover_text}.")
+    unknown = set(value) - {"enabled", "intro", "options", "handover_text"}
+    if unknown:
+        raise ValidationError(f"bot: unknown keys {', '.join(sorted(unknown))}.")
+    enabled = value.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ValidationError("bot.enabled must be true or false.")
+    if enabled and kind not in META_CHANNELS:
+        raise ValidationError("The bot works on Messenger and Instagram inboxes only.")
+    intro = _bot_text("bot.intro", value.get("intro", ""), kind=kind, required=enabled)
+    handover = _bot_text("bot.handover_text", value.get("handover_text", ""), kind=kind, required=enabled)
+    options = value.get("options", [])
+    if not isinstance(options, list) or len(options) > BOT_MAX_OPTIONS:
+        raise ValidationError(f"bot.options must be a list of at most {BOT_MAX_OPTIONS} options.")
+    cleaned, payloads = [], set()
+    for i, option in enumerate(options):
+        name = f"bot.options[{i}]"
+        if not isinstance(option, dict) or set(option) - {"title", "payload", "answer"}:
+            raise ValidationError(f"{name} must be an object {{title, payload, answer}}.")
+        title, payload = option.get("title"), option.get("payload")
+        if not isinstance(title, str) or not title.strip() or len(title) > BOT_TITLE_LENGTH:
+            raise ValidationError(f"{name}.title must be 1 to {BOT_TITLE_LENGTH} characters.")
+        if not isinstance(payload, str) or not payload.strip() or len(payload) > BOT_PAYLOAD_LENGTH:
+            raise ValidationError(f"{name}.payload must be 1 to {BOT_PAYLOAD_LENGTH} characters.")
+        if payload in payloads:
+            raise ValidationError(f"{name}.payload repeats another option's.")
+        payloads.add(payload)
+        answer = _bot_text(f"{name}.answer", option.get("answer", ""), kind=kind, required=True)
+        cleaned.append({"title": title, "payload": payload, "answer": answer})
+    return {"enabled": enabled, "intro": intro, "options": cleaned, "handover_text": handover}
+
+
 def inbox_settings_clean(*, inbox_kind: str, current: dict, changes: dict) -> dict:
     """The inbox's settings with `changes` applied, validated; unknown keys are refused."""
     unknown = set(changes) - set(SETTINGS_KEYS)
@@ -54,6 +106,8 @@ def inbox_settings_clean(*, inbox_kind: str, current: dict, changes: dict) -> di
     for key, value in changes.items():
         if key in ("greeting", "away"):
             merged[key] = _message_setting(key, value, kind=inbox_kind)
+        elif key == "bot":
+            merged[key] = _bot_setting(value, kind=inbox_kind)
         elif key in FLAG_KEYS:
             if not isinstance(value, bool):
                 raise ValidationError(f"{key} must be true or false.")

@@ -109,6 +109,7 @@ class _InboxWriteSerializer(serializers.Serializer):
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
     greeting = serializers.JSONField(required=False)
     away = serializers.JSONField(required=False)
+    bot = serializers.JSONField(required=False, help_text="Messenger/Instagram quick-reply bot: enabled, intro, options, handover_text")
     business_hours = serializers.JSONField(required=False, allow_null=True)
     holidays = serializers.JSONField(required=False, allow_null=True)
     auto_assign = serializers.BooleanField(required=False)

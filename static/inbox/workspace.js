@@ -58,7 +58,9 @@
 
   function api(method, path, body) {
     var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      opts.body = body;  // the browser sets the multipart boundary itself
+    } else if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
@@ -277,6 +279,7 @@
       $("thread-empty").hidden = true;
       $("thread").hidden = false;
       $("composer-error").textContent = "";
+      if (uploads.conversation !== state.current.id) { uploadsClear(); }
       renderThreadHeader();
       renderTimeline(true);
       renderCollision();
@@ -342,15 +345,26 @@
     var children = [];
     if (item.subject) { children.push(el("strong", { text: item.subject + "\n" })); }
     children.push(document.createTextNode(item.deleted_at ? "(unsent by the customer)" : item.text || ""));
-    (item.attachments || []).forEach(function (a) {
-      children.push(el("a", { href: a.url, text: " [" + (a.content_type || "attachment") + "]" }));
-    });
+    (item.attachments || []).forEach(function (a) { children.push(renderAttachment(a)); });
     var qr = item.payload && item.payload.quick_replies;
     if (qr && qr.length) {
       children.push(el("span", { class: "quick-replies" }, qr.map(function (q) { return el("span", { text: q.title }); })));
     }
     children.push(el("span", { class: "msg-meta", text: metaText.filter(Boolean).join(" · ") }));
     return el("li", { class: classes.join(" "), "data-id": String(item.id) }, children);
+  }
+
+  // Only files we hold are shown inline: a provider's URL may expire or need credentials.
+  function renderAttachment(a) {
+    var name = a.name || a.content_type || "attachment";
+    if (!a.url) { return el("span", { class: "attachment", text: name }); }
+    if (a.state === "ready" && /^image\//.test(a.content_type || "")) {
+      return el("a", { class: "attachment attachment-thumb", href: a.url, target: "_blank", rel: "noopener" }, [
+        el("img", { src: a.url, alt: name, loading: "lazy" }),
+      ]);
+    }
+    var label = a.state === "failed" ? name + " (could not be fetched)" : a.state === "pending" ? name + " (downloading…)" : name;
+    return el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener", text: label });
   }
 
   function describeEvent(item) {
@@ -452,6 +466,9 @@
       $("email-subject").dataset.for = String(c.id);
     }
     $("quick-replies-wrap").hidden = note || (c.channel !== "messenger" && c.channel !== "instagram");
+    // Notes carry no files: they never reach the customer.
+    $("attach-wrap").hidden = note;
+    $("attachment-chips").hidden = note || !uploads.items.length;
     $("send").textContent = note ? "Add note" : "Send";
     $("send").disabled = blocked;
     updateCounter();
@@ -528,6 +545,49 @@
     return text + "\n\nOn " + when(lastIn.created_at) + ", " + customerName(state.current) + " wrote:\n" + quoted;
   }
 
+  // --- Attachments: uploaded at once, sent by token with the reply ----------------------------
+
+  var uploads = { items: [], pending: 0, conversation: null };  // tokens are bound to one conversation
+  var fileInput = $("attachment-file");
+
+  function renderUploads() {
+    var chips = $("attachment-chips");
+    chips.replaceChildren.apply(chips, uploads.items.map(function (u, i) {
+      var remove = el("button", { type: "button", class: "chip-remove", "aria-label": "Remove " + u.name, text: "×" });
+      remove.addEventListener("click", function () { uploads.items.splice(i, 1); renderUploads(); fileInput.focus(); });
+      return el("li", { class: "chip" }, [el("span", { text: u.name }), remove]);
+    }));
+    chips.hidden = !uploads.items.length;
+    fileInput.setAttribute("aria-busy", uploads.pending ? "true" : "false");
+  }
+
+  function uploadsClear() {
+    uploads.items = [];
+    uploads.conversation = state.current ? state.current.id : null;
+    fileInput.value = "";
+    renderUploads();
+  }
+
+  fileInput.addEventListener("change", function () {
+    var c = state.current;
+    if (!c) { return; }
+    if (uploads.conversation !== c.id) { uploadsClear(); }
+    $("composer-error").textContent = "";
+    Array.from(fileInput.files).forEach(function (file) {
+      var form = new FormData();
+      form.append("file", file, file.name);
+      uploads.pending += 1;
+      renderUploads();
+      api("POST", "conversations/" + c.id + "/attachments/", form).then(function (stored) {
+        if (!state.current || state.current.id !== c.id) { return; }
+        uploads.items.push({ token: stored.token, name: stored.name || file.name });
+      }).catch(function (err) {
+        $("composer-error").textContent = "Could not attach " + file.name + ": " + err.message;
+      }).finally(function () { uploads.pending -= 1; renderUploads(); });
+    });
+    fileInput.value = "";
+  });
+
   composer.addEventListener("submit", function (e) {
     e.preventDefault();
     var c = state.current;
@@ -545,16 +605,16 @@
       if (qr.length && (c.channel === "messenger" || c.channel === "instagram")) {
         body.quick_replies = qr.map(function (t) { return { title: t.slice(0, 20), payload: t.toUpperCase().replace(/\W+/g, "_") }; });
       }
-      var url = $("attachment").value.trim();
-      if (url) { body.attachments = [{ url: url, content_type: "" }]; }
+      if (uploads.items.length) { body.attachments = uploads.items.map(function (u) { return u.token; }); }
     }
+    if (uploads.pending) { $("composer-error").textContent = "Wait until the file has uploaded."; return; }
     $("send").disabled = true;
     $("composer-error").textContent = "";
     stopTyping();
     api("POST", path, body).then(function (message) {
       reply.value = "";
       $("quick-replies").value = "";
-      $("attachment").value = "";
+      if (!note) { uploadsClear(); }
       upsertMessage(c.id, message);
       updateCounter();
     }).catch(function (err) {
