@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -151,6 +152,14 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return Response({"campaign": campaign.pk, **counts})
 
+    @extend_schema(request=PreviewInputSerializer, responses={200: inline_serializer("CampaignPreview", {
+        "text": serializers.CharField(),
+        "warnings": serializers.ListField(child=serializers.CharField()),
+        "segments": serializers.IntegerField(required=False),
+        "encoding": serializers.CharField(required=False),
+        "characters": serializers.IntegerField(required=False),
+        "audience": serializers.DictField(required=False),
+    })})
     @action(detail=False, methods=["post"])
     def preview(self, request):
         """Render the text for one customer (or a sample), count SMS segments, size the audience."""

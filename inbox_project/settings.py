@@ -276,6 +276,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "customers.models.Channel",
         "ConversationStatusEnum": "inbox.models.ConversationStatus",
+        "PurposeEnum": "customers.models.ConsentPurpose",
     },
 }
 

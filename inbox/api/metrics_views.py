@@ -137,7 +137,15 @@ class AgentsView(_MetricsView):
 
 
 class TeamsView(_MetricsView):
-    @extend_schema(parameters=QUERY_PARAMETERS, responses={200: RESPONSIVENESS})
+    @extend_schema(parameters=QUERY_PARAMETERS, responses={200: inline_serializer("TeamResponsiveness", {
+        "team": serializers.DictField(), "days": serializers.IntegerField(),
+        "counted": serializers.IntegerField(), "answered": serializers.IntegerField(),
+        "response_rate": serializers.FloatField(allow_null=True),
+        "response_time_seconds": serializers.FloatField(allow_null=True),
+        "median_response_seconds": serializers.FloatField(allow_null=True),
+        "p90_response_seconds": serializers.FloatField(allow_null=True),
+        "very_responsive": serializers.BooleanField(),
+    }, many=True)})
     def get(self, request):
         params = self.scope(request)
         teams = Team.objects.all() if access.is_admin(request.user) else Team.objects.filter(pk__in=access.team_ids_of(request.user))
