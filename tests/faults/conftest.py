@@ -156,10 +156,18 @@ class Stack:
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
         try:
-            os.killpg(proc.pid, sig)
+            if sig == signal.SIGTERM:
+                # As a service manager stops it: the main process coordinates its children's shutdown.
+                os.kill(proc.pid, sig)
+            else:
+                os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.http_port}{path}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
 import threading
 import time
 import uuid
@@ -194,3 +195,40 @@ def test_after_redis_restarts_sockets_reconnect_and_receive_events_again(stack):
     asyncio.run(scenario())
     # Nothing posted around the restart was lost.
     wait_for(lambda: _messages_with_prefix(stack, f"{prefix}1") == 1, 60, what="the message posted after the restart")
+
+
+def test_a_worker_stopped_with_sigterm_finishes_its_sends_and_repeats_none(stack, fake_api):
+    """Graceful shutdown: in-flight sends complete, the rest go back to the queue for the next worker."""
+    lock = threading.Lock()
+    sent: Counter = Counter()
+
+    def slow_graph(recorded):
+        body = recorded.json()
+        with lock:
+            sent[body["message"]["metadata"]] += 1
+        time.sleep(1.0)
+        return 200, {"recipient_id": body["recipient"]["id"], "message_id": f"m_out_{uuid.uuid4().hex}"}
+
+    fake_api.default_responder = slow_graph
+    prefix = f"m_term_{uuid.uuid4().hex[:8]}_"
+    for i in range(6):
+        assert stack.post_meta(meta_message(f"{prefix}{i}", f"4{next(_psids):06d}", "is it in stock?", _now_ms())).status_code == 200
+    wait_for(lambda: _messages_with_prefix(stack, prefix) == 6, 60, what="inbound messages")
+    stack.manage("shell", "-c", (
+        "from inbox.models import Message; from inbox.services import reply_send;"
+        "from django.contrib.auth.models import User; agent = User.objects.get(username='agent');"
+        f"[reply_send(conversation=m.conversation, author=agent, text='Yes, size M is back') "
+        f" for m in Message.objects.filter(external_id__startswith='{prefix}')]"
+    ))
+    queued = {row[0] for row in stack.sql(
+        "SELECT r.id FROM inbox_message r JOIN inbox_message m ON m.conversation_id = r.conversation_id "
+        "WHERE m.external_id LIKE %s AND r.direction = 'out'", prefix + "%")}
+    assert len(queued) == 6
+    wait_for(lambda: sum(sent.values()) >= 1, 30, interval=0.05, what="a send in flight")
+    stack.kill("worker", signal.SIGTERM)  # waits for the worker to exit
+    stack.start_worker()
+    wait_for(lambda: _sent_rows(stack, queued) == 6, 120, what="every reply sent")
+    time.sleep(2)
+    ids = {f"inbox-message:{i}" for i in queued}
+    assert {key: n for key, n in sent.items() if key in ids} == {key: 1 for key in ids}
+    fake_api.default_responder = None
