@@ -325,7 +325,7 @@ CONTENT_SECURITY_POLICY = env_str(
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
 )
-CSP_EXEMPT_PATHS = ("/api/docs/", "/api/redoc/", "/customers/import/")
+CSP_EXEMPT_PATHS = ("/api/docs/", "/api/redoc/")
 
 # --- Logging: structured enough to grep, never secrets --------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

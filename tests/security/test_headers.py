@@ -56,13 +56,11 @@ def test_the_api_docs_pages_which_load_swagger_inline_are_left_without_csp(clien
 
 
 # The pages the policy covers must not rely on inline script or style: the browser would drop them.
-# The CSV import page still has inline <style>/<script>: it is served without the policy
-# (settings.CSP_EXEMPT_PATHS) and listed here until they move to static/.
-KNOWN_INLINE = {"customers/import.html"}
+KNOWN_INLINE: set[str] = set()
 
 
 def test_only_the_pages_that_need_it_go_without_the_policy(settings):
-    assert settings.CSP_EXEMPT_PATHS == ("/api/docs/", "/api/redoc/", "/customers/import/")
+    assert settings.CSP_EXEMPT_PATHS == ("/api/docs/", "/api/redoc/")
 
 
 def test_templates_have_no_inline_scripts_styles_or_event_handlers():
