@@ -67,23 +67,28 @@ def test_webhooks_are_accepted_while_redis_is_down_and_processed_when_it_returns
     wait_for(lambda: _messages_with_prefix(stack, prefix) == 10, 90, what="messages processed after Redis returned")
 
 
-def test_a_worker_killed_mid_send_loses_no_reply_and_repeats_at_most_those_in_flight(stack, fake_api):
-    lock = threading.Lock()
-    sent: Counter = Counter()
+class SlowGraph:
+    """The Graph Send API answering after a second, counting each message it was sent (by metadata)."""
 
-    def slow_graph(recorded):
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent: Counter = Counter()
+
+    def __call__(self, recorded):
         body = recorded.json()
-        with lock:
-            sent[body["message"]["metadata"]] += 1
+        with self.lock:
+            self.sent[body["message"]["metadata"]] += 1
         time.sleep(1.0)
         return 200, {"recipient_id": body["recipient"]["id"], "message_id": f"m_out_{uuid.uuid4().hex}"}
 
-    fake_api.default_responder = slow_graph
-    prefix = f"m_kill_{uuid.uuid4().hex[:8]}_"
-    for i in range(8):
-        assert stack.post_meta(meta_message(f"{prefix}{i}", f"7{next(_psids):06d}", "where is my parcel?", _now_ms())).status_code == 200
-    wait_for(lambda: _messages_with_prefix(stack, prefix) == 8, 60, what="inbound messages")
 
+def _queue_replies(stack, *, tag: str, count: int, psid_digit: str) -> set[int]:
+    """Customers write in over the webhook; an agent answers each; returns the queued replies' ids."""
+    prefix = f"m_{tag}_{uuid.uuid4().hex[:8]}_"
+    for i in range(count):
+        payload = meta_message(f"{prefix}{i}", f"{psid_digit}{next(_psids):06d}", "is my order on its way?", _now_ms())
+        assert stack.post_meta(payload).status_code == 200
+    wait_for(lambda: _messages_with_prefix(stack, prefix) == count, 60, what="inbound messages")
     stack.manage("shell", "-c", (
         "from inbox.models import Message; from inbox.services import reply_send;"
         "from django.contrib.auth.models import User; agent = User.objects.get(username='agent');"
@@ -93,11 +98,18 @@ def test_a_worker_killed_mid_send_loses_no_reply_and_repeats_at_most_those_in_fl
     queued = {row[0] for row in stack.sql(
         "SELECT r.id FROM inbox_message r JOIN inbox_message m ON m.conversation_id = r.conversation_id "
         "WHERE m.external_id LIKE %s AND r.direction = 'out'", prefix + "%")}
-    assert len(queued) == 8
+    assert len(queued) == count
+    return queued
+
+
+def test_a_worker_killed_mid_send_loses_no_reply_and_repeats_at_most_those_in_flight(stack, fake_api):
+    graph = fake_api.default_responder = SlowGraph()
+    sent = graph.sent
+    queued = _queue_replies(stack, tag="kill", count=8, psid_digit="7")
 
     wait_for(lambda: sum(sent.values()) >= 2, 30, interval=0.05, what="sends in flight")
     stack.kill("worker")  # SIGKILL: no chance to finish or ack
-    with lock:
+    with graph.lock:
         in_flight_at_kill = sum(sent.values()) - _sent_rows(stack, queued)
     stack.start_worker()
 
@@ -199,31 +211,9 @@ def test_after_redis_restarts_sockets_reconnect_and_receive_events_again(stack):
 
 def test_a_worker_stopped_with_sigterm_finishes_its_sends_and_repeats_none(stack, fake_api):
     """Graceful shutdown: in-flight sends complete, the rest go back to the queue for the next worker."""
-    lock = threading.Lock()
-    sent: Counter = Counter()
-
-    def slow_graph(recorded):
-        body = recorded.json()
-        with lock:
-            sent[body["message"]["metadata"]] += 1
-        time.sleep(1.0)
-        return 200, {"recipient_id": body["recipient"]["id"], "message_id": f"m_out_{uuid.uuid4().hex}"}
-
-    fake_api.default_responder = slow_graph
-    prefix = f"m_term_{uuid.uuid4().hex[:8]}_"
-    for i in range(6):
-        assert stack.post_meta(meta_message(f"{prefix}{i}", f"4{next(_psids):06d}", "is it in stock?", _now_ms())).status_code == 200
-    wait_for(lambda: _messages_with_prefix(stack, prefix) == 6, 60, what="inbound messages")
-    stack.manage("shell", "-c", (
-        "from inbox.models import Message; from inbox.services import reply_send;"
-        "from django.contrib.auth.models import User; agent = User.objects.get(username='agent');"
-        f"[reply_send(conversation=m.conversation, author=agent, text='Yes, size M is back') "
-        f" for m in Message.objects.filter(external_id__startswith='{prefix}')]"
-    ))
-    queued = {row[0] for row in stack.sql(
-        "SELECT r.id FROM inbox_message r JOIN inbox_message m ON m.conversation_id = r.conversation_id "
-        "WHERE m.external_id LIKE %s AND r.direction = 'out'", prefix + "%")}
-    assert len(queued) == 6
+    graph = fake_api.default_responder = SlowGraph()
+    sent = graph.sent
+    queued = _queue_replies(stack, tag="term", count=6, psid_digit="4")
     wait_for(lambda: sum(sent.values()) >= 1, 30, interval=0.05, what="a send in flight")
     stack.kill("worker", signal.SIGTERM)  # waits for the worker to exit
     stack.start_worker()
