@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from customers.models import Channel, Customer, Identity, Label
 
@@ -101,6 +101,10 @@ def _reply_token() -> str:
     return secrets.token_urlsafe(12)
 
 
+# The conversation list's default order (see inbox/api/keyset.py), as index columns.
+_RECENT_FIRST = (F("last_message_at").desc(nulls_last=True), F("id").desc())
+
+
 class Conversation(models.Model):
     inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="conversations")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
@@ -146,14 +150,23 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["assignee", "status", "waiting_since"], name="conv_assignee_status"),
             models.Index(fields=["team", "status", "waiting_since"], name="conv_team_status"),
-            models.Index(fields=["inbox", "status", "-last_message_at"], name="conv_inbox_status_last"),
             models.Index(fields=["status", "window_expires_at"], name="conv_status_window"),
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_last"),
-            models.Index(fields=["-last_message_at", "-id"], name="conv_last_message"),
+            # The list's default order is exactly (last_message_at DESC NULLS LAST, id DESC), so
+            # a page of "mine", an inbox's or everything is read in order, never sorted.
+            models.Index(*_RECENT_FIRST, name="conv_last_message"),
+            models.Index(F("assignee_id"), F("status"), *_RECENT_FIRST, name="conv_assignee_status_last"),
+            models.Index(F("inbox_id"), F("status"), *_RECENT_FIRST, name="conv_inbox_status_last"),
         ]
 
     def __str__(self) -> str:
         return f"Conversation {self.pk} ({self.channel})"
+
+    @property
+    def label_names(self) -> list[str]:
+        """Label names by name; from `prefetch_labels()` when the queryset used it (no manager per row)."""
+        labels = self.__dict__.get("prefetched_labels")
+        return [label.name for label in (self.labels.all() if labels is None else labels)]
 
     @property
     def is_comment_thread(self) -> bool:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from customers.models import Order
+from customers.models import Label, Order
 
 from .access import conversations_visible_to
 from .models import META_CHANNELS, Conversation, Message
+
+# A conversation's labels, by name, onto `Conversation.label_names` (see there).
+LABELS = Prefetch("labels", queryset=Label.objects.order_by("name"), to_attr="prefetched_labels")
 
 # `window=expiring`: the standard window closes within this much time.
 EXPIRING_WITHIN = timedelta(hours=2)
@@ -23,7 +26,13 @@ EXPIRING_WITHIN = timedelta(hours=2)
 
 def conversations_visible(*, user) -> QuerySet[Conversation]:
     """Conversations the user may see, with what the list serializer reads joined in."""
-    return conversations_visible_to(user).select_related("inbox", "customer").prefetch_related("labels")
+    return conversations_visible_to(user).select_related("inbox", "customer").prefetch_related(LABELS)
+
+
+def conversations_listed(*, user) -> QuerySet[Conversation]:
+    """`conversations_visible` for list pages: the inbox's encrypted credentials are never read
+    (nor decrypted, once per row) to show its name."""
+    return conversations_visible(user=user).defer("inbox__credentials")
 
 
 def conversation_get(*, user, pk) -> Conversation:

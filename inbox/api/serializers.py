@@ -24,7 +24,7 @@ class WindowSerializer(serializers.Serializer):
 class ConversationSerializer(serializers.ModelSerializer):
     inbox = InboxRefSerializer(read_only=True)
     customer = serializers.SerializerMethodField()
-    labels = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    labels = serializers.ListField(child=serializers.CharField(), source="label_names", read_only=True)
     window = serializers.SerializerMethodField()
     thread = serializers.SerializerMethodField()
 

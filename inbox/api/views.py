@@ -70,6 +70,8 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
+        if self.action == "list":
+            return selectors.conversations_listed(user=self.request.user)
         return selectors.conversations_visible(user=self.request.user)
 
     def get_object(self):
@@ -235,7 +237,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def _fresh(self, conversation) -> dict:
         """Serialize as the list does (related rows joined), even if the change moved it out of sight."""
-        fresh = Conversation.objects.select_related("inbox", "customer").prefetch_related("labels").get(pk=conversation.pk)
+        fresh = Conversation.objects.select_related("inbox", "customer").prefetch_related(selectors.LABELS).get(pk=conversation.pk)
         return ConversationSerializer(fresh).data
 
 

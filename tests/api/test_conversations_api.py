@@ -303,6 +303,16 @@ def test_the_list_costs_the_same_number_of_queries_for_5_or_30_conversations(
     assert _list_queries(client, {"q": "x", "window": "open", "ordering": "waiting_since"}) <= few
 
 
+def test_the_list_shows_labels_by_name_and_never_reads_inbox_credentials(api, bob, messenger_inbox):
+    conversation_make(messenger_inbox, labels=["vip", "refund"], customer_wrote_ago=timedelta(hours=1))
+    with CaptureQueriesContext(connection) as queries:
+        results = api(bob).get(URL).json()["results"]
+    assert [r["labels"] for r in results] == [["refund", "vip"]]
+    assert results[0]["inbox"]["name"] == messenger_inbox.name
+    # The page token stays encrypted in its row: a list page has no reason to decrypt it.
+    assert not [q for q in queries.captured_queries if '"inbox_inbox"."credentials"' in q["sql"]]
+
+
 # --- PATCH ---------------------------------------------------------------------------------------------
 
 
