@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from customers.services import customer_event_publish
 from inbox import comments as inbox_comments
+from inbox import signals as inbox_signals
 from inbox.business_hours import Schedule
 from inbox.models import Conversation, ConversationStatus, Direction, Inbox, Message, SenderType
 from inbox.providers import meta_comments
@@ -31,10 +32,17 @@ PRIVATE_REPLY_WINDOW = timedelta(days=7)
 
 
 def on_message_received(sender, message: Message, **kwargs) -> None:
+    loaded = inbox_signals.inbox_as_loaded(message)
+    if loaded is not None and not _greeting_or_away_enabled(loaded.settings or {}):
+        return  # neither is on for this inbox: nothing to read
     try:
         automated_reply_for(message=message)
     except Exception:  # automation must never break message intake
         logger.exception("greeting/away for message %s failed", message.pk)
+
+
+def _greeting_or_away_enabled(settings: dict) -> bool:
+    return bool((settings.get("greeting") or {}).get("enabled") or (settings.get("away") or {}).get("enabled"))
 
 
 def automated_reply_for(*, message: Message) -> Message | None:
@@ -45,7 +53,7 @@ def automated_reply_for(*, message: Message) -> Message | None:
     conversation = Conversation.objects.select_related("inbox").get(pk=message.conversation_id)
     settings = conversation.inbox.settings or {}
     greeting, away = settings.get("greeting") or {}, settings.get("away") or {}
-    if not (greeting.get("enabled") or away.get("enabled")):
+    if not _greeting_or_away_enabled(settings):
         return None
     try:
         schedule = Schedule.from_settings(settings)

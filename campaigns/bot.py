@@ -15,6 +15,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from inbox import signals as inbox_signals
 from inbox.models import META_CHANNELS, Conversation, Direction, Message, SenderType
 from inbox.services import ReplyRefused, reply_send
 
@@ -27,6 +28,9 @@ HUMAN_WORDS = ["agent", "human", "person", "representative"]
 
 
 def on_message_received(sender, message: Message, **kwargs) -> None:
+    loaded = inbox_signals.inbox_as_loaded(message)
+    if loaded is not None and bot_settings(loaded) is None:
+        return  # no bot on this inbox: nothing to read
     try:
         bot_reply_for(message=message)
     except Exception:  # the bot must never break message intake

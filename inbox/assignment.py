@@ -33,7 +33,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Valu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import realtime
+from . import realtime, signals
 from .access import agent_of, can_see_conversation, is_admin, is_lead, role_of, team_ids_of
 from .audit import audit_record
 from .models import Agent, Availability, Conversation, ConversationEvent, ConversationStatus, Inbox, Role, Team
@@ -514,6 +514,9 @@ def on_message_received(sender, message, **kwargs) -> None:
 
     The assignee is kept on a customer reply (nothing here touches an assigned conversation).
     """
+    loaded = signals.inbox_as_loaded(message)
+    if loaded is not None and not (loaded.settings or {}).get("auto_assign"):
+        return  # auto-assignment is off on this inbox: nothing to read
     try:
         conversation = Conversation.objects.select_related("inbox").get(pk=message.conversation_id)
         if (

@@ -5,22 +5,33 @@ Events are sent after the transaction commits, to groups named for who may see t
 conversations), `team-<id>` (the team it is routed to), `user-<id>` (the assignee). The consumer decides which groups a socket joins,
 so an agent never receives events for conversations they may not see. The channel layer does
 not replay: a reconnecting browser refetches over REST.
+
+Sending is best effort and bounded: all groups of a frame go out together, from one long-lived
+event loop per process (so one pool of Redis connections, not a new connection per group), and a
+frame that cannot leave within REALTIME_SEND_TIMEOUT seconds is dropped with a warning.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import copy
+import functools
 import json
 import logging
+import os
+import threading
+import weakref
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from rest_framework.utils.encoders import JSONEncoder
 
 from inbox_project.logs import current_request_id
 
 logger = logging.getLogger(__name__)
-
 
 def conversation_groups(conversation) -> list[str]:
     groups = [f"conversation-{conversation.pk}", f"inbox-{conversation.inbox_id}"]
@@ -32,6 +43,147 @@ def conversation_groups(conversation) -> list[str]:
     return groups
 
 
+class _SenderLoop:
+    """One event loop per process, on a daemon thread, that every frame of the process leaves from.
+
+    channels_redis keeps its Redis connections per event loop. Code without a running loop (Celery
+    tasks, management commands, sync views under daphne) would otherwise make a fresh loop, and so
+    a fresh Redis connection, for every async_to_sync call. Made lazily; a forked child (Celery
+    prefork) gets its own, since the parent's thread does not exist there and its sockets are shared.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="realtime-sender", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def alive(self) -> bool:
+        return self.pid == os.getpid() and self.thread.is_alive() and not self.loop.is_closed()
+
+    def stop(self) -> None:
+        """Stop the loop and its thread (tests)."""
+        if self.pid == os.getpid() and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
+
+
+_sender: _SenderLoop | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    global _sender
+    sender = _sender
+    if sender is not None and sender.alive():
+        return sender.loop
+    with _sender_lock:
+        if _sender is None or not _sender.alive():
+            _sender = _SenderLoop()
+        return _sender.loop
+
+
+def _after_fork_in_child() -> None:
+    # The parent's sender thread is not running here, and its lock may have been held mid-fork.
+    global _sender, _sender_lock
+    _sender = None
+    _sender_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _uses_sender_loop(layer) -> bool:
+    """Layers holding connections per event loop (Redis) send from the process's sender loop.
+
+    Any other layer (in-memory: queues bound to the server's loop) keeps asgiref's routing, which
+    from a sync view thread runs the coroutine on the server's own loop.
+    """
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:  # pragma: no cover - channels_redis is a dependency
+        return False
+    return isinstance(layer, RedisChannelLayer)
+
+
+async def _drop_connections(layer) -> None:
+    """Forget this loop's pooled Redis connections (e.g. stale after a Redis restart)."""
+    loop_layer = getattr(layer, "_layers", {}).get(asyncio.get_running_loop())
+    if loop_layer is None:
+        return
+    try:
+        await loop_layer.flush()
+    except Exception:  # closing a dead connection may fail too: it is dropped either way
+        logger.debug("closing stale channel layer connections failed", exc_info=True)
+
+
+async def _group_send_all(layer, groups: list[str], envelope: dict, *, retry: bool = False) -> None:
+    """Send one envelope to every group at once. With `retry`, groups that failed are sent once
+    more over fresh connections (a pooled connection may be stale after a Redis restart)."""
+    results = await asyncio.gather(*(layer.group_send(group, envelope) for group in groups), return_exceptions=True)
+    failed = [g for g, r in zip(groups, results, strict=True) if isinstance(r, BaseException)]
+    if not failed:
+        return
+    first_error = next(r for r in results if isinstance(r, BaseException))
+    if isinstance(first_error, asyncio.CancelledError):
+        raise first_error
+    await _drop_connections(layer)
+    if not retry:
+        raise first_error
+    await _group_send_all(layer, failed, envelope, retry=False)
+
+
+def _deliver(layer, groups: list[str], envelope: dict) -> None:
+    """Send to all groups, blocking at most settings.REALTIME_SEND_TIMEOUT; raises when the frame could not leave."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:
+        # Called from async code: never block its loop; send as a task of that loop, after the
+        # frames sent before it from there (frames leave in order).
+        previous = _last_task.get(running)
+        task = running.create_task(_send_after(previous, layer, groups, envelope))
+        _last_task[running] = task
+        _tasks.add(task)
+        task.add_done_callback(_task_done)
+        return
+    if not _uses_sender_loop(layer):
+        async_to_sync(_group_send_all)(layer, groups, envelope)
+        return
+    timeout = float(settings.REALTIME_SEND_TIMEOUT)
+    future = asyncio.run_coroutine_threadsafe(_group_send_all(layer, groups, envelope, retry=True), _sender_loop())
+    try:
+        future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise TimeoutError(f"channel layer did not answer within {timeout}s") from None
+
+
+_tasks: set[asyncio.Task] = set()
+_last_task: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def _send_after(previous: asyncio.Task | None, layer, groups: list[str], envelope: dict) -> None:
+    if previous is not None and not previous.done():
+        await asyncio.wait([previous])
+    await asyncio.wait_for(
+        _group_send_all(layer, groups, envelope, retry=True),
+        float(settings.REALTIME_SEND_TIMEOUT),
+    )
+
+
+def _task_done(task: asyncio.Task) -> None:
+    _tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("channel layer unavailable; dropped a frame (%s)", type(task.exception()).__name__)
+
+
 def _send(groups: list[str], frame: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -41,10 +193,9 @@ def _send(groups: list[str], frame: dict) -> None:
         frame = json.loads(json.dumps(frame, cls=JSONEncoder))
         # The request id (webhook → task → socket) rides on the envelope, not in the frame browsers get.
         envelope = {"type": "inbox.event", "frame": frame, "request_id": current_request_id()}
-        for group in dict.fromkeys(groups):
-            async_to_sync(layer.group_send)(group, envelope)
-    except Exception:  # the layer is best effort: browsers resync over REST
-        logger.warning("channel layer unavailable; dropped %s", frame.get("type"))
+        _deliver(layer, list(dict.fromkeys(groups)), envelope)
+    except Exception as exc:  # the layer is best effort: browsers resync over REST
+        logger.warning("channel layer unavailable; dropped %s (%s)", frame.get("type"), type(exc).__name__)
 
 
 def publish(groups: list[str], frame: dict) -> None:
@@ -52,24 +203,48 @@ def publish(groups: list[str], frame: dict) -> None:
     transaction.on_commit(lambda: _send(groups, frame), robust=True)
 
 
-def message_changed(message, event_type: str) -> None:
-    from .api.serializers import MessageSerializer
+@functools.cache
+def _serializer(name: str):
+    """One serializer of each kind per process: DRF builds a ModelSerializer's fields on every new
+    instance (model introspection); to_representation itself keeps no state, so one can be reused."""
+    from .api import serializers
 
+    return getattr(serializers, name)()
+
+
+def message_changed(message, event_type: str) -> None:
     conversation = message.conversation
 
     def send() -> None:
-        frame = {"type": event_type, "conversation": conversation.pk, "message": MessageSerializer(message).data}
+        frame = {
+            "type": event_type,
+            "conversation": conversation.pk,
+            "message": _serializer("MessageSerializer").to_representation(message),
+        }
         _send(conversation_groups(conversation), frame)
 
     transaction.on_commit(send, robust=True)
 
 
-def conversation_changed(conversation, event_type: str, *, previous_groups: list[str] | None = None) -> None:
-    """`previous_groups`: where the conversation was visible before a move (old assignee, old inbox)."""
-    from .api.serializers import ConversationSerializer
+def _with_labels(conversation, labels: list):
+    """A copy of `conversation` whose labels are `labels` (as if prefetched): no query for them."""
+    twin = copy.copy(conversation)  # the caller's object (and its caches) stays as it is
+    twin.prefetched_labels = list(labels)  # what Conversation.label_names reads first
+    return twin
+
+
+def conversation_changed(
+    conversation, event_type: str, *, previous_groups: list[str] | None = None, labels: list | None = None
+) -> None:
+    """`previous_groups`: where the conversation was visible before a move (old assignee, old inbox).
+
+    `labels`: the conversation's labels when the caller knows them at commit (a conversation made in
+    this transaction has none), so the frame need not read them.
+    """
 
     def send() -> None:
-        frame = {"type": event_type, "conversation": ConversationSerializer(conversation).data}
+        shown = conversation if labels is None else _with_labels(conversation, labels)
+        frame = {"type": event_type, "conversation": _serializer("ConversationSerializer").to_representation(shown)}
         _send(conversation_groups(conversation) + (previous_groups or []), frame)
 
     transaction.on_commit(send, robust=True)

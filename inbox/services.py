@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -124,9 +123,14 @@ def conversation_for_identity(*, inbox: Inbox, identity, subject: str = "", thre
 
     `thread_key` names another thread with the same person (a post's comments); "" is the DM thread.
     """
+    return _conversation_for_identity(inbox=inbox, identity=identity, subject=subject, thread_key=thread_key)[0]
+
+
+def _conversation_for_identity(*, inbox: Inbox, identity, subject: str = "", thread_key: str = "") -> tuple[Conversation, bool]:
+    """(conversation, created): `created` when this transaction made it (so it holds nothing else yet)."""
     conversation = Conversation.objects.filter(inbox=inbox, identity=identity, thread_key=thread_key).first()
     if conversation:
-        return conversation
+        return conversation, False
     try:
         with transaction.atomic():
             conversation = Conversation.objects.create(
@@ -139,23 +143,40 @@ def conversation_for_identity(*, inbox: Inbox, identity, subject: str = "", thre
                 thread_key=thread_key,
             )
     except IntegrityError:
-        return Conversation.objects.get(inbox=inbox, identity=identity, thread_key=thread_key)
-    realtime.conversation_changed(conversation, "conversation.created")
-    return conversation
+        return Conversation.objects.get(inbox=inbox, identity=identity, thread_key=thread_key), False
+    # Nobody can label a row before it is committed: its frame need not ask for labels.
+    realtime.conversation_changed(conversation, "conversation.created", labels=[])
+    return conversation, True
+
+
+def _loaded_relations(locked: Conversation, *, inbox: Inbox, earlier: Conversation, customer=None) -> None:
+    """Give the freshly locked row the inbox and customer this call already read, so its frames
+    ask nothing more after commit."""
+    if locked.inbox_id == inbox.pk:
+        locked.inbox = inbox
+    if customer is None and Conversation.customer.is_cached(earlier):
+        customer = earlier.customer
+    if customer is not None and customer.pk == locked.customer_id:
+        locked.customer = customer
 
 
 def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Conversation | None = None) -> Message | None:
     """Store an inbound customer message (or an echo of a business reply) once; None if already held."""
     if Message.objects.filter(inbox=inbox, external_id=incoming.external_id).exists():
         return None
+    customer = None
+    conversation_created = False
     if conversation is None:
         scope = inbox.external_id if inbox.kind in META_CHANNELS else ""
         resolved = identity_resolve(
             channel=inbox.kind, scope=scope, external_id=incoming.customer_external_id, display_name=incoming.customer_name
         )
-        conversation = conversation_for_identity(inbox=inbox, identity=resolved.identity, subject=incoming.subject)
+        conversation, conversation_created = _conversation_for_identity(
+            inbox=inbox, identity=resolved.identity, subject=incoming.subject
+        )
+        customer = resolved.identity.customer
     if incoming.is_echo:
-        return _echo_receive(inbox=inbox, conversation=conversation, incoming=incoming)
+        return _echo_receive(inbox=inbox, conversation=conversation, incoming=incoming, customer=customer)
 
     try:
         with transaction.atomic():
@@ -181,11 +202,15 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
     except IntegrityError:
         return None  # the same event, delivered concurrently, got there first
 
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    _loaded_relations(locked, inbox=inbox, earlier=conversation, customer=customer)
+    conversation = locked
     _conversation_note_inbound(conversation, at=incoming.timestamp, customer_action=incoming.is_customer_action)
-    metrics.record_inbound(message)
+    # The message was made just now (so has no record yet); in a conversation made just now, it is the only one.
+    metrics.record_inbound(message, conversation=conversation, new_message=True, only_message=conversation_created)
     realtime.message_changed(message, "message.created")
-    realtime.conversation_changed(conversation, "conversation.updated")
+    # A conversation made in this transaction has no labels yet (nobody could label it).
+    realtime.conversation_changed(conversation, "conversation.updated", labels=[] if conversation_created else None)
     # Auto-replies and bounces (RFC 3834) are kept on the record but set nothing off: answering
     # an out-of-office with a greeting is how mail loops start.
     if not incoming.payload.get("auto_submitted"):
@@ -204,12 +229,12 @@ def _conversation_note_inbound(conversation: Conversation, *, at: datetime, cust
     if customer_action and conversation.channel in META_CHANNELS:
         customer_action_note(conversation, at=at, save=False)
         fields += ["last_customer_action_at", "window_expires_at"]
-    conversation.unread_count = F("unread_count") + 1
+    # The row is locked (select_for_update) since it was read: the count read is the count to add to.
+    conversation.unread_count += 1
     if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
         conversation.status = ConversationStatus.OPEN
         conversation.snoozed_until = None
     conversation.save(update_fields=fields)
-    conversation.refresh_from_db(fields=["unread_count"])
 
 
 def customer_action_note(conversation: Conversation, *, at: datetime, save: bool = True) -> None:
@@ -222,7 +247,7 @@ def customer_action_note(conversation: Conversation, *, at: datetime, save: bool
             realtime.conversation_changed(conversation, "conversation.updated")
 
 
-def _echo_receive(*, inbox: Inbox, conversation: Conversation, incoming: InboundMessage) -> Message | None:
+def _echo_receive(*, inbox: Inbox, conversation: Conversation, incoming: InboundMessage, customer=None) -> Message | None:
     """A reply the business sent from the provider's own tool: an agent message, not a duplicate.
 
     Our own sends come back as echoes too; they carry our message id in `payload.metadata`
@@ -250,7 +275,9 @@ def _echo_receive(*, inbox: Inbox, conversation: Conversation, incoming: Inbound
             )
     except IntegrityError:
         return None
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    _loaded_relations(locked, inbox=inbox, earlier=conversation, customer=customer)
+    conversation = locked
     _conversation_note_outbound(conversation, at=incoming.timestamp, human=True)
     metrics.record_reply(message)
     realtime.message_changed(message, "message.created")
