@@ -70,35 +70,83 @@ def _rollup_add(inbox_id: int, day: date, *, counted: int = 0, answered: int = 0
         DailyRollup.objects.filter(inbox_id=inbox_id, day=day).update(**increments)
 
 
-def record_inbound(message: Message) -> ResponseRecord | None:
-    """Called when a customer message is stored: opens a record if it counts."""
+def record_inbound(
+    message: Message, *, conversation: Conversation | None = None, new_message: bool = False, only_message: bool = False
+) -> ResponseRecord | None:
+    """Called when a customer message is stored: opens a record if it counts.
+
+    What the caller already knows saves queries: `conversation`, the message's conversation as read
+    in this transaction (its inbox is used when loaded); `new_message`, the message was created in
+    this transaction (so no record can exist for it yet); `only_message`, so was its conversation
+    (so no earlier message can exist).
+    """
     if not _counts(message):
         return None
-    previous = (
-        Message.objects.filter(conversation_id=message.conversation_id, is_private=False, created_at__lte=message.created_at)
-        .exclude(pk=message.pk)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
+    previous = None
+    if not only_message:
+        previous = (
+            Message.objects.filter(conversation_id=message.conversation_id, is_private=False, created_at__lte=message.created_at)
+            .exclude(pk=message.pk)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
     if previous is not None and message.created_at - previous < SILENCE:
         return None
-    conversation = Conversation.objects.select_related("inbox").get(pk=message.conversation_id)
+    if conversation is None or conversation.pk != message.conversation_id:
+        conversation = Conversation.objects.select_related("inbox").get(pk=message.conversation_id)
     schedule = Schedule.from_settings(conversation.inbox.settings)
-    record, created = ResponseRecord.objects.get_or_create(
-        customer_message=message,
-        defaults={
-            "inbox_id": conversation.inbox_id,
-            "conversation_id": conversation.pk,
-            "team_id": conversation.team_id or conversation.inbox.team_id,
-            "channel": conversation.channel,
-            "received_at": message.created_at,
-            "counts_from": schedule.next_open(message.created_at) or message.created_at,
-        },
-    )
+    fields = {
+        "inbox_id": conversation.inbox_id,
+        "conversation_id": conversation.pk,
+        "team_id": conversation.team_id or conversation.inbox.team_id,
+        "channel": conversation.channel,
+        "received_at": message.created_at,
+        "counts_from": schedule.next_open(message.created_at) or message.created_at,
+    }
+    if not only_message:
+        # Providers don't promise order, and two workers may take one person's messages at once:
+        # what was stored after this message but written before it is set straight here.
+        _later_messages_settle(message, conversation=conversation, fields=fields, schedule=schedule)
+    if new_message:
+        record, created = ResponseRecord.objects.create(customer_message=message, **fields), True
+    else:
+        record, created = ResponseRecord.objects.get_or_create(customer_message=message, defaults=fields)
     if created:
-        _rollup_add(record.inbox_id, record.received_at.date(), counted=1)
+        _rollup_add(record.inbox_id, record.received_at.date(), counted=1, answered=1 if record.responded_at else 0,
+                    seconds=record.response_seconds or 0.0)
     return record
+
+
+def _later_messages_settle(message: Message, *, conversation: Conversation, fields: dict, schedule: Schedule) -> None:
+    """For a counted message that arrived after messages written later than it (the caller holds
+    the conversation's row lock, so concurrent intake of the same thread is serialised):
+
+    - the next message within 24 h no longer follows a silence: its record, if it has one, goes;
+    - the first human reply written after it answers it now (record_reply ran before it existed).
+    """
+    later = Message.objects.filter(conversation_id=conversation.pk, is_private=False, created_at__gt=message.created_at)
+    following = later.order_by("created_at", "id").values_list("pk", "created_at").first()
+    if following is None:
+        return
+    if following[1] - message.created_at < SILENCE:
+        stale = ResponseRecord.objects.select_for_update().filter(customer_message_id=following[0]).first()
+        if stale is not None:
+            _rollup_add(stale.inbox_id, stale.received_at.date(), counted=-1, answered=-1 if stale.responded_at else 0,
+                        seconds=-(stale.response_seconds or 0.0))
+            stale.delete()
+    reply = (
+        later.filter(direction=Direction.OUT, sender_type=SenderType.AGENT)
+        .exclude(payload__has_key="comment_id")
+        .order_by("created_at", "id")
+        .values_list("created_at", "author_id")
+        .first()
+    )
+    if reply is not None:
+        answered = ResponseRecord(**fields)
+        _answer(answered, at=reply[0], responder_id=reply[1], schedule=schedule)
+        fields.update(responded_at=answered.responded_at, responder_id=answered.responder_id,
+                      response_seconds=answered.response_seconds, business_seconds=answered.business_seconds)
 
 
 def record_reply(message: Message) -> int:
@@ -111,7 +159,11 @@ def record_reply(message: Message) -> int:
     )
     if not open_records:
         return 0
-    schedule = Schedule.from_settings(Inbox.objects.values_list("settings", flat=True).get(pk=message.inbox_id))
+    if Message.inbox.is_cached(message):  # read with the message, in this transaction
+        settings = message.inbox.settings
+    else:
+        settings = Inbox.objects.values_list("settings", flat=True).get(pk=message.inbox_id)
+    schedule = Schedule.from_settings(settings)
     for record in open_records:
         _answer(record, at=message.created_at, responder_id=message.author_id, schedule=schedule)
         record.save(update_fields=["responded_at", "responder", "response_seconds", "business_seconds"])

@@ -185,3 +185,36 @@ def test_the_rebuild_command_restores_deleted_records(messenger_inbox):
     record = ResponseRecord.objects.get()
     assert record.response_seconds == pytest.approx(180)
     assert DailyRollup.objects.get().answered == 1
+
+
+def _records():
+    return sorted(
+        (r.customer_message.external_id, r.responded_at, r.response_seconds)
+        for r in ResponseRecord.objects.select_related("customer_message")
+    )
+
+
+def _rollups():
+    return sorted(DailyRollup.objects.values_list("inbox_id", "day", "counted", "answered", "response_seconds_sum"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order", ["written", "later_first", "reply_first", "reversed"])
+def test_messages_stored_out_of_order_give_the_records_of_a_rebuild(messenger_inbox, order):
+    """Meta doesn't promise order and two workers may take one person's messages at once."""
+    script = {
+        "a": lambda: customer_writes(messenger_inbox, "psid", T0, "first"),
+        "b": lambda: customer_writes(messenger_inbox, "psid", T0 + timedelta(minutes=20), "second"),
+        "r": lambda: page_replies(messenger_inbox, "psid", T0 + timedelta(minutes=30)),
+    }
+    steps = {"written": "abr", "later_first": "bar", "reply_first": "rab", "reversed": "rba"}[order]
+    for step in steps:
+        script[step]()
+    incremental, rollups = _records(), _rollups()
+    ResponseRecord.objects.all().delete()
+    DailyRollup.objects.all().delete()
+    metrics.rebuild()
+    assert incremental == _records()
+    assert rollups == _rollups()
+    # One counted message (the first), answered by the reply 30 minutes after it.
+    assert [(seconds) for _, _, seconds in incremental] == [pytest.approx(1800)]
