@@ -175,6 +175,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection around each task, and with Django's
+# connection pool under prefork it closes the whole pool: a new PostgreSQL connection per task.
+# It does that only every 2 × this many tasks instead; in between, inbox_project/celery.py hands
+# the connection back to the pool around each task as Django does around a request, and the
+# pool's health check drops connections broken by a PostgreSQL restart.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
@@ -185,6 +191,8 @@ CELERY_TIMEZONE = "UTC"
 # The sweeper re-dispatches what a dead worker or a down broker left behind.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
 SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
+# Seconds a realtime frame may take to reach the channel layer before it is dropped (inbox/realtime.py).
+REALTIME_SEND_TIMEOUT = env_int("REALTIME_SEND_TIMEOUT", 3)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
     "inbox-imap-poll": {"task": "inbox.email_tasks.imap_poll", "schedule": 60.0},
