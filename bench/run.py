@@ -2,8 +2,9 @@
 """`make bench`: every benchmark against PostgreSQL + Redis and the production server setup.
 
 Uses its own database (`inbox_bench`, created if missing, loaded once by `seed_bench`), its own
-Redis database number and channel-layer prefix, starts daphne (HTTP + WebSocket, `BENCH_FLOOR=1`)
-and a Celery worker in their own process groups, drives them from this process over loopback
+Redis database number and channel-layer prefix, starts the README's production processes (gunicorn
+for HTTP, daphne for /ws/, a Celery worker at lower CPU priority; `BENCH_FLOOR=1`) in their own
+process groups, drives them from this process over loopback
 (asyncio + aiohttp), prints a table and writes `bench/results.json`. Everything it starts is
 stopped on the way out. Figures, not assertions: `met` says whether a target was reached.
 
@@ -35,8 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = str(ROOT / ".venv" / "bin" / "python")
 BIN = ROOT / ".venv" / "bin"
-PORT = int(os.environ.get("BENCH_PORT", "8765"))
+PORT = int(os.environ.get("BENCH_PORT", "8765"))  # gunicorn: every URL but /ws/
+WS_PORT = PORT + 1  # daphne: /ws/ (a reverse proxy joins the two in production)
 BASE = f"http://127.0.0.1:{PORT}"
+WS_BASE = f"http://127.0.0.1:{WS_PORT}"
 DB_NAME = os.environ.get("BENCH_DB", "inbox_bench")
 META_SECRET = "bench-app-secret"
 TWILIO_TOKEN = "bench-twilio-token"
@@ -115,6 +118,7 @@ class Processes:
     def __init__(self) -> None:
         self.procs: dict[str, subprocess.Popen] = {}
         self.peak: dict[str, int] = {}
+        self.count: dict[str, int] = {}  # processes seen under each name (a gunicorn arbiter and its workers)
 
     def start(self, name: str, argv: list[str]) -> None:
         LOGS.mkdir(exist_ok=True)
@@ -127,6 +131,14 @@ class Processes:
         for name, proc in self.procs.items():
             pids = [proc.pid] + descendants(proc.pid)
             self.peak[name] = max(self.peak.get(name, 0), max(hwm_kib(p) for p in pids))
+            self.count[name] = max(self.count.get(name, 0), len(pids))
+
+    def signal(self, name: str, signum: int) -> None:
+        """Signal a started process and everything in its process group (e.g. pause a worker)."""
+        try:
+            os.killpg(self.procs[name].pid, signum)
+        except ProcessLookupError:
+            pass
 
     def stop(self) -> None:
         self.sample()
@@ -316,7 +328,7 @@ def strip(figures: dict) -> dict:
 
 
 def bench_webhooks(args, procs: Processes) -> list[dict]:
-    from django.db.models import Count
+    from django.db.models import Count, Max, Min
 
     from inbox.models import InboundEvent, Inbox, Message
 
@@ -350,30 +362,10 @@ def bench_webhooks(args, procs: Processes) -> list[dict]:
         _, body, headers = meta_request("psfloor", key, "x")
         return "/bench/floor/", body, headers
 
-    floor_reqs = [floor_request(f"floor_{run}_{i}") for i in range(n)]
-    meta_reqs, meta_ids = meta_batch("c", n)
-    twilio_reqs, twilio_ids = twilio_batch("c", n)
     steady = int(args.rate * args.steady_seconds)
-    meta_steady, meta_ids2 = meta_batch("s", steady)
-    twilio_steady, twilio_ids2 = twilio_batch("s", steady)
-
-    results = {}
-    for name, reqs in (("floor", floor_reqs), ("meta", meta_reqs), ("twilio", twilio_reqs)):
-        results[name] = asyncio.run(closed_loop(reqs, args.concurrency, args.max_seconds))
-        procs.sample()
-        print(f"  {name:7s} closed loop c={args.concurrency}: {strip(results[name])}")
-    for name, reqs in (("meta_steady", meta_steady), ("twilio_steady", twilio_steady), ("floor_steady",
-                                                                                          floor_reqs[:steady])):
-        if name == "floor_steady":
-            # Fresh keys: the floor inserts ON CONFLICT DO NOTHING, which is cheaper than a new row.
-            reqs = [floor_request(f"floor_{run}_s{i}") for i in range(steady)]
-        results[name] = asyncio.run(open_loop(reqs, args.rate))
-        procs.sample()
-        print(f"  {name:13s} open loop {args.rate}/s: {strip(results[name])}")
-
-    # Which ids were acknowledged (200) at least once: those must each become exactly one message.
-    def acked(reqs, ok, id_of) -> set[str]:
-        return {id_of(reqs[i]) for i in ok}
+    floor_reqs = [floor_request(f"floor_{run}_{i}") for i in range(n)]
+    # Fresh keys for the floor's steady run: ON CONFLICT DO NOTHING is cheaper than a new row.
+    floor_steady = [floor_request(f"floor_{run}_s{i}") for i in range(steady)]
 
     def meta_id(r):
         return json.loads(r[1])["entry"][0]["messaging"][0]["message"]["mid"]
@@ -381,51 +373,108 @@ def bench_webhooks(args, procs: Processes) -> list[dict]:
     def twilio_id(r):
         return urllib.parse.parse_qs(r[1].decode())["MessageSid"][0]
 
-    meta_acked = acked(meta_reqs, results["meta"]["ok_indexes"], meta_id) | acked(
-        meta_steady, results["meta_steady"]["ok_indexes"], meta_id)
-    twilio_acked = acked(twilio_reqs, results["twilio"]["ok_indexes"], twilio_id) | acked(
-        twilio_steady, results["twilio_steady"]["ok_indexes"], twilio_id)
+    def drain(reqs: list, id_of) -> dict:
+        """Wait for the worker to process what a phase stored, so the next phase starts level;
+        processing throughput counts from the phase's first stored event to its last processed one."""
+        keys = list({id_of(r) for r in reqs})
+        t = time.monotonic()
+        pending = None
+        while time.monotonic() - t < args.drain_seconds:
+            pending = InboundEvent.objects.filter(dedupe_key__in=keys, processed_at=None).count()
+            procs.sample()
+            if pending == 0:
+                break
+            time.sleep(0.5)
+        span = InboundEvent.objects.filter(dedupe_key__in=keys).aggregate(
+            n=Count("id"), first=Min("received_at"), last=Max("processed_at"))
+        seconds = (span["last"] - span["first"]).total_seconds() if span["last"] and span["first"] else None
+        return {"events": span["n"], "pending": pending, "seconds": round(seconds, 1) if seconds else None,
+                "events_per_s": round(span["n"] / seconds, 1) if seconds else None,
+                "drain_after_load_s": round(time.monotonic() - t, 1)}
 
-    # Let the worker drain what was stored, then count.
-    t = time.monotonic()
-    keys = list(meta_acked | twilio_acked)
-    pending = None
-    while time.monotonic() - t < args.drain_seconds:
-        pending = InboundEvent.objects.filter(dedupe_key__in=keys, processed_at=None).count()
+    def phase(name: str, reqs: list, steady_rate: bool, id_of, worker_running: bool) -> tuple[dict, dict | None]:
+        """One load run. With the worker stopped (SIGSTOP) only the ingest path is measured, like the
+        floor, which has no processing behind it; the worker then resumes and drains."""
+        if not worker_running:
+            procs.signal("worker", signal.SIGSTOP)
+        try:
+            if steady_rate:
+                figures = asyncio.run(open_loop(reqs, args.rate))
+                label = f"open loop {args.rate:g}/s"
+            else:
+                figures = asyncio.run(closed_loop(reqs, args.concurrency, args.max_seconds))
+                label = f"closed loop c={args.concurrency}"
+        finally:
+            procs.signal("worker", signal.SIGCONT)
         procs.sample()
-        if pending == 0:
-            break
-        time.sleep(1)
-    drained = round(time.monotonic() - t, 1)
+        print(f"  {name:22s} {label}: {strip(figures)}")
+        processed = None
+        if id_of is not None:
+            done = set(figures["ok_indexes"])
+            processed = drain([r for i, r in enumerate(reqs) if i in done], id_of)
+            print(f"  {'':22s} processed: {processed}")
+        return figures, processed
+
+    floor = {"closed": phase("floor", floor_reqs, False, None, False)[0],
+             "steady": phase("floor steady", floor_steady, True, None, False)[0]}
+    runs: dict[str, dict] = {}
+    acked: dict[str, set[str]] = {"meta": set(), "twilio": set()}
+    for mode, worker_running in (("ingest_only", False), ("with_worker", True)):
+        for label, batch, id_of in (("meta", meta_batch, meta_id), ("twilio", twilio_batch, twilio_id)):
+            closed_reqs, _ = batch(f"c{mode}", n)
+            steady_reqs, _ = batch(f"s{mode}", steady)
+            closed, processed_closed = phase(f"{label} {mode}", closed_reqs, False, id_of, worker_running)
+            steady_r, processed_steady = phase(f"{label} {mode} steady", steady_reqs, True, id_of, worker_running)
+            # Which ids were acknowledged (200) at least once: each must become exactly one message.
+            for reqs, figures in ((closed_reqs, closed), (steady_reqs, steady_r)):
+                acked[label] |= {id_of(reqs[i]) for i in figures["ok_indexes"]}
+            runs[f"{label}_{mode}"] = {"closed": closed, "steady": steady_r,
+                                       "processing": {"closed_loop": processed_closed, "steady": processed_steady}}
+
+    keys = list(acked["meta"] | acked["twilio"])
+    pending = InboundEvent.objects.filter(dedupe_key__in=keys, processed_at=None).count()
     page = Inbox.objects.get(kind="messenger", external_id=PAGE_ID)
     sms = Inbox.objects.get(kind="sms", external_id=SMS_NUMBER)
     rows = {}
-    for label, inbox, ids in (("meta", page, meta_acked), ("twilio", sms, twilio_acked)):
+    for label, inbox in (("meta", page), ("twilio", sms)):
+        ids = acked[label]
         got = list(Message.objects.filter(inbox=inbox, external_id__in=list(ids)).values("external_id")
                    .annotate(n=Count("id")).values_list("external_id", "n"))
         rows[label] = {"acknowledged": len(ids), "messages": sum(n for _, n in got),
                        "duplicates": sum(n - 1 for _, n in got if n > 1), "lost": len(ids - {k for k, _ in got})}
     errors = InboundEvent.objects.filter(dedupe_key__in=keys).exclude(error="").count()
-    floor_rps = results["floor"]["rps"]
+    floor_rps = floor["closed"]["rps"]
+    target = f">= 60% of floor req/s; p99 < 100 ms at {args.rate:g} req/s; 0 duplicates, 0 lost"
     out = []
     for label in ("meta", "twilio"):
-        closed, steady_r = results[label], results[f"{label}_steady"]
-        ratio = round(closed["rps"] / floor_rps, 2) if floor_rps else None
-        met = bool(ratio is not None and ratio >= 0.6 and steady_r["p99_ms"] is not None and steady_r["p99_ms"] < 100
-                   and rows[label]["duplicates"] == 0 and rows[label]["lost"] == 0 and not steady_r["errors"]
-                   and not closed["errors"])
-        out.append({
-            "name": f"webhook_ingest_{label}",
-            "figures": {"closed_loop": strip(closed), "steady": strip(steady_r), "vs_floor": ratio,
-                        "rows": rows[label], "events_with_errors": errors, "pending_after_drain": pending,
-                        "drain_seconds": drained},
-            "target": f">= 60% of floor req/s; p99 < 100 ms at {args.rate} req/s; 0 duplicates, 0 lost",
-            "met": met,
-        })
-    out.append({"name": "webhook_floor", "figures": {"closed_loop": strip(results["floor"]),
-                                                     "steady": strip(results["floor_steady"])},
-                "target": "reference (HMAC check, JSON parse, one INSERT, same server)", "met": None})
+        for mode in ("ingest_only", "with_worker"):
+            run_ = runs[f"{label}_{mode}"]
+            closed, steady_r = run_["closed"], run_["steady"]
+            ratio = round(closed["rps"] / floor_rps, 2) if floor_rps else None
+            met = bool(ratio is not None and ratio >= 0.6 and steady_r["p99_ms"] is not None
+                       and steady_r["p99_ms"] < 100 and rows[label]["duplicates"] == 0 and rows[label]["lost"] == 0
+                       and not steady_r["errors"] and not closed["errors"])
+            name = f"webhook_ingest_{label}" + ("" if mode == "ingest_only" else "_with_worker")
+            out.append({
+                "name": name,
+                "figures": {"mode": WEBHOOK_MODES[mode], "closed_loop": strip(closed), "steady": strip(steady_r),
+                            "vs_floor": ratio, "processing": run_["processing"],
+                            # Counted over both modes: every id acknowledged by this provider's webhook.
+                            "rows": rows[label], "events_with_errors": errors, "pending_after_drain": pending},
+                "target": target, "met": met,
+            })
+    out.append({"name": "webhook_floor", "figures": {"closed_loop": strip(floor["closed"]),
+                                                     "steady": strip(floor["steady"])},
+                "target": "reference (HMAC check, JSON parse, one INSERT, same server, nothing behind it)",
+                "met": None})
     return out
+
+
+WEBHOOK_MODES = {
+    "ingest_only": "the worker is paused (SIGSTOP) during the load, as the floor has nothing behind it; "
+                   "it then resumes and processes everything",
+    "with_worker": "the worker processes events on the same two cores during the load",
+}
 
 
 # --- 2. inbox list --------------------------------------------------------------------------------
@@ -517,7 +566,7 @@ def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
             sockets = []
 
             async def connect(user_id: int, key: str):
-                ws = await session.ws_connect("/ws/inbox/", headers={"Cookie": f"sessionid={key}", "Origin": BASE},
+                ws = await session.ws_connect(f"{WS_BASE}/ws/inbox/", headers={"Cookie": f"sessionid={key}", "Origin": BASE},
                                               heartbeat=None, max_msg_size=0)
                 hello = await ws.receive_json(timeout=30)
                 assert hello.get("type") == "hello", hello
@@ -713,7 +762,8 @@ def table(results: list[dict]) -> str:
         if r["name"].startswith("webhook_ingest"):
             key = (f"{f['closed_loop']['rps']} req/s ({f['vs_floor']}x floor), steady p50/p95/p99 "
                    f"{f['steady']['p50_ms']}/{f['steady']['p95_ms']}/{f['steady']['p99_ms']} ms, "
-                   f"dup {f['rows']['duplicates']} lost {f['rows']['lost']}")
+                   f"dup {f['rows']['duplicates']} lost {f['rows']['lost']}, processed "
+                   f"{f['processing']['closed_loop']['events_per_s']} events/s")
         elif r["name"] == "webhook_floor":
             key = (f"{f['closed_loop']['rps']} req/s, steady p50/p95/p99 {f['steady']['p50_ms']}/"
                    f"{f['steady']['p95_ms']}/{f['steady']['p99_ms']} ms")
@@ -752,6 +802,10 @@ def main() -> int:
     parser.add_argument("--realtime-events", type=int, default=40)
     parser.add_argument("--realtime-gap", type=float, default=0.25)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency")
+    parser.add_argument("--web-workers", type=int, default=0,
+                        help="gunicorn worker processes (default: WEB_CONCURRENCY, else 2 x CPUs + 1)")
+    parser.add_argument("--worker-nice", type=int, default=10,
+                        help="niceness of the Celery worker, so webhook acks win the CPU (README: Processes)")
     args = parser.parse_args()
     if args.quick:
         args.conversations, args.messages, args.agents = 5000, 50_000, 50
@@ -773,10 +827,17 @@ def main() -> int:
     procs = Processes()
     results: list[dict] = []
     try:
-        procs.start("worker", [str(BIN / "celery"), "-A", "inbox_project", "worker", "-l", "warning",
-                               "--concurrency", str(args.workers), "-n", f"bench@{os.uname().nodename}"])
-        procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(PORT), "inbox_project.asgi:application"])
+        # The README's production setup: gunicorn for HTTP, daphne for /ws/, a Celery worker at a
+        # lower CPU priority than the web tier.
+        procs.start("worker", ["nice", "-n", str(args.worker_nice), str(BIN / "celery"), "-A", "inbox_project", "worker",
+                               "-l", "warning", "--concurrency", str(args.workers), "-n", f"bench@{os.uname().nodename}"])
+        if args.web_workers:
+            os.environ["WEB_CONCURRENCY"] = str(args.web_workers)
+        os.environ["GUNICORN_BIND"] = f"127.0.0.1:{PORT}"
+        procs.start("web", [str(BIN / "gunicorn"), "-c", "python:inbox_project.gunicorn_conf", "inbox_project.wsgi"])
+        procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(WS_PORT), "inbox_project.asgi:application"])
         wait_http(f"{BASE}/healthz")
+        wait_http(f"{WS_BASE}/healthz")
         time.sleep(2)  # let the worker finish booting
         steps = [("webhooks", lambda: bench_webhooks(args, procs)),
                  ("inbox_list", lambda: bench_inbox_list(args, creds, procs)),
@@ -800,12 +861,15 @@ def main() -> int:
     finally:
         procs.stop()
     results.append({"name": "memory", "figures": {
+        "web_peak_rss_mib_per_process": round(procs.peak.get("web", 0) / 1024, 1),
+        "web_processes": procs.count.get("web", 0),
         "daphne_peak_rss_mib": round(procs.peak.get("daphne", 0) / 1024, 1),
         "worker_peak_rss_mib_per_process": round(procs.peak.get("worker", 0) / 1024, 1),
         "loadgen_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, "target": "reported", "met": None})
-    meta = {"size": size, "server": "daphne (1 process) + celery worker --concurrency "
-                                    f"{args.workers}", "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M")}
+    meta = {"size": size, "server": f"gunicorn ({procs.count.get('web', 0) - 1} sync workers) for HTTP, daphne for /ws/, "
+                                    f"celery worker --concurrency {args.workers} at nice {args.worker_nice}",
+            "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M")}
     out = ROOT / "bench" / ("results.quick.json" if args.quick else "results.json")
     out.write_text(json.dumps([{"name": "run", "figures": meta, "target": "", "met": None}] + results, indent=2,
                               default=str))
