@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib import parse
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Field, Func, Q, QuerySet, Value
+from django.db.models.lookups import GreaterThan, LessThan
 from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -37,25 +38,37 @@ class Keyset:
         column = F(self.field).desc(**nulls) if desc else F(self.field).asc(**nulls)
         return [column, "-id" if desc else "id"]
 
-    def after(self, value, pk: int) -> Q:
-        """Rows strictly after (value, pk) in forward order."""
-        later_id = Q(id__lt=pk) if self.descending else Q(id__gt=pk)
-        if value is None:
-            return Q(**{f"{self.field}__isnull": True}) & later_id
-        later = f"{self.field}__lt" if self.descending else f"{self.field}__gt"
-        return (
-            Q(**{later: value})
-            | (Q(**{self.field: value}) & later_id)
-            | Q(**{f"{self.field}__isnull": True})
-        )
+    def after(self, value, pk: int):
+        """Rows strictly after (value, pk) in forward order, NULL values excepted when `value` isn't
+        NULL: those come last, and `rest_after` fetches them when a page reaches them.
 
-    def before(self, value, pk: int) -> Q:
-        """Rows strictly before (value, pk) in forward order."""
-        earlier_id = Q(id__gt=pk) if self.descending else Q(id__lt=pk)
+        The non-NULL part is one row comparison, `(field, id) < (value, pk)`, which PostgreSQL uses
+        as a range on the index in the list's order: a deep page costs what the first one does.
+        """
         if value is None:
+            later_id = Q(id__lt=pk) if self.descending else Q(id__gt=pk)
+            return Q(**{f"{self.field}__isnull": True}) & later_id
+        return self._beyond(value, pk, forward=True)
+
+    def rest_after(self, value) -> Q | None:
+        """What follows every non-NULL position: the NULL rows (None once among them)."""
+        return None if value is None else Q(**{f"{self.field}__isnull": True})
+
+    def before(self, value, pk: int):
+        """Rows strictly before (value, pk) in forward order."""
+        if value is None:
+            earlier_id = Q(id__gt=pk) if self.descending else Q(id__lt=pk)
             return Q(**{f"{self.field}__isnull": False}) | (Q(**{f"{self.field}__isnull": True}) & earlier_id)
-        earlier = f"{self.field}__gt" if self.descending else f"{self.field}__lt"
-        return Q(**{earlier: value}) | (Q(**{self.field: value}) & earlier_id)
+        return self._beyond(value, pk, forward=False)
+
+    def _beyond(self, value, pk: int, *, forward: bool):
+        lookup = LessThan if self.descending == forward else GreaterThan
+        return lookup(_row(F(self.field), F("id")), _row(Value(value), Value(pk)))
+
+
+def _row(*expressions) -> Func:
+    # ROW(a, b) < ROW(c, d) compares lexicographically; the output field is only there for the ORM.
+    return Func(*expressions, function="ROW", output_field=Field())
 
 
 class KeysetCursorPagination(CursorPagination):
@@ -76,11 +89,16 @@ class KeysetCursorPagination(CursorPagination):
         reverse = bool(position and position["r"])
         keyset = self.current_keyset
 
-        qs = queryset.order_by(*keyset.order_by(reverse=reverse))
+        ordered = queryset.order_by(*keyset.order_by(reverse=reverse))
+        qs = ordered
         if position is not None:
             bound = keyset.before if reverse else keyset.after
-            qs = qs.filter(bound(position["v"], position["i"]))
+            qs = ordered.filter(bound(position["v"], position["i"]))
         rows = list(qs[: self.page_size + 1])
+        rest = keyset.rest_after(position["v"]) if position is not None and not reverse else None
+        if rest is not None and len(rows) <= self.page_size:
+            # The page reaches past the last non-NULL value: the NULL rows follow, in id order.
+            rows += list(ordered.filter(rest)[: self.page_size + 1 - len(rows)])
         more = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if reverse:
