@@ -5,12 +5,14 @@ Views, tasks and provider handlers call these; they own the transactions and the
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -67,19 +69,50 @@ def events_store(*, provider: str, events: list[RawEvent]) -> list[int]:
     if not events:
         return []
     keys = [e.dedupe_key[:255] for e in events]
-    with transaction.atomic():
-        InboundEvent.objects.bulk_create(
-            [InboundEvent(provider=provider, kind=e.kind, dedupe_key=key, payload=e.payload) for e, key in zip(events, keys, strict=True)],
-            ignore_conflicts=True,
-        )
-        # ON CONFLICT DO NOTHING leaves pks unset: read back what still needs processing
-        # (this call's new rows, and any earlier copy the broker never got to).
-        pending = list(
-            InboundEvent.objects.filter(provider=provider, dedupe_key__in=keys, processed_at=None).values_list("id", flat=True)
-        )
-        if pending:
-            transaction.on_commit(lambda: _enqueue_processing(pending))
+    if connection.vendor == "postgresql":
+        pending = _events_store_pg(provider=provider, events=events, keys=keys)
+    else:
+        with transaction.atomic():
+            InboundEvent.objects.bulk_create(
+                [InboundEvent(provider=provider, kind=e.kind, dedupe_key=key, payload=e.payload) for e, key in zip(events, keys, strict=True)],
+                ignore_conflicts=True,
+            )
+            # ON CONFLICT DO NOTHING leaves pks unset: read back what still needs processing.
+            pending = list(
+                InboundEvent.objects.filter(provider=provider, dedupe_key__in=keys, processed_at=None).values_list("id", flat=True)
+            )
+    if pending:
+        transaction.on_commit(lambda: _enqueue_processing(pending))
     return pending
+
+
+# Every webhook runs this: one statement (and, outside a transaction, one commit) instead of
+# BEGIN, INSERT, SELECT, COMMIT. The SELECT reads the snapshot from before the INSERT, so it adds
+# exactly the earlier copies still unprocessed (a redelivery of an event the broker never got to).
+_STORE_SQL = """
+WITH stored AS (
+    INSERT INTO {table} (provider, dedupe_key, kind, payload, received_at, attempts, error)
+    SELECT %(provider)s, incoming.dedupe_key, incoming.kind, incoming.payload, now(), 0, ''
+    FROM unnest(%(keys)s::varchar[], %(kinds)s::varchar[], %(payloads)s::jsonb[])
+        AS incoming (dedupe_key, kind, payload)
+    ON CONFLICT (provider, dedupe_key) DO NOTHING
+    RETURNING id
+)
+SELECT id FROM stored
+UNION ALL
+SELECT id FROM {table} WHERE provider = %(provider)s AND dedupe_key = ANY(%(keys)s) AND processed_at IS NULL
+"""
+
+
+def _events_store_pg(*, provider: str, events: list[RawEvent], keys: list[str]) -> list[int]:
+    sql = _STORE_SQL.format(table=connection.ops.quote_name(InboundEvent._meta.db_table))
+    params = {"provider": provider, "keys": keys, "kinds": [e.kind for e in events],
+              "payloads": [json.dumps(e.payload) for e in events]}
+    # One statement is atomic on its own; inside a caller's transaction a savepoint keeps a failure
+    # (lock timeout, NUL characters) from aborting the caller's work.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted({row[0] for row in cursor.fetchall()})
 
 
 def _enqueue_processing(ids: list[int]) -> None:
