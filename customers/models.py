@@ -62,6 +62,9 @@ class Identity(models.Model):
     display_name = models.CharField(max_length=200, blank=True)
     # Verified: the provider vouches for it (a phone that texted us, a mailbox that wrote to us).
     verified = models.BooleanField(default=True)
+    # Last time the provider was asked for this person's profile (Meta's User Profile API), whatever
+    # the answer: a nameless identity is asked again only after a while, not on every message.
+    profile_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,7 +20,7 @@ from customers.models import Channel, ConsentPurpose
 from customers.selectors import is_opted_out
 from customers.services import consent_record, identity_resolve
 
-from . import metrics, realtime, signals
+from . import metrics, profiles, realtime, signals
 from .models import (
     META_CHANNELS,
     STANDARD_WINDOW,
@@ -208,6 +208,8 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
             inbox=inbox, identity=resolved.identity, subject=incoming.subject
         )
         customer = resolved.identity.customer
+        if not incoming.is_echo:  # the person wrote: Meta now lets the page read their name
+            profiles.meta_profile_schedule(inbox=inbox, identity=resolved.identity)
     if incoming.is_echo:
         return _echo_receive(inbox=inbox, conversation=conversation, incoming=incoming, customer=customer)
 

@@ -30,6 +30,26 @@ def message_send(self, message_id: int) -> None:
     # In-process (eager) runs can't wait: the row keeps next_attempt_at and the sweeper retries it.
 
 
+MAX_PROFILE_RETRIES = 4
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=MAX_PROFILE_RETRIES)
+def meta_profile_fetch(self, identity_id: int, inbox_id: int) -> None:
+    """Name a Messenger/Instagram identity from Meta's User Profile API (inbox/profiles.py)."""
+    from . import profiles
+
+    # In-process (eager) runs cannot wait for a backoff: their first failure is the last.
+    final = self.request.is_eager or self.request.retries >= MAX_PROFILE_RETRIES
+    try:
+        retry = profiles.meta_profile_fill(identity_id=identity_id, inbox_id=inbox_id, final=final)
+    except Exception:
+        # A name is a nicety: whatever went wrong, the task ends here (the stamp keeps it from looping).
+        logger.exception("profile of identity %s failed", identity_id)
+        return
+    if retry:
+        raise self.retry(countdown=services._retry_delay(self.request.retries + 1))
+
+
 @shared_task
 def sweep() -> dict[str, int]:
     """Pick up what a dead worker or a down broker left: unprocessed events, queued sends."""

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -37,6 +38,8 @@ def provider_settings(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Fixtures name real CDN URLs: tests that want media fetched turn this on and point them at fake_provider.
     settings.ATTACHMENTS_FETCH = False
+    # Likewise Meta profile lookups (tests/inbox/test_meta_profiles.py turns them on against fake_provider).
+    settings.META_PROFILE_FETCH = False
     return settings
 
 
@@ -63,7 +66,24 @@ def _default_answer(recorded):
         }
     if recorded.path.endswith("/comments") or recorded.path.endswith("/replies"):
         return 200, {"id": f"{n}_comment"}
+    profile = _profile_answer(recorded)
+    if profile is not None:
+        return 200, profile
     return 200, {}
+
+
+# What the User Profile API answers for a PSID / IGSID the tests have not scripted (Meta's format:
+# the fields asked for, plus `id`).
+FAKE_PROFILE = {"first_name": "Peter", "last_name": "Chang", "name": "Peter Chang", "username": "peter_chang_live"}
+
+
+def _profile_answer(recorded) -> dict | None:
+    """GET /{version}/{scoped-id}?fields=…: the requested fields of FAKE_PROFILE."""
+    match = re.fullmatch(r"/v[0-9.]+/([0-9]+)", recorded.path)
+    if recorded.method != "GET" or match is None or "fields" not in recorded.query:
+        return None
+    fields = recorded.query["fields"][-1].split(",")
+    return {**{f: FAKE_PROFILE[f] for f in fields if f in FAKE_PROFILE}, "id": match.group(1)}
 
 
 @pytest.fixture(scope="session")

@@ -416,16 +416,11 @@ class MetaProvider(Provider):
             return self._send_comment_reply(message)
         inbox = message.inbox
         credentials = inbox.credentials or {}
-        token = credentials.get("page_access_token")
-        if not token:
-            raise ProviderError(reason="rejected", code="no_token", detail="The inbox has no page access token.", transient=False)
+        params = graph_auth_params(inbox)
         # Instagram messaging through a Page token posts to the linked Page (Meta's docs); an
         # inbox may name another sender id (e.g. the IG account for Instagram Login apps).
         sender_id = credentials.get("send_as_id") or credentials.get("page_id") or inbox.external_id
         url = f"{settings.META_GRAPH_URL.rstrip('/')}/{sender_id}/messages"
-        params = {"access_token": token}
-        if settings.META_APP_SECRET:
-            params["appsecret_proof"] = hmac.new(settings.META_APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
 
         metadata = f"{OWN_METADATA_PREFIX}{message.pk}"
         bodies = [self._body(message, {"attachment": a, "metadata": metadata}) for a in _outgoing_attachments(message)]
@@ -486,6 +481,18 @@ class MetaProvider(Provider):
         if response.status_code < 300 and isinstance(data, dict) and data.get("message_id"):
             return str(data["message_id"])
         raise error_classify(status=response.status_code, data=data)
+
+
+def graph_auth_params(inbox: Inbox) -> dict[str, str]:
+    """The query parameters that authenticate a Graph call as the inbox's page: its token (from the
+    encrypted credentials) and, when the app secret is known, the appsecret_proof Meta may require."""
+    token = (inbox.credentials or {}).get("page_access_token")
+    if not token:
+        raise ProviderError(reason="rejected", code="no_token", detail="The inbox has no page access token.", transient=False)
+    params = {"access_token": token}
+    if settings.META_APP_SECRET:
+        params["appsecret_proof"] = hmac.new(settings.META_APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
+    return params
 
 
 def error_classify(*, status: int, data: Any) -> ProviderError:

@@ -6,26 +6,17 @@ public reply and `{"recipient_id", "message_id"}` for a private one.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import requests
 from django.conf import settings
 
 from inbox.models import Inbox
 
 from .base import ProviderError
-from .meta import error_classify
+from .meta import error_classify, graph_auth_params
 
 
 def _params(inbox: Inbox) -> dict:
-    token = (inbox.credentials or {}).get("page_access_token")
-    if not token:
-        raise ProviderError(reason="rejected", code="no_token", detail="The inbox has no page access token.", transient=False)
-    params = {"access_token": token}
-    if settings.META_APP_SECRET:
-        params["appsecret_proof"] = hmac.new(settings.META_APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
-    return params
+    return graph_auth_params(inbox)
 
 
 def _post(url: str, params: dict, body: dict, id_key: str) -> str:
