@@ -37,3 +37,8 @@ class InboxConfig(AppConfig):
         signals.note_added.connect(mentions.on_note_added, dispatch_uid="inbox.mentions.notify")
         post_migrate.connect(roles.post_migrate_groups_sync, sender=self, dispatch_uid="inbox.roles.groups_sync")
         post_save.connect(roles.on_agent_saved, sender=Agent, dispatch_uid="inbox.roles.agent_groups")
+
+        # Open sockets re-read what their user may see when teams, roles or inboxes change.
+        from . import access_events
+
+        access_events.connect()

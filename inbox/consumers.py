@@ -9,7 +9,13 @@ groups that could see it before (so they can drop it), and those sockets must no
 Frames from the browser: `{"type": "view", "conversation": id}` (also the heartbeat),
 `{"type": "leave", "conversation": id}`, `{"type": "typing", "conversation": id, "typing": bool}`,
 `{"type": "ping"}`. Frames to the browser: whatever realtime publishes, plus `hello`, `presence`
-(who is viewing or typing), `pong` and `error`.
+(who is viewing or typing), `pong`, `error` and `access.changed`.
+
+When what the user may see changes (teams, role, an inbox moved; see `inbox.access_events`), the
+sockets get `access.recompute` on `user-<id>`: they re-read the user's access, leave the groups no
+longer allowed (and threads no longer visible: `conversation.removed`), join the new ones and send
+`access.changed` so the page refetches over REST. A deactivated user's sockets are closed (4401).
+Frames still queued for a socket from groups it has left are dropped (the envelope names its groups).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from . import access, presence
@@ -29,17 +36,33 @@ from .models import Agent
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+# A user deactivated (or deleted) while connected: the browser treats it as signed out.
+CLOSE_DEACTIVATED = CLOSE_UNAUTHENTICATED
 # Seconds within which the same frame, arriving through another group, is dropped.
 DUPLICATE_WINDOW = 5.0
 
 
-@database_sync_to_async
-def _scope_of(user) -> dict:
+def _visibility(user) -> dict:
     """What a socket needs to decide, without a query per event, whether a frame may pass."""
     admin = access.is_admin(user)
     teams = access.team_ids_of(user)
     inboxes = list(access.inboxes_visible_to(user).values_list("id", flat=True))
     return {"admin": admin, "teams": set(teams), "inboxes": set(inboxes)}
+
+
+_scope_of = database_sync_to_async(_visibility)
+
+
+@database_sync_to_async
+def _access_now(user_id: int, viewing: set[int]):
+    """The user as stored now (None when deleted or deactivated), their visibility, and which of
+    the threads `viewing` they may still see."""
+    user = get_user_model().objects.select_related("agent").filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return None, None, set()
+    visible = access.conversations_visible_to(user).filter(pk__in=viewing) if viewing else None
+    still = set(visible.values_list("pk", flat=True)) if visible is not None else set()
+    return user, _visibility(user), still
 
 
 @database_sync_to_async
@@ -85,10 +108,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.recent: deque[tuple[int, float]] = deque(maxlen=256)
         self.visibility = await _scope_of(user)
         await self.accept()
-        groups = [f"user-{user.pk}"]
-        groups += [f"inbox-{i}" for i in sorted(self.visibility["inboxes"])]
-        groups += [f"team-{t}" for t in sorted(self.visibility["teams"])]
-        for group in groups:
+        for group in self._groups_allowed():
             await self._join(group)
         await _presence_changed(user, True)
         await self.send_json({"type": "hello", "user": {"id": self.user_id, "name": self.name}})
@@ -151,6 +171,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     # --- From the channel layer -----------------------------------------------------------------
 
     async def inbox_event(self, event: dict) -> None:
+        sent_to = event.get("groups")
+        if sent_to is not None and not self.groups_joined.intersection(sent_to):
+            return  # queued before this socket left those groups (its access changed)
         frame = event.get("frame") or {}
         if frame.get("type", "").startswith("conversation.") and isinstance(frame.get("conversation"), dict):
             conversation = frame["conversation"]
@@ -175,6 +198,32 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.recent.append((fingerprint, now))
         return False
 
+    async def access_recompute(self, event: dict) -> None:
+        """The user's teams, role or inboxes changed (committed): follow what they may see now."""
+        if not hasattr(self, "user_id"):
+            return
+        user, visibility, still_viewable = await _access_now(self.user_id, set(self.viewing))
+        if user is None:
+            # Deactivated: nothing more reaches this socket, from now or already queued.
+            for conversation_id in list(self.viewing):
+                await self._stop_viewing(conversation_id)
+            for group in list(self.groups_joined):
+                await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.clear()
+            await self.close(code=CLOSE_DEACTIVATED)
+            return
+        self.user, self.visibility = user, visibility
+        for conversation_id in sorted(self.viewing - still_viewable):
+            await self._stop_viewing(conversation_id)
+            await self.send_json({"type": "conversation.removed", "conversation": {"id": conversation_id}})
+        allowed = set(self._groups_allowed()) | {f"conversation-{c}" for c in self.viewing}
+        for group in sorted(self.groups_joined - allowed):
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+        for group in self._groups_allowed():
+            await self._join(group)
+        await self.send_json({"type": "access.changed"})
+
     async def presence_event(self, event: dict) -> None:
         frame = event["frame"]
         if frame.get("conversation") in self.viewing:
@@ -193,6 +242,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             or conversation.get("team") in self.visibility["teams"]
             or _assignee_id(conversation.get("assignee")) == self.user_id
         )
+
+    def _groups_allowed(self) -> list[str]:
+        groups = [f"user-{self.user_id}"]
+        groups += [f"inbox-{i}" for i in sorted(self.visibility["inboxes"])]
+        groups += [f"team-{t}" for t in sorted(self.visibility["teams"])]
+        return groups
 
     async def _join(self, group: str) -> None:
         if group not in self.groups_joined:

@@ -191,11 +191,29 @@ def _send(groups: list[str], frame: dict) -> None:
     # The layer serialises with msgpack: datetimes (e.g. a window's expires_at) become the API's strings.
     try:
         frame = json.loads(json.dumps(frame, cls=JSONEncoder))
-        # The request id (webhook → task → socket) rides on the envelope, not in the frame browsers get.
-        envelope = {"type": "inbox.event", "frame": frame, "request_id": current_request_id()}
-        _deliver(layer, list(dict.fromkeys(groups)), envelope)
+        groups = list(dict.fromkeys(groups))
+        # The request id (webhook → task → socket) rides on the envelope, not in the frame browsers get;
+        # so do the groups it was sent to: a socket that has left all of them since (its access
+        # changed) drops a frame still queued for it (see InboxConsumer.inbox_event).
+        envelope = {"type": "inbox.event", "frame": frame, "request_id": current_request_id(), "groups": groups}
+        _deliver(layer, groups, envelope)
     except Exception as exc:  # the layer is best effort: browsers resync over REST
         logger.warning("channel layer unavailable; dropped %s (%s)", frame.get("type"), type(exc).__name__)
+
+
+def access_recompute_send(user_ids) -> None:
+    """Tell the open sockets of these users to re-read what they may see (now: call it after commit).
+
+    A control message to `user-<id>`, handled by InboxConsumer.access_recompute; never reaches a browser as is.
+    """
+    groups = [f"user-{pk}" for pk in sorted(set(user_ids))]
+    layer = get_channel_layer()
+    if layer is None or not groups:
+        return
+    try:
+        _deliver(layer, groups, {"type": "access.recompute"})
+    except Exception as exc:  # best effort like every frame; a reconnect recomputes anyway
+        logger.warning("channel layer unavailable; sockets of %d users keep their groups (%s)", len(groups), type(exc).__name__)
 
 
 def publish(groups: list[str], frame: dict) -> None:

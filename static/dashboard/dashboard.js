@@ -160,7 +160,7 @@
     socket.addEventListener("open", () => { retry = 0; liveState.textContent = "live"; liveState.className = "connection live"; refreshRisk(); });
     socket.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
-      if (frame.type && (frame.type.startsWith("conversation.") || frame.type.startsWith("message."))) refreshRisk();
+      if (frame.type && (frame.type.startsWith("conversation.") || frame.type.startsWith("message.") || frame.type === "access.changed")) refreshRisk();
     });
     socket.addEventListener("close", () => {
       liveState.textContent = "reconnecting"; liveState.className = "connection reconnecting";

@@ -981,6 +981,10 @@
       case "conversation.removed":
         removeConversation(frame.conversation.id);
         break;
+      case "access.changed":
+        // Our teams, role or inboxes changed: what we may see comes from REST, as after a reconnect.
+        loadList(false); refreshTimeline();
+        break;
       case "presence":
         if (state.current && frame.conversation === state.current.id) { state.viewers = frame.viewers || []; renderCollision(); }
         break;
