@@ -81,6 +81,6 @@ class ContentSecurityPolicyMiddleware(_Middleware):
 
     def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         policy = settings.CONTENT_SECURITY_POLICY
-        if policy and "Content-Security-Policy" not in response and not request.path.startswith(settings.CSP_EXEMPT_PATHS):
+        if policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = policy
         return response

@@ -2,7 +2,7 @@ import os
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from customers.webhooks import shopify_webhook
 from inbox.dashboard_views import dashboard
@@ -10,6 +10,7 @@ from inbox.email_inbound import anymail_urlpatterns
 from inbox.urls import webhook_urlpatterns
 
 from . import ops
+from .api_docs import RedocDocsView, SwaggerDocsView
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -22,8 +23,8 @@ urlpatterns = [
     # django-anymail's inbound/tracking URLs and names, answering 503/4xx as the contract says.
     path("webhooks/anymail/", include((anymail_urlpatterns, "anymail"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/docs/", SwaggerDocsView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", RedocDocsView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("campaigns.urls")),
     path("api/v1/", include("inbox.api.urls")),
     path("api/v1/metrics/", include("inbox.api.metrics_urls")),
