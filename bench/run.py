@@ -806,6 +806,8 @@ def main() -> int:
     parser.add_argument("--realtime-events", type=int, default=40)
     parser.add_argument("--realtime-gap", type=float, default=0.25)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency")
+    parser.add_argument("--http", choices=["gunicorn", "daphne"], default="gunicorn",
+                        help="what serves HTTP: the README's gunicorn, or daphne alone (the earlier setup, for comparison)")
     parser.add_argument("--web-workers", type=int, default=0,
                         help="gunicorn worker processes (default: WEB_CONCURRENCY, else 2 x CPUs + 1)")
     parser.add_argument("--worker-nice", type=int, default=10,
@@ -835,11 +837,17 @@ def main() -> int:
         # lower CPU priority than the web tier.
         procs.start("worker", ["nice", "-n", str(args.worker_nice), str(BIN / "celery"), "-A", "inbox_project", "worker",
                                "-l", "warning", "--concurrency", str(args.workers), "-n", f"bench@{os.uname().nodename}"])
-        if args.web_workers:
-            os.environ["WEB_CONCURRENCY"] = str(args.web_workers)
-        os.environ["GUNICORN_BIND"] = f"127.0.0.1:{PORT}"
-        procs.start("web", [str(BIN / "gunicorn"), "-c", "python:inbox_project.gunicorn_conf", "inbox_project.wsgi"])
-        procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(WS_PORT), "inbox_project.asgi:application"])
+        global WS_BASE
+        if args.http == "gunicorn":
+            if args.web_workers:
+                os.environ["WEB_CONCURRENCY"] = str(args.web_workers)
+            os.environ["GUNICORN_BIND"] = f"127.0.0.1:{PORT}"
+            procs.start("web", [str(BIN / "gunicorn"), "-c", "python:inbox_project.gunicorn_conf", "inbox_project.wsgi"])
+            procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(WS_PORT),
+                                   "inbox_project.asgi:application"])
+        else:  # the earlier setup, for comparison: one daphne process serves HTTP and /ws/
+            WS_BASE = BASE
+            procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(PORT), "inbox_project.asgi:application"])
         wait_http(f"{BASE}/healthz")
         wait_http(f"{WS_BASE}/healthz")
         time.sleep(2)  # let the worker finish booting
@@ -871,10 +879,12 @@ def main() -> int:
         "worker_peak_rss_mib_per_process": round(procs.peak.get("worker", 0) / 1024, 1),
         "loadgen_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, "target": "reported", "met": None})
-    meta = {"size": size, "server": f"gunicorn ({procs.count.get('web', 0) - 1} sync workers) for HTTP, daphne for /ws/, "
-                                    f"celery worker --concurrency {args.workers} at nice {args.worker_nice}",
+    http = (f"gunicorn ({procs.count.get('web', 0) - 1} sync workers) for HTTP, daphne for /ws/"
+            if args.http == "gunicorn" else "daphne (1 process) for HTTP and /ws/")
+    meta = {"size": size, "server": f"{http}, celery worker --concurrency {args.workers} at nice {args.worker_nice}",
             "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M")}
-    out = ROOT / "bench" / ("results.quick.json" if args.quick else "results.json")
+    out = ROOT / "bench" / ("results.quick.json" if args.quick else "results.json" if args.http == "gunicorn"
+                            else f"results.{args.http}.json")
     out.write_text(json.dumps([{"name": "run", "figures": meta, "target": "", "met": None}] + results, indent=2,
                               default=str))
     print()
