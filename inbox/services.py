@@ -86,33 +86,34 @@ def events_store(*, provider: str, events: list[RawEvent]) -> list[int]:
     return pending
 
 
-# Every webhook runs this: one statement (and, outside a transaction, one commit) instead of
-# BEGIN, INSERT, SELECT, COMMIT. The SELECT reads the snapshot from before the INSERT, so it adds
-# exactly the earlier copies still unprocessed (a redelivery of an event the broker never got to).
-_STORE_SQL = """
-WITH stored AS (
-    INSERT INTO {table} (provider, dedupe_key, kind, payload, received_at, attempts, error)
-    SELECT %(provider)s, incoming.dedupe_key, incoming.kind, incoming.payload, now(), 0, ''
-    FROM unnest(%(keys)s::varchar[], %(kinds)s::varchar[], %(payloads)s::jsonb[])
-        AS incoming (dedupe_key, kind, payload)
-    ON CONFLICT (provider, dedupe_key) DO NOTHING
-    RETURNING id
-)
-SELECT id FROM stored
-UNION ALL
-SELECT id FROM {table} WHERE provider = %(provider)s AND dedupe_key = ANY(%(keys)s) AND processed_at IS NULL
+# Every webhook runs this: one INSERT (and, outside a transaction, one commit) instead of BEGIN,
+# INSERT, SELECT, COMMIT. Only when some event was already held (a redelivery) does a second
+# statement look for earlier copies still unprocessed (ones the broker never got to).
+_INSERT_SQL = """
+INSERT INTO {table} (provider, dedupe_key, kind, payload, received_at, attempts, error)
+SELECT %(provider)s, incoming.dedupe_key, incoming.kind, incoming.payload, now(), 0, ''
+FROM unnest(%(keys)s::varchar[], %(kinds)s::varchar[], %(payloads)s::jsonb[]) AS incoming (dedupe_key, kind, payload)
+ON CONFLICT (provider, dedupe_key) DO NOTHING
+RETURNING id, dedupe_key
 """
+_EARLIER_SQL = "SELECT id FROM {table} WHERE provider = %s AND dedupe_key = ANY(%s) AND processed_at IS NULL"
 
 
 def _events_store_pg(*, provider: str, events: list[RawEvent], keys: list[str]) -> list[int]:
-    sql = _STORE_SQL.format(table=connection.ops.quote_name(InboundEvent._meta.db_table))
+    table = connection.ops.quote_name(InboundEvent._meta.db_table)
     params = {"provider": provider, "keys": keys, "kinds": [e.kind for e in events],
               "payloads": [json.dumps(e.payload) for e in events]}
-    # One statement is atomic on its own; inside a caller's transaction a savepoint keeps a failure
+    # A statement is atomic on its own; inside a caller's transaction a savepoint keeps a failure
     # (lock timeout, NUL characters) from aborting the caller's work.
     with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted({row[0] for row in cursor.fetchall()})
+        cursor.execute(_INSERT_SQL.format(table=table), params)
+        stored = cursor.fetchall()
+        ids = {row[0] for row in stored}
+        held = sorted(set(keys) - {row[1] for row in stored})
+        if held:
+            cursor.execute(_EARLIER_SQL.format(table=table), [provider, held])
+            ids |= {row[0] for row in cursor.fetchall()}
+    return sorted(ids)
 
 
 def _enqueue_processing(ids: list[int]) -> None:
