@@ -182,6 +182,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # the connection back to the pool around each task as Django does around a request, and the
 # pool's health check drops connections broken by a PostgreSQL restart.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+# A pool process past this resident size (KiB) is replaced after its current task. A safety net:
+# a worker retrying hundreds of failing provider calls was seen to plateau near 300 MiB per process
+# (about 130 MiB normally) — in Celery's retry path, not in the task code.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 256 * 1024)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
