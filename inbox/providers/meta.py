@@ -464,23 +464,29 @@ class MetaProvider(Provider):
 
     @staticmethod
     def _post(url: str, params: dict, body: dict) -> str:
-        timeout = settings.PROVIDER_HTTP_TIMEOUT
-        try:
-            response = requests.post(url, params=params, json=body, timeout=timeout)
-        except requests.Timeout:
-            # Never put the exception text in the detail: it quotes the URL, token included.
-            raise ProviderError(reason="timeout", code="timeout", detail=f"No answer from the Graph API in {timeout}s.", transient=True) from None
-        except requests.RequestException as exc:
-            raise ProviderError(
-                reason="timeout", code="connection", detail=f"Could not reach the Graph API ({type(exc).__name__}).", transient=True
-            ) from None
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if response.status_code < 300 and isinstance(data, dict) and data.get("message_id"):
+        status, data = graph_call("POST", url, params=params, json=body)
+        if status < 300 and isinstance(data, dict) and data.get("message_id"):
             return str(data["message_id"])
-        raise error_classify(status=response.status_code, data=data)
+        raise error_classify(status=status, data=data)
+
+
+def graph_call(method: str, url: str, *, params: dict, json: dict | None = None) -> tuple[int, Any]:
+    """One Graph API request: (status, decoded JSON body or None). Timeouts and unreachable hosts
+    are transient ProviderErrors; what the status means is the caller's to judge."""
+    timeout = settings.PROVIDER_HTTP_TIMEOUT
+    try:
+        response = requests.request(method, url, params=params, json=json, timeout=timeout)
+    except requests.Timeout:
+        # Never put the exception text in the detail: it quotes the URL, token included.
+        raise ProviderError(reason="timeout", code="timeout", detail=f"No answer from the Graph API in {timeout}s.", transient=True) from None
+    except requests.RequestException as exc:
+        raise ProviderError(
+            reason="timeout", code="connection", detail=f"Could not reach the Graph API ({type(exc).__name__}).", transient=True
+        ) from None
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, None
 
 
 def graph_auth_params(inbox: Inbox) -> dict[str, str]:

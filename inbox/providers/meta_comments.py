@@ -6,40 +6,25 @@ public reply and `{"recipient_id", "message_id"}` for a private one.
 
 from __future__ import annotations
 
-import requests
 from django.conf import settings
 
 from inbox.models import Inbox
 
-from .base import ProviderError
-from .meta import error_classify, graph_auth_params
-
-
-def _params(inbox: Inbox) -> dict:
-    return graph_auth_params(inbox)
+from .meta import error_classify, graph_auth_params, graph_call
 
 
 def _post(url: str, params: dict, body: dict, id_key: str) -> str:
-    timeout = settings.PROVIDER_HTTP_TIMEOUT
-    try:
-        response = requests.post(url, params=params, json=body, timeout=timeout)
-    except requests.RequestException as exc:
-        # The exception text quotes the URL and so the token: never kept.
-        raise ProviderError(reason="timeout", code="connection", detail=f"Graph API unreachable ({type(exc).__name__}).", transient=True) from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if response.status_code < 300 and isinstance(data, dict) and data.get(id_key):
+    status, data = graph_call("POST", url, params=params, json=body)
+    if status < 300 and isinstance(data, dict) and data.get(id_key):
         return str(data[id_key])
-    raise error_classify(status=response.status_code, data=data)
+    raise error_classify(status=status, data=data)
 
 
 def public_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
     """Reply under the comment: /{comment_id}/comments on Facebook, /{comment_id}/replies on Instagram."""
     graph = settings.META_GRAPH_URL.rstrip("/")
     edge = "replies" if inbox.kind == "instagram" else "comments"
-    return _post(f"{graph}/{comment_id}/{edge}", _params(inbox), {"message": text}, "id")
+    return _post(f"{graph}/{comment_id}/{edge}", graph_auth_params(inbox), {"message": text}, "id")
 
 
 def private_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
@@ -48,4 +33,4 @@ def private_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
     credentials = inbox.credentials or {}
     sender_id = credentials.get("send_as_id") or credentials.get("page_id") or inbox.external_id
     body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
-    return _post(f"{graph}/{sender_id}/messages", _params(inbox), body, "message_id")
+    return _post(f"{graph}/{sender_id}/messages", graph_auth_params(inbox), body, "message_id")

@@ -13,13 +13,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from django.conf import settings
 
 from inbox.models import Inbox
 
 from .base import ProviderError
-from .meta import error_classify, graph_auth_params
+from .meta import error_classify, graph_auth_params, graph_call
 
 PROFILE_FIELDS = {"messenger": "first_name,last_name", "instagram": "name,username"}
 
@@ -31,25 +30,12 @@ def profile_get(*, inbox: Inbox, external_id: str) -> dict[str, Any]:
         raise ProviderError(reason="rejected", code="channel", detail=f"No profile API for {inbox.kind}.", transient=False)
     params = {**graph_auth_params(inbox), "fields": fields}
     url = f"{settings.META_GRAPH_URL.rstrip('/')}/{quote(external_id, safe='')}"
-    timeout = settings.PROVIDER_HTTP_TIMEOUT
-    try:
-        response = requests.get(url, params=params, timeout=timeout)
-    except requests.Timeout:
-        # Never keep the exception text: it quotes the URL, token included.
-        raise ProviderError(reason="timeout", code="timeout", detail=f"No answer from the Graph API in {timeout}s.", transient=True) from None
-    except requests.RequestException as exc:
-        raise ProviderError(
-            reason="timeout", code="connection", detail=f"Could not reach the Graph API ({type(exc).__name__}).", transient=True
-        ) from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if response.status_code < 300:
+    status, data = graph_call("GET", url, params=params)
+    if status < 300:
         if isinstance(data, dict) and not isinstance(data.get("error"), dict):
             return data
-        raise ProviderError(reason="rejected", code=str(response.status_code), detail="The Graph API answered no profile.", transient=False)
-    raise error_classify(status=response.status_code, data=data)
+        raise ProviderError(reason="rejected", code=str(status), detail="The Graph API answered no profile.", transient=False)
+    raise error_classify(status=status, data=data)
 
 
 def _text(value: Any) -> str:
