@@ -99,6 +99,16 @@ def test_forced_embedded_mode_uses_sqlite_an_in_memory_layer_and_eager_tasks(tmp
     assert len([line for line in result.stderr.splitlines() if "embedded mode" in line]) == 1
 
 
+def test_the_embedded_sqlite_database_migrates_forwards_and_back(tmp_path):
+    """`make run` without PostgreSQL: every migration must run on SQLite too (e.g. the list
+    indexes, built CONCURRENTLY and with NULLS LAST on PostgreSQL only)."""
+    env = dict(INBOX_EMBEDDED="1", DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", REDIS_URL=None)
+    for args in (["migrate"], ["migrate", "inbox", "0008"], ["migrate"]):
+        result = subprocess.run([sys.executable, "manage.py", *args, "--noinput", "-v0"], cwd=ROOT, env=_env(**env),
+                                capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_forced_embedded_mode_refuses_a_redis_url():
     result = _run(LOAD_SETTINGS, INBOX_EMBEDDED="1", REDIS_URL="redis://127.0.0.1:6379/0")
     assert result.returncode != 0
