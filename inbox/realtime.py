@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import threading
-import weakref
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -140,19 +139,8 @@ async def _group_send_all(layer, groups: list[str], envelope: dict, *, retry: bo
 
 def _deliver(layer, groups: list[str], envelope: dict) -> None:
     """Send to all groups, blocking at most settings.REALTIME_SEND_TIMEOUT; raises when the frame could not leave."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is not None:
-        # Called from async code: never block its loop; send as a task of that loop, after the
-        # frames sent before it from there (frames leave in order).
-        previous = _last_task.get(running)
-        task = running.create_task(_send_after(previous, layer, groups, envelope))
-        _last_task[running] = task
-        _tasks.add(task)
-        task.add_done_callback(_task_done)
-        return
+    if asyncio._get_running_loop() is not None:  # blocking here would stall the caller's event loop
+        raise RuntimeError("realtime frames leave from sync code; call it through sync_to_async")
     if not _uses_sender_loop(layer):
         async_to_sync(_group_send_all)(layer, groups, envelope)
         return
@@ -163,25 +151,6 @@ def _deliver(layer, groups: list[str], envelope: dict) -> None:
     except concurrent.futures.TimeoutError:
         future.cancel()
         raise TimeoutError(f"channel layer did not answer within {timeout}s") from None
-
-
-_tasks: set[asyncio.Task] = set()
-_last_task: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-async def _send_after(previous: asyncio.Task | None, layer, groups: list[str], envelope: dict) -> None:
-    if previous is not None and not previous.done():
-        await asyncio.wait([previous])
-    await asyncio.wait_for(
-        _group_send_all(layer, groups, envelope, retry=True),
-        float(settings.REALTIME_SEND_TIMEOUT),
-    )
-
-
-def _task_done(task: asyncio.Task) -> None:
-    _tasks.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning("channel layer unavailable; dropped a frame (%s)", type(task.exception()).__name__)
 
 
 def _send(groups: list[str], frame: dict) -> None:
