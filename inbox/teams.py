@@ -33,15 +33,7 @@ def _message_setting(name: str, value, *, kind: str) -> dict:
     text = value.get("text", "")
     if not isinstance(enabled, bool):
         raise ValidationError(f"{name}.enabled must be true or false.")
-    if not isinstance(text, str):
-        raise ValidationError(f"{name}.text must be a string.")
-    if enabled and not text.strip():
-        raise ValidationError(f"{name}.text is required when {name} is enabled.")
-    limit = MAX_LENGTH.get(kind)
-    if limit and len(text) > limit:
-        raise ValidationError(f"{name}.text is longer than the {limit} characters this channel allows.")
-    if "\x00" in text:
-        raise ValidationError(f"{name}.text may not contain NUL characters.")
+    text = _channel_text(f"{name}.text", text, kind=kind, required=enabled, required_when=f"{name} is enabled")
     return {"enabled": enabled, "text": text}
 
 
@@ -50,10 +42,15 @@ BOT_MAX_OPTIONS, BOT_TITLE_LENGTH, BOT_PAYLOAD_LENGTH = 13, 20, 1000
 
 
 def _bot_text(name: str, value, *, kind: str, required: bool) -> str:
+    return _channel_text(name, value, kind=kind, required=required, required_when="the bot is enabled")
+
+
+def _channel_text(name: str, value, *, kind: str, required: bool, required_when: str) -> str:
+    """A text the app will send on this inbox's channel: a string, within the channel's limit."""
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string.")
     if required and not value.strip():
-        raise ValidationError(f"{name} is required when the bot is enabled.")
+        raise ValidationError(f"{name} is required when {required_when}.")
     limit = MAX_LENGTH.get(kind)
     if limit and len(value) > limit:
         raise ValidationError(f"{name} is longer than the {limit} characters this channel allows.")
