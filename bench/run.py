@@ -510,8 +510,9 @@ def bench_webhooks(args, procs: Processes) -> list[dict]:
 
 
 WEBHOOK_MODES = {
-    "ingest_only": "the worker is paused (SIGSTOP) during the load, as the floor has nothing behind it; "
-                   "it then resumes and processes everything",
+    "ingest_only": "the worker (with its listener, which publishes the processing tasks) is paused "
+                   "(SIGSTOP) during the load, as the floor has nothing behind it; it then resumes, "
+                   "dispatches and processes everything",
     "with_worker": "the worker processes events on the same two cores during the load",
 }
 

@@ -20,7 +20,7 @@ from customers.models import Channel, ConsentPurpose
 from customers.selectors import is_opted_out
 from customers.services import consent_record, identity_resolve
 
-from . import metrics, profiles, realtime, signals
+from . import dispatch, metrics, profiles, realtime, signals
 from .models import (
     META_CHANNELS,
     STANDARD_WINDOW,
@@ -64,13 +64,18 @@ def events_store(*, provider: str, events: list[RawEvent]) -> list[int]:
     """Store raw provider events once each; returns the ids of stored rows still to process.
 
     Runs in the webhook's request: after it commits, the provider may be acknowledged.
-    Processing is queued on commit; if the broker is down, the sweeper picks the rows up later.
+    Processing is dispatched on commit: by a PostgreSQL notification to the worker's listener
+    (INBOUND_DISPATCH=notify, inbox/dispatch.py) or by publishing the task from here (direct).
+    If either is lost (no listener, broker down), the sweeper picks the rows up later.
     """
     if not events:
         return []
     keys = [e.dedupe_key[:255] for e in events]
     if connection.vendor == "postgresql":
-        pending = _events_store_pg(provider=provider, events=events, keys=keys)
+        notify = dispatch.notify_enabled()
+        pending = _events_store_pg(provider=provider, events=events, keys=keys, notify=notify)
+        if notify:
+            return pending
     else:
         with transaction.atomic():
             InboundEvent.objects.bulk_create(
@@ -96,23 +101,43 @@ FROM unnest(%(keys)s::varchar[], %(kinds)s::varchar[], %(payloads)s::jsonb[]) AS
 ON CONFLICT (provider, dedupe_key) DO NOTHING
 RETURNING id, dedupe_key
 """
+# The same INSERT, also notifying the dispatcher's channel with the new ids (delivered at commit).
+# The outer query reads `notified` so that PostgreSQL evaluates it.
+_INSERT_NOTIFY_SQL = """
+WITH stored AS ({insert}),
+notified AS (
+    SELECT pg_notify(%(channel)s, string_agg(id::text, ',')) FROM (
+        SELECT id, (row_number() OVER () - 1) / %(per_notification)s AS part FROM stored
+    ) AS numbered GROUP BY part
+)
+SELECT id, dedupe_key FROM stored, (SELECT count(*) FROM notified) AS sent
+"""
 _EARLIER_SQL = "SELECT id FROM {table} WHERE provider = %s AND dedupe_key = ANY(%s) AND processed_at IS NULL"
+_NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
 
 
-def _events_store_pg(*, provider: str, events: list[RawEvent], keys: list[str]) -> list[int]:
+def _events_store_pg(*, provider: str, events: list[RawEvent], keys: list[str], notify: bool) -> list[int]:
     table = connection.ops.quote_name(InboundEvent._meta.db_table)
     params = {"provider": provider, "keys": keys, "kinds": [e.kind for e in events],
-              "payloads": [json.dumps(e.payload) for e in events]}
+              "payloads": [json.dumps(e.payload) for e in events],
+              "channel": dispatch.CHANNEL, "per_notification": dispatch.IDS_PER_NOTIFICATION}
+    insert = _INSERT_SQL.format(table=table)
+    if notify:
+        insert = _INSERT_NOTIFY_SQL.format(insert=insert.strip())
     # A statement is atomic on its own; inside a caller's transaction a savepoint keeps a failure
     # (lock timeout, NUL characters) from aborting the caller's work.
     with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL.format(table=table), params)
+        cursor.execute(insert, params)
         stored = cursor.fetchall()
         ids = {row[0] for row in stored}
         held = sorted(set(keys) - {row[1] for row in stored})
         if held:
             cursor.execute(_EARLIER_SQL.format(table=table), [provider, held])
-            ids |= {row[0] for row in cursor.fetchall()}
+            earlier = sorted(row[0] for row in cursor.fetchall())
+            ids.update(earlier)
+            if notify:
+                for chunk in dispatch.chunks(earlier, dispatch.IDS_PER_NOTIFICATION):
+                    cursor.execute(_NOTIFY_SQL, [dispatch.CHANNEL, ",".join(map(str, chunk))])
     return sorted(ids)
 
 

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inbox_project.settings")
 
@@ -23,3 +23,18 @@ def _connections_back_to_pool(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_ready.connect(weak=False)
+def _inbound_dispatch_start(**kwargs) -> None:
+    """In the worker's main process, once its pool is up: the listener of inbox/dispatch.py."""
+    from inbox import dispatch
+
+    dispatch.start_in_worker()
+
+
+@worker_shutdown.connect(weak=False)
+def _inbound_dispatch_stop(**kwargs) -> None:
+    from inbox import dispatch
+
+    dispatch.stop_in_worker()

@@ -196,6 +196,17 @@ CELERY_TIMEZONE = "UTC"
 # The sweeper re-dispatches what a dead worker or a down broker left behind.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
 SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
+# How a stored webhook event reaches the worker (inbox/dispatch.py): "notify" — the webhook's INSERT
+# notifies PostgreSQL listeners and a listener in the Celery worker publishes the task; "direct" —
+# the webhook publishes the task itself after commit. notify needs PostgreSQL and a real worker.
+INBOUND_DISPATCH = env_str("INBOUND_DISPATCH") or (
+    "notify" if _db["ENGINE"] == "django.db.backends.postgresql" and not CELERY_TASK_ALWAYS_EAGER else "direct")
+if INBOUND_DISPATCH not in ("notify", "direct"):
+    raise ImproperlyConfigured(f"INBOUND_DISPATCH must be notify or direct, got {INBOUND_DISPATCH!r}")
+if INBOUND_DISPATCH == "notify" and _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("INBOUND_DISPATCH=notify needs PostgreSQL (LISTEN/NOTIFY)")
+# Seconds a standby listener waits between tries to take over, and a leader before reconnecting.
+INBOUND_DISPATCH_RETRY_SECONDS = env_int("INBOUND_DISPATCH_RETRY_SECONDS", 5)
 # Seconds a realtime frame may take to reach the channel layer before it is dropped (inbox/realtime.py).
 REALTIME_SEND_TIMEOUT = env_int("REALTIME_SEND_TIMEOUT", 3)
 CELERY_BEAT_SCHEDULE = {

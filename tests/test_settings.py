@@ -57,6 +57,7 @@ def test_the_settings_load_with_development_defaults():
         ("META_GRAPH_URL", "graph.facebook.com/v24.0"),
         ("DB_POOL_MAX", "lots"),
         ("EMAIL_PORT", "smtp"),
+        ("INBOUND_DISPATCH", "kafka"),
     ],
 )
 def test_a_bad_value_fails_loudly_naming_the_variable(variable, value):
@@ -107,6 +108,25 @@ def test_the_embedded_sqlite_database_migrates_forwards_and_back(tmp_path):
         result = subprocess.run([sys.executable, "manage.py", *args, "--noinput", "-v0"], cwd=ROOT, env=_env(**env),
                                 capture_output=True, text=True, timeout=180)
         assert result.returncode == 0, result.stderr[-2000:]
+
+
+_DISPATCH = "import django; django.setup(); from django.conf import settings; print(settings.INBOUND_DISPATCH)"
+
+
+def test_inbound_dispatch_is_notify_with_postgresql_and_a_worker_and_direct_otherwise(tmp_path):
+    postgres = "postgres://postgres@127.0.0.1:5432/inbox"
+    worker = _run(_DISPATCH, DATABASE_URL=postgres, REDIS_URL="redis://127.0.0.1:6379/0", CELERY_TASK_ALWAYS_EAGER="0")
+    in_process = _run(_DISPATCH, DATABASE_URL=postgres, CELERY_TASK_ALWAYS_EAGER="1")
+    embedded = _run(_DISPATCH, INBOX_EMBEDDED="1", DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", REDIS_URL=None)
+    assert [r.stdout.strip() for r in (worker, in_process, embedded)] == ["notify", "direct", "direct"], (
+        worker.stderr, in_process.stderr, embedded.stderr)
+
+
+def test_inbound_dispatch_notify_is_refused_without_postgresql(tmp_path):
+    result = _run(_DISPATCH, INBOX_EMBEDDED="1", DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", REDIS_URL=None,
+                  INBOUND_DISPATCH="notify")
+    assert result.returncode != 0
+    assert "INBOUND_DISPATCH=notify needs PostgreSQL" in result.stderr
 
 
 def test_forced_embedded_mode_refuses_a_redis_url():

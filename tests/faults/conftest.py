@@ -73,6 +73,7 @@ class Stack:
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "SWEEP_INTERVAL_SECONDS": "2",
             "SWEEP_STUCK_AFTER_SECONDS": "4",
+            "INBOUND_DISPATCH_RETRY_SECONDS": "1",
             "CELERY_VISIBILITY_TIMEOUT": "3600",
             "PROVIDER_HTTP_TIMEOUT": "10",
             "LOG_LEVEL": "WARNING",

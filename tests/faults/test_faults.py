@@ -222,3 +222,24 @@ def test_a_worker_stopped_with_sigterm_finishes_its_sends_and_repeats_none(stack
     ids = {f"inbox-message:{i}" for i in queued}
     assert {key: n for key, n in sent.items() if key in ids} == {key: 1 for key in ids}
     fake_api.default_responder = None
+
+
+def test_with_no_sweeper_a_workers_listener_dispatches_webhooks_and_a_standby_worker_takes_over(stack):
+    """INBOUND_DISPATCH=notify, the default here: a webhook only notifies. With beat (the sweeper)
+    stopped, only a worker's listener can bring an event to processing."""
+    prefix = f"m_listen_{uuid.uuid4().hex[:8]}_"
+    stack.kill("beat", signal.SIGTERM)
+    try:
+        stack.start_worker("standby")
+        assert stack.post_meta(meta_message(f"{prefix}1", "3000001", "hi", _now_ms())).status_code == 200
+        wait_for(lambda: _messages_with_prefix(stack, prefix) == 1, 30, what="the leader's dispatch")
+
+        stack.kill("worker")  # SIGKILL: its connection, and with it the leader's lock, goes away
+        assert stack.post_meta(meta_message(f"{prefix}2", "3000002", "hi", _now_ms())).status_code == 200
+        wait_for(lambda: _messages_with_prefix(stack, prefix) == 2, 60, what="the standby's dispatch")
+        time.sleep(1)
+        assert _messages_with_prefix(stack, prefix) == 2
+    finally:
+        if "worker" not in stack.procs:
+            stack.start_worker()
+        stack.start_beat()
