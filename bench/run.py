@@ -582,6 +582,27 @@ def bench_inbox_list(args, creds: dict, procs: Processes) -> list[dict]:
 # --- 3. realtime ----------------------------------------------------------------------------------
 
 
+async def worker_idle(quiet: float = 1.5, limit: float = 120) -> float:
+    """Wait until the broker's task queue has stayed empty for `quiet` seconds; returns the wait."""
+    import redis
+
+    client = redis.Redis.from_url(ENV["REDIS_URL"])
+    t = time.monotonic()
+    empty_since = None
+    try:
+        while time.monotonic() - t < limit:
+            if client.llen("celery"):
+                empty_since = None
+            elif empty_since is None:
+                empty_since = time.monotonic()
+            elif time.monotonic() - empty_since >= quiet:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        client.close()
+    return round(time.monotonic() - t, 1)
+
+
 def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
     from django.contrib.auth import get_user_model
 
@@ -607,6 +628,9 @@ def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
 
         connected = 0
         stop = asyncio.Event()
+        # Every web process's first webhooks (imports, URL resolver, pool) before anything is timed.
+        await closed_loop([meta_request(f"psrtwarm{run}{i}", f"m_rtwarm_{run}_{i}", "warm-up")
+                           for i in range(3 * WARM_UP_PER_PROCESS)], args.concurrency, 30)
         async with aiohttp.ClientSession(BASE, connector=aiohttp.TCPConnector(limit=0)) as session:
             sockets = []
 
@@ -642,7 +666,9 @@ def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
                             received[mid][user_id] = now
 
             readers = [asyncio.create_task(reader(u, ws)) for u, ws in sockets]
-            await asyncio.sleep(1.0)
+            # 200 agents coming online is work of its own (presence; queue drains to agents presence
+            # had set away): the events start once the worker has it behind it.
+            settle_seconds = await worker_idle()
             for mid, (path, body, headers) in events:
                 sent_at[mid] = time.perf_counter()
                 async with session.post(path, data=body, headers=headers) as resp:
@@ -653,7 +679,7 @@ def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
             await asyncio.gather(*readers)
             for _, ws in sockets:
                 await ws.close()
-        return {"connected": connected, "connect_seconds": round(connect_seconds, 2)}
+        return {"connected": connected, "connect_seconds": round(connect_seconds, 2), "settle_seconds": settle_seconds}
 
     info = asyncio.run(main())
     procs.sample()

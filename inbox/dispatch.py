@@ -87,6 +87,9 @@ class Dispatcher:
                             self._listen(conn)
                 except psycopg.Error as exc:
                     logger.warning("inbound dispatch: database connection lost (%s); retrying", exc)
+                except Exception:
+                    # Whatever it was, the thread must outlive it: the sweeper covers the gap meanwhile.
+                    logger.exception("inbound dispatch: listener failed; restarting it")
                 finally:
                     if self.leading.is_set():
                         logger.info("inbound dispatch: no longer leading")

@@ -187,3 +187,23 @@ def test_a_broker_that_refuses_leaves_the_events_for_the_sweeper_and_the_listene
         assert InboundEvent.objects.get(pk=ids[0]).processed_at is None
     finally:
         conf.task_always_eager, conf.broker_url, conf.broker_connection_retry, conf.task_publish_retry = saved
+
+
+def test_an_unexpected_failure_restarts_the_listener_which_then_dispatches_what_it_dropped(running, caplog):
+    dispatcher = running()
+    assert dispatcher.listening.wait(10)
+    real_publish, calls = dispatcher.publish, []
+
+    def publish_failing_once(ids):
+        calls.append(ids)
+        if len(calls) == 1:
+            raise RuntimeError("something nobody planned for")
+        real_publish(ids)
+
+    dispatcher.publish = publish_failing_once
+    with caplog.at_level(logging.ERROR, logger="inbox.dispatch"):
+        [event_id] = events_store(provider="meta", events=[raw("unplanned")])
+        # Dropped by the failure; the restarted listener's catch-up brings it back.
+        assert wait_for(lambda: InboundEvent.objects.get(pk=event_id).processed_at is not None)
+    assert "listener failed; restarting it" in caplog.text
+    assert len(calls) >= 2 and event_id in calls[0] and event_id in calls[1]
