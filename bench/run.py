@@ -431,14 +431,17 @@ def bench_webhooks(args, procs: Processes) -> list[dict]:
             print(f"  {'':22s} processed: {processed}")
         return figures, processed
 
-    def median_run(results: list[dict]) -> dict:
-        """The run with the median throughput, with every run's req/s beside it."""
-        ordered = sorted(results, key=lambda r: r["rps"])
+    def summed_errors(results: list[dict]) -> dict[str, int]:
         errors: dict[str, int] = {}
         for r in results:
             for k, v in r["errors"].items():
                 errors[k] = errors.get(k, 0) + v
-        return {**ordered[len(ordered) // 2], "rps_of_runs": [r["rps"] for r in results], "errors": errors}
+        return errors
+
+    def median_run(results: list[dict]) -> dict:
+        """The run with the median throughput, with every run's req/s beside it."""
+        ordered = sorted(results, key=lambda r: r["rps"])
+        return {**ordered[len(ordered) // 2], "rps_of_runs": [r["rps"] for r in results], "errors": summed_errors(results)}
 
     # Warm every web process up (imports, URL resolver, pool, broker connection) before measuring.
     warm = 3 * WARM_UP_PER_PROCESS
@@ -485,11 +488,8 @@ def bench_webhooks(args, procs: Processes) -> list[dict]:
         pairs = steady_runs[key]
         ordered = sorted(pairs, key=lambda pair: pair[0]["p99_ms"] if pair[0]["p99_ms"] is not None else float("inf"))
         figures, processed = ordered[len(ordered) // 2]
-        errors: dict[str, int] = {}
-        for r, _ in pairs:
-            for k, v in r["errors"].items():
-                errors[k] = errors.get(k, 0) + v
-        return {**figures, "p99_ms_of_runs": [r["p99_ms"] for r, _ in pairs], "errors": errors}, processed
+        results = [r for r, _ in pairs]
+        return {**figures, "p99_ms_of_runs": [r["p99_ms"] for r in results], "errors": summed_errors(results)}, processed
 
     floor = {"closed": median_run(closed_runs["floor"]), "steady": median_steady("floor")[0]}
     runs: dict[str, dict] = {}
@@ -714,7 +714,6 @@ def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
         return {"connected": connected, "connect_seconds": round(connect_seconds, 2), "settle_seconds": settle_seconds}
 
     info = asyncio.run(main())
-    json.dump({'received': received, 'sent_at': sent_at, 'order': [m for m, _ in events], 'wall': time.time() - time.perf_counter()}, open('/tmp/rt_dump.json', 'w'))
     procs.sample()
     # Who may see each message, by the same rule the API uses.
     User = get_user_model()
@@ -899,7 +898,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--webhook-requests", type=int, default=1500)
     parser.add_argument("--max-seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=3, help="closed-loop throughput runs per webhook (median)")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput and steady-rate runs per webhook (median)")
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--steady-seconds", type=float, default=5)
     parser.add_argument("--drain-seconds", type=float, default=300)

@@ -25,6 +25,9 @@ import psycopg
 from django.conf import settings
 from django.db import connections
 from kombu.exceptions import OperationalError as BrokerError
+from psycopg import sql
+
+from .models import InboundEvent
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +35,20 @@ CHANNEL = "inbox_inbound_events"
 # PostgreSQL refuses a notification payload of 8000 bytes or more: ids go out in chunks of this many.
 IDS_PER_NOTIFICATION = 500
 _LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('inbox.dispatch.leader'))"
-# Events stored while nobody listened, too young for the sweeper yet.
+# Events stored while nobody listened, too young for the sweeper yet (`{table}`: InboundEvent's).
 _CATCH_UP_SQL = """
-SELECT id FROM inbox_inboundevent
+SELECT id FROM {table}
 WHERE processed_at IS NULL AND attempts = 0 AND received_at > now() - make_interval(secs => %s)
 ORDER BY id
 """
 # Parameters of Django's connection that are not libpq connection options.
 _NOT_CONNINFO = {"cursor_factory", "context", "prepare_threshold"}
+
+
+def connection_params() -> dict:
+    """libpq connection options of the default database, for a connection of its own (LISTEN
+    holds one session; Django's pooled connections are handed from request to request)."""
+    return {k: v for k, v in connections["default"].get_connection_params().items() if k not in _NOT_CONNINFO}
 
 
 def notify_enabled() -> bool:
@@ -102,8 +111,7 @@ class Dispatcher:
             connections.close_all()
 
     def _connect(self) -> psycopg.Connection:
-        params = {k: v for k, v in connections["default"].get_connection_params().items() if k not in _NOT_CONNINFO}
-        return psycopg.connect(autocommit=True, application_name="inbox-dispatch", **params)
+        return psycopg.connect(autocommit=True, application_name="inbox-dispatch", **connection_params())
 
     def _lead(self, conn: psycopg.Connection) -> bool:
         """Hold the leader's lock (released when this connection closes), or wait on standby."""
@@ -119,7 +127,8 @@ class Dispatcher:
     def _listen(self, conn: psycopg.Connection) -> None:
         conn.execute(f"LISTEN {CHANNEL}")
         # After LISTEN, so an event is either in this query or in a notification (perhaps both).
-        backlog = [row[0] for row in conn.execute(_CATCH_UP_SQL, [settings.SWEEP_STUCK_AFTER_SECONDS + 5])]
+        catch_up = _CATCH_UP_SQL.format(table=sql.Identifier(InboundEvent._meta.db_table).as_string(conn))
+        backlog = [row[0] for row in conn.execute(catch_up, [settings.SWEEP_STUCK_AFTER_SECONDS + 5])]
         if backlog:
             logger.info("inbound dispatch: %d events stored while nobody listened", len(backlog))
             self.publish(backlog)

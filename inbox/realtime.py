@@ -139,7 +139,11 @@ async def _group_send_all(layer, groups: list[str], envelope: dict, *, retry: bo
 
 def _deliver(layer, groups: list[str], envelope: dict) -> None:
     """Send to all groups, blocking at most settings.REALTIME_SEND_TIMEOUT; raises when the frame could not leave."""
-    if asyncio._get_running_loop() is not None:  # blocking here would stall the caller's event loop
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # sync code, as it should be
+    else:  # blocking here would stall the caller's event loop
         raise RuntimeError("realtime frames leave from sync code; call it through sync_to_async")
     if not _uses_sender_loop(layer):
         async_to_sync(_group_send_all)(layer, groups, envelope)

@@ -415,12 +415,8 @@ class MetaProvider(Provider):
         if (message.payload or {}).get("comment_reply"):
             return self._send_comment_reply(message)
         inbox = message.inbox
-        credentials = inbox.credentials or {}
         params = graph_auth_params(inbox)
-        # Instagram messaging through a Page token posts to the linked Page (Meta's docs); an
-        # inbox may name another sender id (e.g. the IG account for Instagram Login apps).
-        sender_id = credentials.get("send_as_id") or credentials.get("page_id") or inbox.external_id
-        url = f"{settings.META_GRAPH_URL.rstrip('/')}/{sender_id}/messages"
+        url = f"{settings.META_GRAPH_URL.rstrip('/')}/{graph_sender_id(inbox)}/messages"
 
         metadata = f"{OWN_METADATA_PREFIX}{message.pk}"
         bodies = [self._body(message, {"attachment": a, "metadata": metadata}) for a in _outgoing_attachments(message)]
@@ -487,6 +483,13 @@ def graph_call(method: str, url: str, *, params: dict, json: dict | None = None)
         return response.status_code, response.json()
     except ValueError:
         return response.status_code, None
+
+
+def graph_sender_id(inbox: Inbox) -> str:
+    """Whom the Send API posts as. Instagram messaging through a Page token posts to the linked Page
+    (Meta's docs); an inbox may name another sender id (e.g. the IG account for Instagram Login apps)."""
+    credentials = inbox.credentials or {}
+    return credentials.get("send_as_id") or credentials.get("page_id") or inbox.external_id
 
 
 def graph_auth_params(inbox: Inbox) -> dict[str, str]:

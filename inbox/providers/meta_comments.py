@@ -10,7 +10,7 @@ from django.conf import settings
 
 from inbox.models import Inbox
 
-from .meta import error_classify, graph_auth_params, graph_call
+from .meta import error_classify, graph_auth_params, graph_call, graph_sender_id
 
 
 def _post(url: str, params: dict, body: dict, id_key: str) -> str:
@@ -30,7 +30,5 @@ def public_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
 def private_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
     """One message to the commenter, addressed by the comment (Meta allows one, within 7 days)."""
     graph = settings.META_GRAPH_URL.rstrip("/")
-    credentials = inbox.credentials or {}
-    sender_id = credentials.get("send_as_id") or credentials.get("page_id") or inbox.external_id
     body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
-    return _post(f"{graph}/{sender_id}/messages", graph_auth_params(inbox), body, "message_id")
+    return _post(f"{graph}/{graph_sender_id(inbox)}/messages", graph_auth_params(inbox), body, "message_id")

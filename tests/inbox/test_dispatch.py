@@ -13,7 +13,7 @@ import time
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from inbox import dispatch
 from inbox.dispatch import Dispatcher
@@ -34,8 +34,7 @@ def notify_mode(settings):
 @pytest.fixture
 def listener():
     """A plain LISTEN on the dispatch channel, as the dispatcher holds one."""
-    params = {k: v for k, v in connection.get_connection_params().items() if k not in dispatch._NOT_CONNINFO}
-    with psycopg.connect(autocommit=True, **params) as conn:
+    with psycopg.connect(autocommit=True, **dispatch.connection_params()) as conn:
         conn.execute(f"LISTEN {dispatch.CHANNEL}")
 
         def received(timeout: float = 0.5) -> list[list[int]]:
