@@ -138,9 +138,11 @@ if REDIS_URL:
         raise ImproperlyConfigured(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {REDIS_URL!r}")
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, with the Redis calls of one event loop bounded (inbox_project/channel_layer.py).
+            "BACKEND": "inbox_project.channel_layer.BoundedRedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
+                "max_in_flight": 50,  # below redis-py's pool of 100 connections per loop
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "inbox"),
                 "capacity": 1000,
                 "expiry": 30,

@@ -233,3 +233,17 @@ def test_an_in_memory_layer_keeps_asgirefs_routing(settings, monkeypatch):
     realtime._send([group, _group()], {"type": "embedded"})
 
     assert _receive(layer, channel)["frame"] == {"type": "embedded"}
+
+
+def test_a_control_message_to_more_users_than_a_connection_pool_holds_reaches_them_all(layer, caplog):
+    """redis-py's asyncio pool holds 100 connections: a frame's groups go out a bounded number at a
+    time, so telling a large team (say 250 agents) to re-read their access does not fail whole."""
+    caplog.set_level(logging.WARNING, logger="inbox.realtime")
+    user_ids = range(10_000_000, 10_000_250)
+    channels = {pk: _listen(layer, f"user-{pk}") for pk in user_ids}
+
+    realtime.access_recompute_send(user_ids)
+
+    assert not [r for r in caplog.records if "channel layer unavailable" in r.getMessage()]
+    for channel in channels.values():
+        assert _receive(layer, channel) == {"type": "access.recompute"}

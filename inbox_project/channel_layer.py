@@ -1,0 +1,52 @@
+"""The Redis channel layer, with a bound on how many of its calls one event loop has in flight.
+
+channels_redis takes a connection from redis-py's asyncio pool for every call, and that pool
+refuses a connection beyond its size (100, MaxConnectionsError) instead of waiting for one. Daphne
+serves every socket from one event loop, so a few hundred browsers reconnecting at once (after a
+deploy or a Redis restart) joining their groups, or one frame to a large team's user groups, would
+fail whole. Here such calls wait their turn: at most `max_in_flight` per loop, the rest queued.
+
+`receive` is not bounded: channels_redis runs one receive at a time per process already, and it
+blocks for as long as nothing arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from channels_redis.core import RedisChannelLayer
+
+
+class BoundedRedisChannelLayer(RedisChannelLayer):
+    def __init__(self, *args, max_in_flight: int = 50, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.max_in_flight = max_in_flight
+        self._in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _limit(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        limit = self._in_flight.get(loop)
+        if limit is None:
+            limit = self._in_flight.setdefault(loop, asyncio.Semaphore(self.max_in_flight))
+        return limit
+
+    async def send(self, channel, message):
+        async with self._limit():
+            return await super().send(channel, message)
+
+    async def group_add(self, group, channel):
+        async with self._limit():
+            return await super().group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        async with self._limit():
+            return await super().group_discard(group, channel)
+
+    async def group_send(self, group, message):
+        async with self._limit():
+            return await super().group_send(group, message)

@@ -1,0 +1,74 @@
+"""The channel layer bounds its Redis calls per event loop (inbox_project/channel_layer.py).
+
+Against real Redis: redis-py's asyncio pool refuses a 101st concurrent connection, which is what
+one daphne loop asks for when hundreds of sockets join their groups at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
+
+from inbox_project.channel_layer import BoundedRedisChannelLayer
+
+
+def _redis_url() -> str:
+    if not getattr(settings, "REDIS_URL", ""):
+        pytest.skip("needs Redis")
+    return settings.REDIS_URL
+
+
+async def _burst(layer, sockets: int) -> tuple[list, int]:
+    """`sockets` channels join one of 10 groups all at once; then one frame per group."""
+    prefix = uuid.uuid4().hex[:8]
+    channels = [await layer.new_channel() for _ in range(sockets)]
+    joined = await asyncio.gather(*(layer.group_add(f"{prefix}-{i % 10}", c) for i, c in enumerate(channels)),
+                                  return_exceptions=True)
+    errors = [r for r in joined if isinstance(r, BaseException)]
+    received = 0
+    if not errors:
+        for g in range(10):
+            await layer.group_send(f"{prefix}-{g}", {"type": "burst"})
+        for channel in channels:
+            message = await asyncio.wait_for(layer.receive(channel), 10)
+            received += message == {"type": "burst"}
+    await layer.flush()
+    return errors, received
+
+
+@pytest.mark.asyncio
+async def test_hundreds_of_concurrent_calls_on_one_loop_wait_their_turn():
+    layer = BoundedRedisChannelLayer(hosts=[_redis_url()], prefix=f"t-bound-{uuid.uuid4().hex[:6]}")
+
+    errors, received = await _burst(layer, 300)
+
+    assert errors == []
+    assert received == 300
+
+
+@pytest.mark.asyncio
+async def test_channels_redis_alone_refuses_them():
+    """Why the bound exists: without it the same burst fails (if redis-py ever waits instead, drop the subclass)."""
+    layer = RedisChannelLayer(hosts=[_redis_url()], prefix=f"t-unbound-{uuid.uuid4().hex[:6]}")
+
+    errors, _ = await _burst(layer, 300)
+
+    assert errors and {type(e).__name__ for e in errors} == {"MaxConnectionsError"}
+
+
+def test_the_configured_layer_is_the_bounded_one():
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisChannelLayer):
+        pytest.skip("needs the Redis channel layer")
+    assert isinstance(layer, BoundedRedisChannelLayer)
+    assert 1 <= layer.max_in_flight < 100
+
+
+def test_a_bound_below_one_is_refused():
+    with pytest.raises(ValueError, match="max_in_flight"):
+        BoundedRedisChannelLayer(hosts=["redis://127.0.0.1:6379/0"], max_in_flight=0)
