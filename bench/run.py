@@ -165,6 +165,21 @@ class Processes:
                 proc.wait()
 
 
+def server_log_errors(names) -> dict:
+    """Errors the servers logged during the run (bench/logs/<name>.log): a figure can look fine while
+    sockets were being dropped, as a channel-layer failure once showed only in daphne's log."""
+    errors, tracebacks, first = {}, {}, {}
+    for name in names:
+        path = LOGS / f"{name}.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        bad = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
+        errors[name] = len(bad)
+        tracebacks[name] = sum(line.startswith("Traceback") for line in lines)
+        if bad:
+            first[name] = bad[0][:300]
+    return {"errors": errors, "tracebacks": tracebacks, "first_error": first}
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     import urllib.request
 
@@ -878,6 +893,8 @@ def table(results: list[dict]) -> str:
                    f"{f.get('p95_ms')}/{f.get('p99_ms')} ms, leaked {f.get('leaked_to_agents_who_may_not_see')}")
         elif r["name"].startswith("dashboard"):
             key = f"p50/p95 {f['p50_ms']}/{f['p95_ms']} ms, equal to raw: {f['equal_to_raw']}"
+        elif r["name"] == "server_logs":
+            key = f"errors {f['errors']}, tracebacks {f['tracebacks']}"
         elif r["name"] == "memory":
             key = ", ".join(f"{k} {v}" + (" MiB" if k.endswith("_mib") or "_mib_" in k else "") for k, v in f.items())
         else:
@@ -926,6 +943,7 @@ def main() -> int:
     os.chdir(ROOT)
     ensure_database()
     manage("migrate", "--noinput", "-v0")
+    manage("collectstatic", "--noinput", "-v0")  # as `make run` does: the servers serve it (WhiteNoise)
     ensure_seeded(size, args.reseed)
     vacuum()
 
@@ -975,6 +993,9 @@ def main() -> int:
             print(f"   ({time.monotonic() - t:.1f}s)")
     finally:
         procs.stop()
+    logged = server_log_errors(procs.procs)
+    results.append({"name": "server_logs", "figures": logged, "target": "no errors logged by the servers",
+                    "met": not any(logged["errors"].values()) and not any(logged["tracebacks"].values())})
     results.append({"name": "memory", "figures": {
         "web_peak_rss_mib_per_process": round(procs.peak.get("web", 0) / 1024, 1),
         "web_processes": procs.count.get("web", 0),

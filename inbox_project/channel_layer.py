@@ -8,6 +8,12 @@ fail whole. Here such calls wait their turn: at most `max_in_flight` per loop, t
 
 `receive` is not bounded: channels_redis runs one receive at a time per process already, and it
 blocks for as long as nothing arrives.
+
+Receiving is a blocking pop (BZPOPMIN) of `brpop_timeout` seconds (5), while redis-py 8 gives every
+connection a 5 s read timeout by default: a process with nothing to deliver raced the two, and when
+the read timed out first the consumer holding the receive crashed (its socket closed with 1011).
+Connections here get a read timeout `RECEIVE_MARGIN` seconds longer than the pop unless the hosts
+configure one, and one no longer than the pop is refused.
 """
 
 from __future__ import annotations
@@ -17,12 +23,22 @@ import weakref
 
 from channels_redis.core import RedisChannelLayer
 
+RECEIVE_MARGIN = 5  # seconds a connection waits for a blocking pop's answer beyond the pop itself
+
 
 class BoundedRedisChannelLayer(RedisChannelLayer):
     def __init__(self, *args, max_in_flight: int = 50, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
+        hosts = []
+        for host in self.hosts:
+            host = {**host}
+            timeout = host.setdefault("socket_timeout", self.brpop_timeout + RECEIVE_MARGIN)
+            if timeout is not None and timeout <= self.brpop_timeout:
+                raise ValueError(f"socket_timeout ({timeout}s) must outlast the blocking receive ({self.brpop_timeout}s)")
+            hosts.append(host)
+        self.hosts = hosts
         self.max_in_flight = max_in_flight
         self._in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()

@@ -72,3 +72,46 @@ def test_the_configured_layer_is_the_bounded_one():
 def test_a_bound_below_one_is_refused():
     with pytest.raises(ValueError, match="max_in_flight"):
         BoundedRedisChannelLayer(hosts=["redis://127.0.0.1:6379/0"], max_in_flight=0)
+
+
+class _LongPopLayer(BoundedRedisChannelLayer):
+    """Blocking pops a second longer than redis-py's default 5 s read timeout: without a longer
+    socket timeout every empty pop fails, instead of one now and then at 5 s against 5 s."""
+
+    brpop_timeout = 6
+
+
+@pytest.mark.asyncio
+async def test_an_idle_socket_outlives_its_blocking_pops():
+    """redis-py 8 reads with a 5 s socket timeout by default and channels_redis blocks 5 s on
+    BZPOPMIN: the receive of a daphne process with nothing to deliver raced the two and, losing,
+    crashed a consumer (seen in the realtime benchmark's daphne log). The layer gives its
+    connections a socket timeout longer than its blocking pop."""
+    layer = _LongPopLayer(hosts=[_redis_url()], prefix=f"t-idle-{uuid.uuid4().hex[:6]}")
+    channel = await layer.new_channel()
+
+    async def later():
+        await asyncio.sleep(6.5)  # after the first pop came back empty
+        await layer.send(channel, {"type": "late"})
+
+    sender = asyncio.create_task(later())
+    try:
+        message = await asyncio.wait_for(layer.receive(channel), 20)
+    finally:
+        await sender
+        await layer.flush()
+
+    assert message == {"type": "late"}
+
+
+def test_the_configured_layers_socket_timeout_outlasts_its_blocking_pop():
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisChannelLayer):
+        pytest.skip("needs the Redis channel layer")
+    timeout = layer.create_pool(0).connection_kwargs["socket_timeout"]
+    assert timeout is None or timeout > layer.brpop_timeout
+
+
+def test_a_socket_timeout_within_the_blocking_pop_is_refused():
+    with pytest.raises(ValueError, match="socket_timeout"):
+        BoundedRedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:6379/0", "socket_timeout": 5}])
