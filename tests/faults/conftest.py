@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql") / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if Path("/usr/lib/postgresql").exists() else "15") / "bin"
 
 pytestmark = pytest.mark.faults
+ACCESS_LINE = re.compile(r"^[\d.:]+ - - \[")
 
 
 def free_port() -> int:
@@ -170,6 +172,17 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
 
+    def log_tails(self, lines: int = 40) -> str:
+        """The end of every process's log (web, worker, beat, Redis, PostgreSQL), for a failure's report."""
+        parts = []
+        for path in sorted([*self.dir.glob("*.log"), self.dir / "pg" / "server.log"]):
+            if path.exists():
+                # daphne's access lines ("127.0.0.1:5123 - - [date] "POST …") would crowd out what matters.
+                kept = [line for line in path.read_text(errors="replace").splitlines() if not ACCESS_LINE.match(line)]
+                tail = kept[-lines:]
+                parts.append(f"--- {path.relative_to(self.dir)}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.http_port}{path}"
 
@@ -196,6 +209,16 @@ class Stack:
 
 def _have_tools() -> bool:
     return (PG_BIN / "initdb").exists() and shutil.which("redis-server") is not None and os.geteuid() == 0
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed fault test's report carries the stack's logs (the folder is gone after the run)."""
+    report = yield
+    stack = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and isinstance(stack, Stack):
+        report.sections.append(("fault stack logs", stack.log_tails()))
+    return report
 
 
 @pytest.fixture(scope="package")
