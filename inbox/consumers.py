@@ -16,12 +16,17 @@ sockets get `access.recompute` on `user-<id>`: they re-read the user's access, l
 longer allowed (and threads no longer visible: `conversation.removed`), join the new ones and send
 `access.changed` so the page refetches over REST. A deactivated user's sockets are closed (4401).
 Frames still queued for a socket from groups it has left are dropped (the envelope names its groups).
+While open, a socket renews its memberships four times per the layer's `group_expiry`, which drops
+members that joined longer ago than that (so a tab open for days keeps its events, and only the
+members of processes that died age out).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import time
 from collections import deque
 
@@ -40,6 +45,9 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_DEACTIVATED = CLOSE_UNAUTHENTICATED
 # Seconds within which the same frame, arriving through another group, is dropped.
 DUPLICATE_WINDOW = 5.0
+# The layer drops a group member whose join is older than its group_expiry: a socket renews its
+# groups this many times per expiry (with jitter, so sockets that connected together spread out).
+GROUP_RENEWALS_PER_EXPIRY = 4
 
 
 def _visibility(user) -> dict:
@@ -105,11 +113,13 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.name = display_name(user)
         self.viewing: set[int] = set()
         self.groups_joined: set[str] = set()
+        self.groups_lock = asyncio.Lock()  # joins, leaves and renewals one at a time
         self.recent: deque[tuple[int, float]] = deque(maxlen=256)
         self.visibility = await _scope_of(user)
         await self.accept()
         for group in self._groups_allowed():
             await self._join(group)
+        self.renewer = asyncio.create_task(self._renew_groups())
         await _presence_changed(user, True)
         await self.send_json({"type": "hello", "user": {"id": self.user_id, "name": self.name}})
 
@@ -118,9 +128,11 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             return
         for conversation_id in list(self.viewing):
             await self._stop_viewing(conversation_id)
+        renewer = getattr(self, "renewer", None)
+        if renewer is not None:
+            renewer.cancel()
         for group in list(self.groups_joined):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined.clear()
+            await self._leave(group)
         await _presence_changed(self.user, False)
 
     # --- From the browser -------------------------------------------------------------------------
@@ -208,8 +220,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             for conversation_id in list(self.viewing):
                 await self._stop_viewing(conversation_id)
             for group in list(self.groups_joined):
-                await self.channel_layer.group_discard(group, self.channel_name)
-            self.groups_joined.clear()
+                await self._leave(group)
             await self.close(code=CLOSE_DEACTIVATED)
             return
         self.user, self.visibility = user, visibility
@@ -218,8 +229,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "conversation.removed", "conversation": {"id": conversation_id}})
         allowed = set(self._groups_allowed()) | {f"conversation-{c}" for c in self.viewing}
         for group in sorted(self.groups_joined - allowed):
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.groups_joined.discard(group)
+            await self._leave(group)
         for group in self._groups_allowed():
             await self._join(group)
         await self.send_json({"type": "access.changed"})
@@ -250,16 +260,36 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         return groups
 
     async def _join(self, group: str) -> None:
-        if group not in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.add(group)
+        async with self.groups_lock:
+            if group not in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.groups_joined.add(group)
+
+    async def _leave(self, group: str) -> None:
+        async with self.groups_lock:
+            if group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+                self.groups_joined.discard(group)
+
+    async def _renew_groups(self) -> None:
+        """Re-join every group well within the layer's group_expiry, for as long as the socket is open
+        (a tab left open over a day would otherwise drop out of its groups without a sign)."""
+        expiry = getattr(self.channel_layer, "group_expiry", None)
+        if not expiry:
+            return
+        interval = expiry / GROUP_RENEWALS_PER_EXPIRY
+        while True:
+            await asyncio.sleep(interval * random.uniform(0.75, 1.0))
+            async with self.groups_lock:
+                try:
+                    for group in sorted(self.groups_joined):
+                        await self.channel_layer.group_add(group, self.channel_name)
+                except Exception as exc:  # Redis away: the next renewal, well within the expiry, tries again
+                    logger.warning("could not renew the groups of a socket of user %s (%s)", self.user_id, type(exc).__name__)
 
     async def _stop_viewing(self, conversation_id: int) -> None:
         self.viewing.discard(conversation_id)
-        group = f"conversation-{conversation_id}"
-        if group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.groups_joined.discard(group)
+        await self._leave(f"conversation-{conversation_id}")
         viewers = await presence.remove(conversation_id, self.channel_name)
         await self._broadcast_presence(conversation_id, viewers)
 

@@ -146,6 +146,9 @@ if REDIS_URL:
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "inbox"),
                 "capacity": 1000,
                 "expiry": 30,
+                # A member joined longer ago than this is dropped: open sockets renew theirs four
+                # times per expiry (inbox/consumers.py), so only dead processes' members age out.
+                "group_expiry": 3600,
             },
         }
     }

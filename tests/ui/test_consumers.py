@@ -249,3 +249,28 @@ async def test_unknown_frames_get_a_clear_error(bob):
     await ws.send_json_to({"type": "view", "conversation": "abc"})
     assert (await frame_of_type(ws, "error"))["code"] == "not_found"
     await ws.disconnect(timeout=5)
+
+
+async def test_a_socket_open_longer_than_the_group_expiry_keeps_getting_events(settings, bob):
+    """channels_redis drops a group member whose join is older than `group_expiry` at the next send.
+    A tab left open for longer (a support desk's screen) must keep receiving: the socket renews its
+    groups well within the expiry. Here the expiry is 2 s and the socket is 3.5 s old."""
+    import uuid
+
+    from asgiref.sync import sync_to_async
+
+    from inbox import realtime
+
+    layer = settings.CHANNEL_LAYERS["default"]
+    if "channels_redis" not in layer["BACKEND"] and "channel_layer" not in layer["BACKEND"]:
+        pytest.skip("needs the Redis channel layer")
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {
+        **layer["CONFIG"], "group_expiry": 2, "prefix": f"{layer['CONFIG']['prefix']}-exp{uuid.uuid4().hex[:6]}"}}}
+    ws = await connect(bob)
+    try:
+        await asyncio.sleep(3.5)
+        await sync_to_async(realtime._send)([f"user-{bob.pk}"], {"type": "conversation.note", "n": 1})
+        frame = await frame_of_type(ws, "conversation.note", timeout=3)
+        assert frame == {"type": "conversation.note", "n": 1}
+    finally:
+        await ws.disconnect()
