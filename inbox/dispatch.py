@@ -51,6 +51,14 @@ def connection_params() -> dict:
     return {k: v for k, v in connections["default"].get_connection_params().items() if k not in _NOT_CONNINFO}
 
 
+# The listener's connection is silent for as long as no webhook arrives. TCP keepalives keep a NAT
+# or load balancer on the way from dropping it unseen, and make a dead peer show within about a
+# minute (an error, so the listener restarts) rather than leaving a deaf leader holding the lead.
+# Options set in DATABASES["default"]["OPTIONS"] win.
+LISTENER_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                       "tcp_user_timeout": 60_000}
+
+
 def notify_enabled() -> bool:
     return settings.INBOUND_DISPATCH == "notify"
 
@@ -111,7 +119,8 @@ class Dispatcher:
             connections.close_all()
 
     def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(autocommit=True, application_name="inbox-dispatch", **connection_params())
+        return psycopg.connect(autocommit=True, application_name="inbox-dispatch",
+                               **{**LISTENER_KEEPALIVES, **connection_params()})
 
     def _lead(self, conn: psycopg.Connection) -> bool:
         """Hold the leader's lock (released when this connection closes), or wait on standby."""

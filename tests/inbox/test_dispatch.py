@@ -206,3 +206,23 @@ def test_an_unexpected_failure_restarts_the_listener_which_then_dispatches_what_
         assert wait_for(lambda: InboundEvent.objects.get(pk=event_id).processed_at is not None)
     assert "listener failed; restarting it" in caplog.text
     assert len(calls) >= 2 and event_id in calls[0] and event_id in calls[1]
+
+
+def test_the_listeners_connection_sends_keepalives_unless_the_database_options_say_otherwise():
+    """A LISTEN connection idles between webhooks: keepalives keep it known to NATs and show a dead peer."""
+    from django.db import connections
+
+    with Dispatcher()._connect() as conn:
+        params = conn.info.get_parameters()
+    assert params["keepalives_idle"] == "30"
+    assert params["keepalives_count"] == "3"
+    assert params["tcp_user_timeout"] == "60000"
+    assert params["application_name"] == "inbox-dispatch"
+
+    options = connections["default"].settings_dict["OPTIONS"]
+    options["keepalives_idle"] = 120
+    try:
+        with Dispatcher()._connect() as conn:
+            assert conn.info.get_parameters()["keepalives_idle"] == "120"
+    finally:
+        options.pop("keepalives_idle", None)
