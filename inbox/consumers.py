@@ -101,6 +101,17 @@ def display_name(user) -> str:
 
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        # However the socket's application ends (closed, or a handler failed, which skips
+        # disconnect()), its renewals end with it: renewing a dead socket's groups would keep its
+        # members alive past the expiry.
+        try:
+            return await super().__call__(scope, receive, send)
+        finally:
+            renewer = getattr(self, "renewer", None)
+            if renewer is not None:
+                renewer.cancel()
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -128,8 +139,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             return
         for conversation_id in list(self.viewing):
             await self._stop_viewing(conversation_id)
-        renewer = getattr(self, "renewer", None)
-        if renewer is not None:
+        if renewer := getattr(self, "renewer", None):
             renewer.cancel()
         for group in list(self.groups_joined):
             await self._leave(group)

@@ -274,3 +274,34 @@ async def test_a_socket_open_longer_than_the_group_expiry_keeps_getting_events(s
         assert frame == {"type": "conversation.note", "n": 1}
     finally:
         await ws.disconnect()
+
+
+def _renewers() -> set[asyncio.Task]:
+    return {t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "").endswith("_renew_groups")}
+
+
+async def test_a_socket_stops_renewing_its_groups_when_it_closes_or_its_consumer_fails(bob, monkeypatch):
+    """Renewing a dead socket's groups would keep its members alive past the expiry, forever."""
+    from inbox.consumers import InboxConsumer
+
+    before = _renewers()
+    ws = await connect(bob)
+    renewer = _renewers() - before
+    assert len(renewer) == 1
+    await ws.disconnect(timeout=5)
+    await asyncio.sleep(0.05)
+    assert all(t.done() for t in renewer)
+
+    async def broken(self, content, **kwargs):
+        raise RuntimeError("a handler failed")
+
+    monkeypatch.setattr(InboxConsumer, "receive_json", broken)
+    before = _renewers()
+    ws = await connect(bob)
+    renewer = _renewers() - before
+    assert len(renewer) == 1
+    await ws.send_json_to({"type": "ping"})
+    with pytest.raises(RuntimeError, match="a handler failed"):
+        await ws.wait(timeout=5)
+    await asyncio.sleep(0.05)
+    assert all(t.done() for t in renewer)
