@@ -3,7 +3,7 @@
 
 Uses its own database (`inbox_bench`, created if missing, loaded once by `seed_bench`), its own
 Redis database number and channel-layer prefix, starts the README's production processes (gunicorn
-for HTTP, daphne for /ws/, a Celery worker at lower CPU priority; `BENCH_FLOOR=1`) in their own
+for HTTP, daphne for /ws/, a Celery worker, `--worker-nice` to lower its priority; `BENCH_FLOOR=1`) in their own
 process groups, drives them from this process over loopback
 (asyncio + aiohttp), prints a table and writes `bench/results.json`. Everything it starts is
 stopped on the way out. Figures, not assertions: `met` says whether a target was reached.
@@ -967,8 +967,8 @@ def main() -> int:
     procs = Processes()
     results: list[dict] = []
     try:
-        # The README's production setup: gunicorn for HTTP, daphne for /ws/, a Celery worker at a
-        # lower CPU priority than the web tier.
+        # The README's production setup: gunicorn for HTTP, daphne for /ws/, a Celery worker (at
+        # normal priority unless --worker-nice says otherwise).
         procs.start("worker", ["nice", "-n", str(args.worker_nice), str(BIN / "celery"), "-A", "inbox_project", "worker",
                                "-l", "warning", "--concurrency", str(args.workers), "-n", f"bench@{os.uname().nodename}"])
         global WS_BASE
