@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-faults bench lint browser clean
+.PHONY: run test test-fast test-faults bench lint browser npm clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,10 +20,26 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
-run: $(STAMP)
+# Front-end packages from npm (package-lock.json), copied into the gitignored static/vendor/ so
+# Django serves them as static files (no CDN, no build step). Today: axe-core for the browser tests.
+VENDOR := static/vendor/axe-core/axe.min.js
+$(VENDOR): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's npm for the front-end packages"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null) \
+	  || echo "warning: could not install npm; the accessibility checks will be skipped"; }
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && \
+	  mkdir -p static/vendor/axe-core && \
+	  cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE static/vendor/axe-core/; \
+	fi
+
+npm: $(VENDOR)
+
+run: $(STAMP) npm
 	@bash scripts/run.sh
 
-test: $(STAMP) browser
+test: $(STAMP) browser npm
 	DEBUG=0 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -39,4 +55,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) staticfiles
+	rm -rf $(VENV) staticfiles node_modules static/vendor
