@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test test-fast test-faults bench lint browser npm clean
 
@@ -12,6 +13,11 @@ $(STAMP): requirements.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements.txt
 	touch $(STAMP)
+
+# The test, lint and benchmark tools, on top of the runtime (`make run` installs only the runtime).
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $(DEV_STAMP)
 
 # Headless Chromium from Debian's packages for the browser tests (never a downloaded browser).
 browser:
@@ -39,19 +45,19 @@ npm: $(VENDOR)
 run: $(STAMP) npm
 	@bash scripts/run.sh
 
-test: $(STAMP) browser npm
+test: $(DEV_STAMP) browser npm
 	DEBUG=0 $(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(DEV_STAMP)
 	$(PY) -m pytest -q -m "not browser and not faults" $(PYTEST_ARGS)
 
-test-faults: $(STAMP)
+test-faults: $(DEV_STAMP)
 	$(PY) -m pytest -q -m faults $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
