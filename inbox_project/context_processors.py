@@ -2,7 +2,7 @@
 
 The flags follow the pages' own checks, so the navigation never offers a page that answers 403:
 the dashboard is for leads, managers and admins (inbox/pages/dashboard.py); the CSV import for
-managers, admins and staff (customers/views.py); campaigns are listed for leads and up, who hold the
+managers, admins and staff (inbox/pages/customers.py); campaigns are listed for leads and up, who hold the
 campaigns permissions (inbox/team/roles.py); Django admin for staff. tests/ui/test_shell.py checks
 each link of each role against the page's answer.
 """

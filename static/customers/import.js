@@ -1,6 +1,6 @@
 // The bar follows the upload; the import itself runs in one transaction on the server, so the
 // bar then waits ("Importing…") until the answer arrives.
-(function () {
+(() => {
   const form = document.getElementById("import-form");
   const box = document.getElementById("progress");
   const bar = document.getElementById("progress-bar");
@@ -21,7 +21,7 @@
     xhr.onload = function () {
       box.hidden = true;
       let body = {};
-      try { body = JSON.parse(xhr.responseText); } catch (err) { body = {detail: "Unexpected answer (" + xhr.status + ")."}; }
+      try { body = JSON.parse(xhr.responseText); } catch (err) { body = {detail: xhr.status >= 500 ? "The server could not import the file just now; try again in a moment." : "The server did not accept the file."}; }
       const div = document.createElement("div");
       if (xhr.status === 200) {
         div.className = "ok";

@@ -1,8 +1,9 @@
 // Managers' dashboard: figures from /api/v1/metrics/, the at-risk panel kept live over /ws/inbox/.
-(function () {
-  "use strict";
-  const root = document.getElementById("dashboard");
-  if (!root) return;
+// Dates and durations in the format of every page (static/app/format.js).
+import { durationSeconds as duration, percent, dateTime, absolute } from "../app/format.js";
+
+const root = document.querySelector("main.dashboard");
+if (root) {
   const api = root.dataset.api;
   const form = document.getElementById("filters");
   const BADGE_RATE = 0.9;
@@ -16,18 +17,12 @@
 
   async function getJSON(path, params) {
     const response = await fetch(`${api}${path}?${params}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!response.ok) throw new Error(`${path}: ${response.status}`);
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({}));
+      throw new Error(data.detail || (response.status >= 500 ? "the server could not answer just now" : "the request was refused"));
+    }
     return response.json();
   }
-
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) return "–";
-    if (seconds < 60) return `${Math.round(seconds)} s`;
-    if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
-    if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h`;
-    return `${(seconds / 86400).toFixed(1)} d`;
-  }
-  const percent = (rate) => (rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(1)} %`);
 
   function el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
@@ -117,7 +112,7 @@
     const body = document.querySelector("#breakers-table tbody");
     body.replaceChildren(...rows.slice(0, 50).map((r) => el("tr", {},
       el("td", {}, el("a", { href: `/conversations/${r.conversation}/` }, r.customer)), el("td", {}, r.channel),
-      el("td", {}, new Date(r.received_at).toLocaleString()), el("td", {}, r.responded_at ? duration(r.response_seconds) : "never"),
+      el("td", {}, el("time", { datetime: r.received_at, title: absolute(r.received_at) }, dateTime(r.received_at))), el("td", {}, r.responded_at ? duration(r.response_seconds) : "never"),
       el("td", {}, r.responder || "–"))));
   }
 
@@ -139,7 +134,12 @@
       ]);
       renderBadge(badge); renderTrend(trend); renderAgents(agents); renderTeams(teams); renderHeatmap(heat); renderBreakers(breakers);
     } catch (error) {
-      document.getElementById("badge-verdict").textContent = `Could not load figures (${error.message}).`;
+      const verdict = document.getElementById("badge-verdict");
+      verdict.className = "verdict no";
+      verdict.replaceChildren(`Could not load the figures: ${error.message}. `);
+      const retry = el("button", { type: "button", class: "retry" }, "Retry");
+      retry.addEventListener("click", refreshAll);
+      verdict.append(retry);
     }
     refreshRisk();
   }
@@ -173,4 +173,4 @@
   setInterval(refreshRisk, 60000); // waiting times grow without events
   refreshAll();
   connect();
-})();
+}

@@ -2,11 +2,13 @@
    relays them. Text goes in with textContent only: comments are untrusted input. The socket
    reconnects with a growing delay; the channel layer does not replay, so a reload shows what
    arrived while disconnected (the page lists the latest stored live comments). */
+import { timeElement, clock } from "../app/format.js";
+
 (function () {
   "use strict";
 
-  var root = document.getElementById("live");
-  if (!root) { return; }
+  var root = document.getElementById("main");
+  if (!root || !root.classList.contains("live")) { return; }
   var inboxId = Number(root.dataset.inboxId);
   var list = document.getElementById("live-comments");
   var empty = document.getElementById("live-empty");
@@ -34,10 +36,8 @@
     link.className = "live-thread";
     link.href = "/conversations/" + encodeURIComponent(frame.conversation) + "/";
     link.textContent = "Open thread";
-    var time = document.createElement("time");
     var at = comment.created_at ? new Date(comment.created_at) : new Date();
-    time.dateTime = at.toISOString();
-    time.textContent = at.toLocaleTimeString();
+    var time = timeElement(at, clock(at));
     li.append(author, text, link, time);
     list.appendChild(li);
     while (list.children.length > MAX_ITEMS) { list.removeChild(list.firstElementChild); }

@@ -1,0 +1,164 @@
+// The app shell's behaviour on every page: the phone menu, the availability switch
+// (PATCH /api/v1/agents/me/) and the notifications bell (/api/v1/agents/me/notifications/).
+// Live notifications arrive as "inbox:frame" events from a page's socket (the workspace
+// dispatches every frame it receives); pages without a socket poll once a minute.
+import { csrfToken, get, patch, post, isAbort } from "./api.js";
+import { el, $ } from "./dom.js";
+import { relative, absolute, formatTimes } from "./format.js";
+
+const header = $("app-header");
+formatTimes();
+
+// --- Phone menu --------------------------------------------------------------------------------
+const toggle = $("nav-toggle");
+if (toggle && header) {
+  toggle.addEventListener("click", () => {
+    const open = !header.classList.contains("nav-open");
+    header.classList.toggle("nav-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+}
+
+// --- Availability ------------------------------------------------------------------------------
+const availability = $("availability");
+if (availability) {
+  let saved = availability.value;
+  const wrap = availability.closest(".availability");
+  availability.addEventListener("change", async () => {
+    const wanted = availability.value;
+    wrap.dataset.state = wanted;
+    availability.setAttribute("aria-busy", "true");
+    try {
+      const me = await patch(availability.dataset.url, { availability: wanted });
+      saved = me.availability || wanted;
+      availability.title = "";
+    } catch (err) {
+      availability.value = saved;
+      wrap.dataset.state = saved;
+      availability.title = "Not changed: " + err.message;
+      window.dispatchEvent(new CustomEvent("inbox:toast", { detail: { text: "Availability not changed: " + err.message, error: true } }));
+    } finally {
+      availability.removeAttribute("aria-busy");
+    }
+  });
+}
+
+// --- Notifications bell ------------------------------------------------------------------------
+const bell = $("bell");
+if (bell) {
+  const button = $("bell-button");
+  const panel = $("bell-panel");
+  const list = $("bell-list");
+  const count = $("bell-count");
+  const empty = $("bell-empty");
+  const error = $("bell-error");
+  let items = [];
+  let loading = null;
+
+  const unread = () => items.filter((n) => !n.read_at).length;
+
+  function describe(n) {
+    const who = n.by ? n.by.username : "Someone";
+    // Mentions today; assignments and the rest are named by their kind until they have their own words.
+    const what = n.kind === "mention" ? `${who} mentioned you` : n.kind === "assignment" ? `${who} assigned you a conversation` : `${who}: ${n.kind}`;
+    return n.text ? `${what}: “${n.text}”` : what;
+  }
+
+  function render() {
+    const n = unread();
+    count.hidden = n === 0;
+    count.textContent = n > 99 ? "99+" : String(n);
+    button.setAttribute("aria-label", n ? `Notifications, ${n} unread` : "Notifications");
+    empty.hidden = items.length > 0;
+    list.replaceChildren(...items.slice(0, 30).map((item) => {
+      const when = el("time", { class: "when", datetime: item.created_at, title: absolute(item.created_at), text: relative(item.created_at) });
+      const body = item.conversation
+        ? el("a", { href: `/conversations/${item.conversation}/`, "data-id": item.id }, [describe(item), when])
+        : el("span", {}, [describe(item), when]);
+      return el("li", { class: item.read_at ? "" : "unread" }, [body]);
+    }));
+  }
+
+  async function load() {
+    if (loading) { return loading; }
+    loading = (async () => {
+      try {
+        const page = await get(bell.dataset.url);
+        items = page.results || [];
+        error.hidden = true;
+      } catch (err) {
+        if (!isAbort(err)) { error.hidden = false; error.textContent = "Notifications could not be loaded: " + err.message; }
+      } finally {
+        loading = null;
+        render();
+      }
+    })();
+    return loading;
+  }
+
+  function setOpen(open) {
+    panel.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+    if (open) { load(); }
+  }
+
+  button.addEventListener("click", () => setOpen(panel.hidden));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !panel.hidden) { setOpen(false); button.focus(); }
+  });
+  document.addEventListener("click", (e) => { if (!panel.hidden && !bell.contains(e.target)) { setOpen(false); } });
+
+  list.addEventListener("click", (e) => {
+    const link = e.target.closest("a[data-id]");
+    if (!link) { return; }
+    const id = Number(link.dataset.id);
+    const item = items.find((n) => n.id === id);
+    if (item && !item.read_at) {
+      item.read_at = new Date().toISOString();
+      render();
+      // keepalive: the request outlives the navigation the link starts.
+      fetch(bell.dataset.readUrl, {
+        method: "POST", credentials: "same-origin", keepalive: true,
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ ids: [id] }),
+      }).catch(() => {});
+    }
+  });
+
+  $("bell-read-all").addEventListener("click", async () => {
+    try {
+      await post(bell.dataset.readUrl, {});
+      const now = new Date().toISOString();
+      items.forEach((n) => { n.read_at = n.read_at || now; });
+      error.hidden = true;
+      render();
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = "Not marked read: " + err.message;
+    }
+  });
+
+  // A page's socket relays frames; a mention (or, later, an assignment notification) refreshes the bell.
+  let live = false;
+  window.addEventListener("inbox:frame", (e) => {
+    live = true;
+    const frame = e.detail || {};
+    if (frame.type === "mention" || frame.type === "notification") {
+      items.unshift({
+        id: frame.notification, kind: frame.kind || "mention", conversation: frame.conversation, message: frame.message,
+        by: frame.by, text: frame.text || "", created_at: new Date().toISOString(), read_at: null,
+      });
+      render();
+      window.dispatchEvent(new CustomEvent("inbox:notified", { detail: frame }));
+    }
+  });
+  setInterval(() => { if (!live && document.visibilityState === "visible") { load(); } }, 60000);
+  load();
+
+  // Desktop notifications are opt-in (the browser asks once, after a click).
+  const optin = $("notify-optin");
+  if (optin && "Notification" in window && Notification.permission === "default") {
+    optin.hidden = false;
+    optin.addEventListener("click", () => { Notification.requestPermission().then(() => { optin.hidden = true; }); });
+  }
+}

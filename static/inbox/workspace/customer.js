@@ -1,0 +1,223 @@
+// The customer panel: profile, orders, consent and likely duplicates of the open conversation's
+// customer. Every write goes through the customers API and the panel re-renders from its answer.
+import { get, post, patch } from "../../app/api.js";
+import { el, $, errorWithRetry } from "../../app/dom.js";
+import { dateTime, absolute } from "../../app/format.js";
+import { state, DATA, CHANNEL_NAMES, customerName } from "./state.js";
+import { insertIntoReply } from "./composer.js";
+import { loadList } from "./list.js";
+import { refreshTimeline } from "./thread.js";
+import { channelBadge } from "./list.js";
+
+const panel = $("customer-body");
+const PURPOSES = ["marketing", "transactional"];
+let shown = null;  // the customer in the panel, as GET /customers/{id}/ returns it
+let loadSeq = 0;
+
+const money = (amount, currency) => amount + (currency ? " " + currency : "");
+const words = (s) => (s || "").replace(/_/g, " ");
+const splitLabels = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+// An absolute http(s) URL: the only kind of provider-given URL that becomes a link.
+function isSafeUrl(url) {
+  if (typeof url !== "string" || !url) { return false; }
+  try {
+    const parsed = new URL(url);
+    return (parsed.protocol === "http:" || parsed.protocol === "https:") && Boolean(parsed.host);
+  } catch (e) {
+    return false;
+  }
+}
+const timeOf = (iso) => el("time", { datetime: iso, title: absolute(iso), text: dateTime(iso) });
+
+export function clearCustomer() {
+  shown = null;
+  loadSeq += 1;
+  panel.replaceChildren(el("p", { class: "muted", text: "No customer selected." }));
+}
+
+export function loadCustomer(id) {
+  const seq = ++loadSeq;
+  if (!shown || shown.id !== id) { panel.replaceChildren(el("p", { class: "muted", text: "Loading the customer…" })); }
+  panel.setAttribute("aria-busy", "true");
+  return get("customers/" + id + "/").then((cu) => {
+    if (seq !== loadSeq || !state.current || state.current.customer.id !== id) { return; }
+    renderCustomer(cu);
+    loadMergeSuggestions(cu.id);
+  }).catch((err) => {
+    if (seq !== loadSeq) { return; }
+    shown = null;
+    panel.replaceChildren(el("h2", { text: state.current ? customerName(state.current) : "Customer" }),
+      errorWithRetry("Customer details could not be loaded: " + err.message, () => loadCustomer(id)));
+  }).finally(() => { if (seq === loadSeq) { panel.removeAttribute("aria-busy"); } });
+}
+
+function renderCustomer(cu, message) {
+  const same = shown && shown.id === cu.id;
+  const suggestions = same ? $("merge-suggestions") : null;
+  shown = cu;
+  const parts = [el("h2", { id: "customer-name", text: cu.name || "Customer" })];
+  const contact = [cu.email, cu.phone, cu.timezone].filter(Boolean).join(" · ");
+  if (contact) { parts.push(el("p", { class: "muted contact", text: contact })); }
+  if (cu.erased_at) { parts.push(el("p", { class: "consent-no", text: "This customer's personal data was erased." })); }
+  parts.push(el("p", { id: "customer-status", class: "customer-status", role: "status", text: message || "" }));
+  parts.push(profileForm(cu));
+  parts.push(el("h3", { text: "Identities" }));
+  parts.push(el("ul", { "aria-label": "Identities", class: "identities" }, (cu.identities || []).map((i) => el("li", {}, [channelBadge(i.channel), " " + (i.display_name || i.external_id || "")]))));
+  parts.push(el("h3", { text: "Orders" }));
+  parts.push(ordersSection(cu));
+  parts.push(el("h3", { text: "Consent" }));
+  parts.push(consentTable(cu.consent || {}));
+  if (!cu.erased_at) { parts.push(consentForm(cu)); }
+  parts.push(suggestions || el("section", { id: "merge-suggestions", "aria-label": "Possible duplicates" }));
+  panel.replaceChildren(...parts);
+}
+
+function customerStatus(text, isError) {
+  const box = $("customer-status");
+  if (!box) { return; }
+  box.textContent = text;
+  box.classList.toggle("error", Boolean(isError));
+}
+
+function profileForm(cu) {
+  const labels = el("input", { type: "text", id: "customer-labels", name: "labels", placeholder: "vip, wholesale",
+    value: (cu.labels || []).map((l) => l.name || l).join(", "), list: "label-names" });
+  const notes = el("textarea", { id: "customer-notes", name: "notes", rows: 3, value: cu.notes || "" });
+  const save = el("button", { type: "submit", text: "Save customer" });
+  const form = el("form", { class: "customer-form", "aria-label": "Customer details", noValidate: true }, [
+    el("label", { htmlFor: "customer-labels", text: "Customer labels" }), labels,
+    el("label", { htmlFor: "customer-notes", text: "Customer notes" }), notes,
+    save,
+  ]);
+  if (cu.erased_at) { labels.disabled = notes.disabled = save.disabled = true; }
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    patch("customers/" + cu.id + "/", { labels: splitLabels(labels.value), notes: notes.value }).then((updated) => {
+      rememberLabels(updated.labels || []);
+      if (shown && shown.id === updated.id) { renderCustomer(updated, "Saved."); }
+    }).catch((err) => { save.disabled = false; customerStatus("Not saved: " + err.message, true); });
+  });
+  return form;
+}
+
+// New labels join the datalist the label inputs suggest from.
+export function rememberLabels(labels) {
+  const list = $("label-names");
+  for (const l of labels) {
+    const name = l.name || l;
+    if (DATA.labels.indexOf(name) < 0) { DATA.labels.push(name); list.appendChild(el("option", { value: name })); }
+  }
+}
+
+function ordersSection(cu) {
+  const orders = cu.orders || [];
+  const wrap = el("div", { class: "orders" }, [
+    el("p", { class: "lifetime", text: "Lifetime value: " + money(cu.lifetime_value, cu.currency) + " · " + orders.length + (orders.length === 1 ? " order" : " orders") }),
+  ]);
+  if (!orders.length) { wrap.appendChild(el("p", { class: "muted", text: "No orders." })); return wrap; }
+  wrap.appendChild(el("ul", { class: "order-list", "aria-label": "Orders" }, orders.map(orderRow)));
+  return wrap;
+}
+
+function orderRow(o) {
+  const headId = "order-" + o.id;
+  const head = [el("strong", { id: headId, text: "Order " + (o.name || "#" + o.number) }), " · ", timeOf(o.placed_at)];
+  const total = ["Total " + money(o.total, o.currency)];
+  if (Number(o.refunded) > 0) { total.push(" · refunded " + money(o.refunded, o.currency)); }
+  if (o.cancelled_at) { total.push(" · cancelled ", timeOf(o.cancelled_at)); }
+  const status = ["Payment: " + (words(o.financial_status) || "unknown"), "Fulfilment: " + (words(o.fulfillment_status) || "unfulfilled")];
+  if (o.shipment_status) { status.push("Shipment: " + words(o.shipment_status)); }
+  const children = [
+    el("p", { class: "order-head" }, head),
+    el("ul", { class: "order-items", "aria-label": "Items of order #" + o.number }, (o.items || []).map((i) => el("li", { text: i.title + " × " + i.quantity + " · " + money(i.price, o.currency) }))),
+    el("p", {}, total),
+    el("p", { class: "muted", text: status.join(" · ") }),
+  ];
+  // A link only for http(s): a provider's or an import's URL could be javascript: or data:.
+  if (o.tracking_number || isSafeUrl(o.tracking_url)) {
+    const tracking = isSafeUrl(o.tracking_url)
+      ? el("a", { href: o.tracking_url, target: "_blank", rel: "noopener noreferrer", text: o.tracking_number || "Track the parcel" })
+      : el("span", { text: o.tracking_number });
+    children.push(el("p", { class: "tracking" }, ["Tracking: ", tracking]));
+  }
+  const insert = el("button", { type: "button", class: "insert-order", text: "Insert into reply", "aria-describedby": headId });
+  insert.addEventListener("click", () => insertIntoReply(o.summary));
+  children.push(insert);
+  return el("li", { class: "order", "data-order": o.number }, children);
+}
+
+function consentTable(consent) {
+  const channels = Object.keys(CHANNEL_NAMES).filter((c) => c in consent);
+  Object.keys(consent).forEach((c) => { if (channels.indexOf(c) < 0) { channels.push(c); } });
+  const head = el("tr", {}, [el("th", { scope: "col", text: "Channel" }), ...PURPOSES.map((p) => el("th", { scope: "col", text: p.charAt(0).toUpperCase() + p.slice(1) }))]);
+  const rows = channels.map((channel) => el("tr", {}, [el("th", { scope: "row", text: CHANNEL_NAMES[channel] || channel }), ...PURPOSES.map((p) => {
+    const v = (consent[channel] || {})[p];
+    const cell = el("td", { class: !v ? "muted" : v.granted ? "consent-yes" : "consent-no", text: !v ? "not asked" : v.granted ? "granted" : "withdrawn" });
+    if (v) { cell.title = (v.source ? "by " + v.source + ", " : "") + absolute(v.at); }
+    return cell;
+  })]));
+  return el("table", { class: "consent", "aria-label": "Consent" }, [el("thead", {}, [head]), el("tbody", {}, rows)]);
+}
+
+function select(id, label, options) {
+  const node = el("select", { id }, options.map((o) => el("option", { value: o[0], text: o[1] })));
+  return el("label", { htmlFor: id }, [label + " ", node]);
+}
+
+function consentForm(cu) {
+  const form = el("form", { class: "consent-form", "aria-label": "Record a consent change" }, [
+    select("consent-channel", "Consent channel", Object.keys(CHANNEL_NAMES).map((c) => [c, CHANNEL_NAMES[c]])),
+    select("consent-purpose", "Consent purpose", PURPOSES.map((p) => [p, p])),
+    select("consent-granted", "Consent decision", [["false", "Withdrawn"], ["true", "Granted"]]),
+    el("button", { type: "submit", text: "Record consent" }),
+  ]);
+  const channel = form.querySelector("#consent-channel");
+  if (state.current && CHANNEL_NAMES[state.current.channel]) { channel.value = state.current.channel; }
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = { channel: channel.value, purpose: form.querySelector("#consent-purpose").value, granted: form.querySelector("#consent-granted").value === "true", source: "agent" };
+    post("customers/" + cu.id + "/consents/", body).then((updated) => {
+      if (shown && shown.id === updated.id) {
+        renderCustomer(updated, "Recorded: " + CHANNEL_NAMES[body.channel] + " " + body.purpose + " " + (body.granted ? "granted." : "withdrawn."));
+      }
+    }).catch((err) => customerStatus("Not recorded: " + err.message, true));
+  });
+  return form;
+}
+
+function loadMergeSuggestions(id) {
+  get("customers/" + id + "/merge-suggestions/").then((data) => {
+    const box = $("merge-suggestions");
+    if (!shown || shown.id !== id || !box) { return; }
+    const found = data.results || [];
+    if (!found.length) { box.replaceChildren(); return; }
+    box.replaceChildren(el("h3", { text: "Possible duplicates" }), el("ul", { "aria-label": "Possible duplicates" }, found.map((s) => suggestionRow(shown, s))));
+  }).catch(() => { /* suggestions are a convenience: the panel works without them */ });
+}
+
+function suggestionRow(cu, s) {
+  const other = s.customer;
+  const nameId = "duplicate-" + other.id;
+  const contact = [other.email, other.phone].filter(Boolean).join(" · ");
+  const merge = el("button", { type: "button", text: "Merge into this customer", "aria-describedby": nameId });
+  merge.addEventListener("click", () => {
+    const name = other.name || "customer #" + other.id;
+    const ok = window.confirm("Merge " + name + " into " + (cu.name || "this customer") + "? Their conversations, " +
+      "orders, identities and consent move here. This cannot be undone.");
+    if (!ok) { return; }
+    merge.disabled = true;
+    post("customers/" + cu.id + "/merge/", { other: other.id }).then((merged) => {
+      if (shown && shown.id === cu.id) { renderCustomer(merged, "Merged " + name + " into this customer."); }
+      loadMergeSuggestions(cu.id);
+      loadList(false, { quiet: true });
+      refreshTimeline();
+    }).catch((err) => { merge.disabled = false; customerStatus("Not merged: " + err.message, true); });
+  });
+  return el("li", { class: "duplicate" }, [
+    el("strong", { id: nameId, text: other.name || "Customer #" + other.id }),
+    contact ? el("span", { class: "muted", text: " · " + contact }) : null,
+    el("span", { class: "muted", text: " · " + (s.reasons || []).map(words).join(", ") }),
+    merge,
+  ]);
+}

@@ -1,0 +1,308 @@
+// The queue: tabs, filters, the conversation list and the order lookup above it.
+// A newer list request supersedes older ones: each is aborted when the next starts, and an
+// answer that is not the latest request's is dropped (sequence number), so the rows always
+// match the filters on screen.
+import { get, isAbort } from "../../app/api.js";
+import { el, $, errorWithRetry } from "../../app/dom.js";
+import { dateTime, absolute, duration } from "../../app/format.js";
+import { state, ME, ICONS, CHANNEL_NAMES, customerName, agentName } from "./state.js";
+import { openConversation, closeThread, setThreadGone } from "./thread.js";
+import { notifyIfAssignedToMe } from "./notify.js";
+import { showPane } from "./panes.js";
+
+const listEl = $("conversation-list");
+const form = $("filters");
+const STATUS_NAMES = { open: "Open", pending: "Pending", snoozed: "Snoozed", resolved: "Resolved" };
+let listSeq = 0;
+let listAbort = null;
+
+export function channelBadge(channel) {
+  return el("span", { class: "channel" }, [
+    el("img", { src: ICONS + channel + ".svg", alt: "", width: 16, height: 16 }),
+    el("span", { class: "channel-name", text: CHANNEL_NAMES[channel] || channel }),
+  ]);
+}
+
+export function filters() {
+  const params = new URLSearchParams();
+  for (const name of ["q", "status", "channel", "label", "window", "ordering"]) {
+    const v = form.elements[name].value.trim();
+    if (v) { params.set(name, v); }
+  }
+  if (state.tab === "mine") { params.set("assignee", "me"); }
+  if (state.tab === "unassigned") { params.set("assignee", "none"); }
+  // Every team the agent belongs to, not just the first.
+  if (state.tab === "team" && ME.teams.length) { params.set("team", ME.teams.join(",")); }
+  return params;
+}
+
+function skeleton(on) {
+  $("list-skeleton").hidden = !on;
+  $("list-loading").textContent = on ? "Loading conversations…" : "";
+  listEl.setAttribute("aria-busy", on ? "true" : "false");
+}
+
+/** Load the first page (or, with more, the next one). quiet keeps the rows shown while it loads. */
+export function loadList(more = false, { quiet = false } = {}) {
+  const seq = ++listSeq;
+  if (listAbort) { listAbort.abort(); }
+  const controller = new AbortController();
+  listAbort = controller;
+  const url = more && state.next ? state.next : "conversations/?" + filters().toString();
+  $("list-error").replaceChildren();
+  $("list-error").hidden = true;
+  if (!more && !quiet) {
+    // The old rows would claim to match the new filters: clear them while the new ones load.
+    state.conversations.clear();
+    state.order = [];
+    listEl.replaceChildren();
+    $("list-empty").hidden = true;
+    $("load-more").hidden = true;
+    skeleton(true);
+  } else {
+    listEl.setAttribute("aria-busy", "true");
+  }
+  $("load-more").disabled = more;
+  return get(url, { signal: controller.signal }).then((page) => {
+    if (seq !== listSeq) { return; }  // a newer request was made meanwhile: its answer wins
+    if (!more) { state.conversations.clear(); state.order = []; }
+    for (const c of page.results) {
+      if (!state.conversations.has(c.id)) { state.order.push(c.id); }
+      state.conversations.set(c.id, c);
+    }
+    state.next = page.next;
+    renderList();
+  }).catch((err) => {
+    if (isAbort(err) || seq !== listSeq) { return; }
+    const box = $("list-error");
+    box.replaceChildren(errorWithRetry("Could not load conversations: " + err.message, () => loadList(more)));
+    box.hidden = false;
+  }).finally(() => {
+    if (seq !== listSeq) { return; }
+    skeleton(false);
+    $("load-more").disabled = false;
+    listAbort = null;
+  });
+}
+
+// Client-side version of the filters, for conversations that arrive over the socket.
+export function matches(c) {
+  const p = filters();
+  if (p.get("q")) { return false; }  // search is the server's job: only update rows already shown
+  if (p.get("status") && p.get("status").split(",").indexOf(c.status) < 0) { return false; }
+  if (p.get("channel") && c.channel !== p.get("channel")) { return false; }
+  if (p.get("label") && (c.labels || []).indexOf(p.get("label")) < 0) { return false; }
+  if (p.get("assignee") === "me" && c.assignee !== ME.id) { return false; }
+  if (p.get("assignee") === "none" && c.assignee) { return false; }
+  if (p.get("team") && p.get("team").split(",").indexOf(String(c.team)) < 0) { return false; }
+  const w = p.get("window");
+  if (w) {
+    const s = c.window && c.window.state;
+    if (w === "open" && s !== "open") { return false; }
+    if (w === "closed" && (!c.window || s === "open")) { return false; }
+    if (w === "expiring" && !(s === "open" && new Date(c.window.expires_at) - Date.now() < 2 * 3600 * 1000)) { return false; }
+  }
+  return true;
+}
+
+function sortKey(c, ordering) {
+  if (ordering === "waiting_since") { return c.waiting_since ? Date.parse(c.waiting_since) : Infinity; }
+  if (ordering === "window_expires_at") { return c.window && c.window.expires_at ? Date.parse(c.window.expires_at) : Infinity; }
+  return c.last_message_at ? -Date.parse(c.last_message_at) : Infinity;
+}
+
+function resort() {
+  const ordering = form.elements.ordering.value;
+  state.order.sort((a, b) => {
+    const ka = sortKey(state.conversations.get(a), ordering), kb = sortKey(state.conversations.get(b), ordering);
+    if (ka !== kb) { return ka < kb ? -1 : 1; }
+    return b - a;
+  });
+}
+
+// Highlighted parts of a search snippet: the server marks them with <mark>…</mark> (or <b>…</b>);
+// without marks, the words of the query are highlighted here. Always text nodes, never HTML.
+function highlighted(text, query) {
+  const parts = String(text).split(/<\/?(?:mark|b)>/i);
+  if (parts.length > 1) {
+    return parts.map((part, i) => (i % 2 ? el("mark", { text: part }) : document.createTextNode(part)));
+  }
+  const words = (query || "").split(/\s+/).filter((w) => w.length > 1 && !/^-|^or$/i.test(w)).map((w) => w.replace(/["#]/g, ""));
+  if (!words.length) { return [document.createTextNode(text)]; }
+  const pattern = new RegExp("(" + words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|") + ")", "ig");
+  return String(text).split(pattern).map((part, i) => (i % 2 ? el("mark", { text: part }) : document.createTextNode(part)));
+}
+
+function preview(c) {
+  const q = form.elements.q.value.trim();
+  if (q && c.snippet) { return el("span", { class: "preview snippet" }, highlighted(c.snippet, q)); }
+  const last = c.last_message;
+  if (!last) { return null; }
+  const who = last.direction === "out" ? (last.sender_type === "bot" ? "Bot: " : "You: ") : "";
+  const text = last.text || (last.direction === "in" ? "(attachment)" : "");
+  return el("span", { class: "preview" + (last.direction === "out" ? " out" : "") }, [who ? el("span", { class: "preview-who", text: who }) : null, ...(q ? highlighted(text, q) : [text])]);
+}
+
+function renderRow(c) {
+  const waiting = c.waiting_since ? "waiting " + duration(Date.now() - Date.parse(c.waiting_since)) : (STATUS_NAMES[c.status] || c.status);
+  const meta = [el("span", { class: c.waiting_since ? "waiting" : "", text: waiting })];
+  if (c.window && c.window.state) {
+    const label = c.window.state === "open" ? "closes in " + duration(Date.parse(c.window.expires_at) - Date.now())
+      : c.window.state === "human_agent" ? "human agent only" : "window closed";
+    meta.push(el("span", { class: "window-badge " + c.window.state, text: label, title: c.window.expires_at ? "Until " + absolute(c.window.expires_at) : null }));
+  }
+  if (c.assignee) { meta.push(el("span", { class: "assignee", text: "→ " + (c.assignee === ME.id ? "me" : agentName(c.assignee)) })); }
+  for (const l of c.labels || []) { meta.push(el("span", { class: "label-chip", text: l })); }
+  const at = c.last_message_at;
+  const unread = c.unread_count ? el("span", { class: "badge" }, [String(c.unread_count), el("span", { class: "visually-hidden", text: " unread" })]) : null;
+  const link = el("a", { href: "/conversations/" + c.id + "/", "data-id": c.id, class: "row-link" }, [
+    el("span", { class: "row-top" }, [
+      channelBadge(c.channel),
+      el("span", { class: "name", text: customerName(c) }),
+      at ? el("time", { class: "row-time", datetime: at, title: absolute(at), text: dateTime(at) }) : null,
+      unread,
+    ]),
+    preview(c),
+    el("span", { class: "meta" }, meta),
+  ]);
+  const li = el("li", { "data-id": c.id, class: "row" }, [link]);
+  if (c.unread_count) { li.classList.add("unread"); }
+  if (state.current && state.current.id === c.id) { li.classList.add("current"); link.setAttribute("aria-current", "true"); }
+  if (state.cursor === c.id) { li.classList.add("cursor"); }
+  return li;
+}
+
+export function renderList() {
+  resort();
+  const focusedId = document.activeElement && document.activeElement.closest && listEl.contains(document.activeElement)
+    ? Number(document.activeElement.dataset.id) : null;
+  listEl.replaceChildren(...state.order.map((id) => renderRow(state.conversations.get(id))));
+  if (focusedId) { const again = listEl.querySelector(`a[data-id="${focusedId}"]`); if (again) { again.focus(); } }
+  const p = filters();
+  $("list-empty").hidden = state.order.length > 0 || !$("list-skeleton").hidden;
+  $("list-empty-text").textContent = p.get("q") ? `Nothing found for “${p.get("q")}”.` : "No conversations here.";
+  $("load-more").hidden = !state.next;
+  // Searching inside one status: say so, with one click to search them all.
+  const widen = $("search-widen");
+  widen.hidden = !(p.get("q") && p.get("status"));
+  if (!widen.hidden) {
+    $("search-widen-text").textContent = `Searching ${(STATUS_NAMES[p.get("status")] || p.get("status")).toLowerCase()} conversations only.`;
+  }
+  let unread = 0;
+  state.conversations.forEach((c) => { unread += c.unread_count || 0; });
+  document.title = (unread ? "(" + unread + ") " : "") + (state.current ? customerName(state.current) + " · " : "") + "Inbox";
+}
+
+export function upsertConversation(c, created) {
+  const before = state.conversations.get(c.id);
+  notifyIfAssignedToMe(before, c, created);
+  if (before || matches(c)) {
+    if (before && !matches(c) && !filters().get("q")) {
+      state.conversations.delete(c.id);
+      state.order = state.order.filter((id) => id !== c.id);
+    } else {
+      if (!before) { state.order.push(c.id); }
+      // A socket frame may carry fewer fields than the list's answer (no preview): keep what we had.
+      state.conversations.set(c.id, before ? { ...before, ...c, last_message: c.last_message || before.last_message } : c);
+    }
+    renderList();
+  }
+}
+
+export function removeConversation(id) {
+  state.conversations.delete(id);
+  state.order = state.order.filter((x) => x !== id);
+  renderList();
+  if (state.current && state.current.id === id) {
+    closeThread();
+    setThreadGone("That conversation moved out of your reach.");
+  }
+}
+
+// --- Keyboard cursor (j/k) -------------------------------------------------------------------
+
+export function moveCursor(delta) {
+  if (!state.order.length) { return; }
+  let index = state.order.indexOf(state.cursor);
+  if (index < 0) { index = state.current ? state.order.indexOf(state.current.id) : -1; }
+  index = index < 0 ? (delta > 0 ? 0 : state.order.length - 1) : Math.max(0, Math.min(state.order.length - 1, index + delta));
+  state.cursor = state.order[index];
+  listEl.querySelectorAll("li.cursor").forEach((li) => li.classList.remove("cursor"));
+  const li = listEl.querySelector(`li[data-id="${state.cursor}"]`);
+  if (li) {
+    li.classList.add("cursor");
+    const link = li.querySelector("a");
+    link.focus({ preventScroll: true });
+    li.scrollIntoView({ block: "nearest" });
+  }
+  showPane("list");
+}
+
+export function openCursor() {
+  if (state.cursor && state.conversations.has(state.cursor)) { openConversation(state.cursor, true); return true; }
+  return false;
+}
+
+// --- Order lookup from the search box --------------------------------------------------------
+// The conversation search already matches order numbers; this adds "Order #1042 → customer",
+// a direct way to that customer's latest conversation.
+
+const ORDER_QUERY = /^#\s*([A-Za-z0-9-]{1,32})$|^(\d{3,32})$/;
+let lookupSeq = 0;
+
+function lookupOrder() {
+  const box = $("order-lookup");
+  const m = form.elements.q.value.trim().match(ORDER_QUERY);
+  const seq = ++lookupSeq;
+  if (!m) { box.hidden = true; box.replaceChildren(); return Promise.resolve(); }
+  const number = m[1] || m[2];
+  return get("orders/?number=" + encodeURIComponent(number)).then((page) => {
+    const orders = (page.results || []).slice(0, 5);
+    return Promise.all(orders.map((o) => get("conversations/?customer=" + o.customer.id + "&ordering=-last_message_at")
+      .then((c) => ({ order: o, conversation: (c.results || [])[0] || null }))
+      .catch(() => ({ order: o, conversation: null }))));
+  }).then((found) => {
+    if (seq !== lookupSeq) { return; }
+    box.hidden = !found.length;
+    box.replaceChildren(...found.map((f) => {
+      const text = "Order #" + f.order.number + " → " + (f.order.customer.name || "customer #" + f.order.customer.id);
+      if (!f.conversation) { return el("li", { text: text + " (no conversation)" }); }
+      const link = el("a", { href: "/conversations/" + f.conversation.id + "/", text });
+      link.addEventListener("click", (e) => {
+        if (e.ctrlKey || e.metaKey || e.shiftKey) { return; }
+        e.preventDefault();
+        openConversation(f.conversation.id, true);
+      });
+      return el("li", {}, [link]);
+    }));
+  }).catch(() => { if (seq === lookupSeq) { box.hidden = true; box.replaceChildren(); } });
+}
+
+export function setTab(name) {
+  state.tab = name;
+  document.querySelectorAll(".tab").forEach((t) => t.setAttribute("aria-pressed", String(t.dataset.tab === name)));
+}
+
+export function init() {
+  document.querySelectorAll(".tab").forEach((tab) => {
+    tab.addEventListener("click", () => { setTab(tab.dataset.tab); loadList(false); });
+  });
+  let searchTimer = null;
+  form.addEventListener("input", (e) => {
+    clearTimeout(searchTimer);
+    const typing = e.target.name === "q";
+    searchTimer = setTimeout(() => { loadList(false); if (typing) { lookupOrder(); } }, typing ? 300 : 0);
+  });
+  form.addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(searchTimer); loadList(false); lookupOrder(); });
+  $("search-widen-button").addEventListener("click", () => { form.elements.status.value = ""; loadList(false); });
+  $("load-more").addEventListener("click", () => loadList(true));
+  listEl.addEventListener("click", (e) => {
+    const a = e.target.closest("a[data-id]");
+    if (!a || e.ctrlKey || e.metaKey || e.shiftKey) { return; }
+    e.preventDefault();
+    state.cursor = Number(a.dataset.id);
+    openConversation(Number(a.dataset.id), true);
+  });
+  // Waiting times and window countdowns move on without events.
+  setInterval(() => { if (state.order.length && !document.hidden) { renderList(); } }, 30000);
+}

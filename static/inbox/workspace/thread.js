@@ -1,0 +1,304 @@
+// The thread pane: the open conversation's header and actions, its timeline (the customer's
+// messages across channels), who else is viewing, and the socket's updates to both.
+import { get, post, patch, isAbort } from "../../app/api.js";
+import { el, $, errorWithRetry } from "../../app/dom.js";
+import { dateTime, absolute } from "../../app/format.js";
+import {
+  state, ME, FEATURES, MAY_ASSIGN_OTHERS, INBOXES, TEAMS, STATUS_RANK, CHANNEL_NAMES, customerName, agentName,
+} from "./state.js";
+import { renderList, upsertConversation, removeConversation, channelBadge } from "./list.js";
+import { renderComposerRules, stopTyping, uploadsForget, resetComposerError } from "./composer.js";
+import { loadCustomer, clearCustomer } from "./customer.js";
+import { send } from "./socket.js";
+import { showPane } from "./panes.js";
+import { openSnoozeMenu } from "./snooze.js";
+
+const timelineEl = $("timeline");
+let openSeq = 0;
+let openAbort = null;
+let leadChoices = [];  // [value, name] of the agents the page lists, for leads and up
+
+function emptyState(text, retry) {
+  $("thread").hidden = true;
+  const box = $("thread-empty");
+  box.hidden = false;
+  box.replaceChildren(retry ? errorWithRetry(text, retry) : el("p", { class: "muted", text }));
+}
+
+export function setThreadGone(text) { emptyState(text); }
+
+export function closeThread() {
+  if (state.current) { send({ type: "leave", conversation: state.current.id }); }
+  state.current = null;
+  $("thread").hidden = true;
+  emptyState("Select a conversation.");
+  clearCustomer();
+  renderList();
+  showPane("list");
+}
+
+export function openConversation(id, push) {
+  if (state.current && state.current.id !== id) { send({ type: "leave", conversation: state.current.id }); stopTyping(); }
+  if (push) { history.pushState({ id }, "", "/conversations/" + id + "/"); }
+  const seq = ++openSeq;
+  if (openAbort) { openAbort.abort(); }
+  const controller = new AbortController();
+  openAbort = controller;
+  showPane("thread");
+  $("thread-pane").setAttribute("aria-busy", "true");
+  return get("/conversations/" + id + "/timeline/", { signal: controller.signal }).then((data) => {
+    if (seq !== openSeq) { return; }
+    state.current = data.conversation;
+    state.current.read_receipt = data.read_receipt;
+    state.readSent = false;
+    state.viewers = [];
+    state.cursor = id;
+    state.timeline.clear();
+    for (const item of data.items) { state.timeline.set(String(item.id), item); }
+    $("thread-empty").hidden = true;
+    $("thread").hidden = false;
+    resetComposerError();
+    uploadsForget(state.current.id);
+    renderThreadHeader();
+    renderTimeline(true);
+    renderCollision();
+    renderComposerRules();
+    renderList();
+    loadCustomer(data.conversation.customer.id);
+    send({ type: "view", conversation: id });
+    if (data.read_receipt === "open") { markRead(); }
+  }).catch((err) => {
+    if (isAbort(err) || seq !== openSeq) { return; }
+    state.current = null;
+    if (err.status === 404) { emptyState("Conversation not found: it was deleted or is out of your reach."); }
+    else { emptyState("Could not open the conversation: " + err.message, () => openConversation(id, false)); }
+  }).finally(() => { if (seq === openSeq) { $("thread-pane").removeAttribute("aria-busy"); openAbort = null; } });
+}
+
+export function refreshTimeline() {
+  if (!state.current) { return Promise.resolve(); }
+  const id = state.current.id;
+  return get("/conversations/" + id + "/timeline/").then((data) => {
+    if (!state.current || state.current.id !== id) { return; }
+    state.timeline.clear();
+    for (const item of data.items) { state.timeline.set(String(item.id), item); }
+    conversationChanged(data.conversation);
+    renderTimeline(true);
+  }).catch((err) => { if (err.status === 404) { removeConversation(id); } });
+}
+
+export function markRead() {
+  if (!state.current || state.readSent) { return; }
+  state.readSent = true;
+  post("conversations/" + state.current.id + "/read/", {}).then((c) => conversationChanged(c))
+    .catch(() => { state.readSent = false; });
+}
+
+/** A conversation changed (socket or an answer): the list and, when open, the thread follow. */
+export function conversationChanged(c, created) {
+  upsertConversation(c, created);
+  if (state.current && state.current.id === c.id) {
+    state.current = { ...state.current, ...c };
+    renderThreadHeader();
+    renderComposerRules();
+  }
+}
+
+function assigneeOptions(c) {
+  // Agents take and release only; leads and up pick anyone the page lists (their teams).
+  const select = $("action-assignee");
+  const wanted = [["", "Unassigned"]];
+  if (MAY_ASSIGN_OTHERS) {
+    for (const a of leadChoices) { wanted.push(a); }
+  } else {
+    wanted.push([String(ME.id), ME.name + " (me)"]);
+  }
+  if (c.assignee && !wanted.some((w) => w[0] === String(c.assignee))) { wanted.push([String(c.assignee), agentName(c.assignee)]); }
+  const have = Array.from(select.options).map((o) => o.value + "\u0000" + o.textContent).join("|");
+  const next = wanted.map((w) => w[0] + "\u0000" + w[1]).join("|");
+  if (have !== next) { select.replaceChildren(...wanted.map((w) => el("option", { value: w[0], text: w[1] }))); }
+  // An agent may not move someone else's conversation: the menu shows the owner, unchangeable.
+  select.disabled = !MAY_ASSIGN_OTHERS && Boolean(c.assignee) && c.assignee !== ME.id;
+}
+
+export function renderThreadHeader() {
+  const c = state.current;
+  if (!c) { return; }
+  $("thread-title").textContent = customerName(c);
+  const inbox = INBOXES.get(c.inbox.id);
+  $("thread-channel").replaceChildren(channelBadge(c.channel), " · " + (inbox ? inbox.name : c.inbox.name));
+  assigneeOptions(c);
+  $("action-assignee").value = c.assignee ? String(c.assignee) : "";
+  $("action-assign-me").hidden = c.assignee === ME.id;
+  $("action-team").value = c.team ? String(c.team) : "";
+  $("action-status").value = c.status;
+  $("action-resolve").hidden = c.status === "resolved";
+  $("action-reopen").hidden = c.status !== "resolved";
+  const until = $("snoozed-until");
+  until.hidden = c.status !== "snoozed" || !c.snoozed_until;
+  if (!until.hidden) { until.textContent = "Snoozed until " + dateTime(c.snoozed_until); until.title = absolute(c.snoozed_until); }
+  if (document.activeElement !== $("action-labels")) { $("action-labels").value = (c.labels || []).join(", "); }
+}
+
+function describeEvent(item) {
+  const actor = item.actor_name || "System";
+  const d = item.data || {};
+  switch (item.event) {
+    case "assigned": return actor + (d.to || d.assignee ? " assigned it to " + (d.to_name || agentName(d.to || d.assignee)) : " unassigned it");
+    case "status": return actor + " set status " + (d.to || d.status || "");
+    case "team": return actor + " moved it to " + (TEAMS.get(d.to || d.team) || "another team");
+    case "labels": return actor + " changed labels";
+    case "window": return "The messaging window closed";
+    default: return String(item.event || "").replace(/_/g, " ");
+  }
+}
+
+// Only files we hold are shown inline: a provider's URL may expire or need credentials.
+function renderAttachment(a) {
+  const name = a.name || a.content_type || "attachment";
+  if (!a.url) { return el("span", { class: "attachment", text: name }); }
+  if (a.state === "ready" && /^image\//.test(a.content_type || "")) {
+    return el("a", { class: "attachment attachment-thumb", href: a.url, target: "_blank", rel: "noopener" }, [
+      el("img", { src: a.url, alt: name, loading: "lazy" }),
+    ]);
+  }
+  const label = a.state === "failed" ? name + " (could not be fetched)" : a.state === "pending" ? name + " (downloading…)" : name;
+  return el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener", text: label });
+}
+
+function failure(item) {
+  // The provider's reason in words; a Retry re-queues the same row where the server offers it.
+  const detail = (item.error && (item.error.detail || item.error.message)) || "The provider did not take this message.";
+  const parts = [el("strong", { text: "Not delivered: " }), detail];
+  if (FEATURES.message_retry && item.direction === "out" && !item.is_private) {
+    const retry = el("button", { type: "button", class: "retry", text: "Retry" });
+    retry.addEventListener("click", () => {
+      retry.disabled = true;
+      post(`conversations/${item.conversation}/messages/${item.id}/retry/`, {}).then((m) => upsertMessage(item.conversation, m))
+        .catch((err) => { retry.disabled = false; retry.replaceWith(el("span", { class: "inline-error", text: "Retry failed: " + err.message })); });
+    });
+    parts.push(" ", retry);
+  }
+  return el("span", { class: "msg-failure", role: "note" }, parts);
+}
+
+function renderItem(item) {
+  const time = el("time", { datetime: item.created_at, title: absolute(item.created_at), text: dateTime(item.created_at) });
+  if (item.kind === "event") {
+    return el("li", { class: "event", "data-id": item.id }, [describeEvent(item) + " · ", time]);
+  }
+  const classes = [item.is_private ? "note" : item.direction];
+  if (state.current && item.conversation !== state.current.id) { classes.push("other-conversation"); }
+  if (item.status === "failed") { classes.push("failed"); }
+  const who = item.sender && item.sender.type === "customer" ? customerName(state.current)
+    : item.author_name || (item.sender && item.sender.id && agentName(item.sender.id)) || (item.sender ? item.sender.type : "");
+  const meta = [who, CHANNEL_NAMES[item.channel] || item.channel].filter(Boolean).join(" · ");
+  const status = item.direction === "out" && !item.is_private && item.status !== "failed" ? item.status + (item.tag ? " · " + item.tag : "") : "";
+  const children = [];
+  if (item.is_private) { children.push(el("span", { class: "note-label", text: "Private note" })); }
+  if (item.subject) { children.push(el("strong", { class: "subject", text: item.subject })); }
+  children.push(el("span", { class: "msg-text", text: item.deleted_at ? "(unsent by the customer)" : item.text || "" }));
+  for (const a of item.attachments || []) { children.push(renderAttachment(a)); }
+  const qr = item.payload && item.payload.quick_replies;
+  if (qr && qr.length) { children.push(el("span", { class: "quick-replies" }, qr.map((q) => el("span", { text: q.title })))); }
+  if (item.status === "failed") { children.push(failure(item)); }
+  children.push(el("span", { class: "msg-meta" }, [meta + " · ", time, status ? " · " + status : "", item.tag && item.status === "failed" ? " · " + item.tag : ""]));
+  return el("li", { class: classes.join(" "), "data-id": String(item.id) }, children);
+}
+
+export function renderTimeline(scroll) {
+  const items = Array.from(state.timeline.values());
+  items.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || (String(a.id) < String(b.id) ? -1 : 1));
+  const nearBottom = timelineEl.scrollHeight - timelineEl.scrollTop - timelineEl.clientHeight < 80;
+  timelineEl.replaceChildren(...items.map(renderItem));
+  if (scroll || nearBottom) { timelineEl.scrollTop = timelineEl.scrollHeight; }
+}
+
+export function upsertMessage(conversationId, message) {
+  if (!state.current) { return; }
+  const existing = state.timeline.get(String(message.id));
+  if (conversationId !== state.current.id && existing === undefined) { return; }
+  // A reply's own POST answer can arrive after the socket told us it was sent: never go back.
+  if (existing && STATUS_RANK[existing.status] > STATUS_RANK[message.status]) { return; }
+  const c = state.conversations.get(conversationId) || state.current;
+  message.kind = "message";
+  message.channel = message.channel || (existing && existing.channel) || c.channel;
+  message.author_name = message.author_name || (existing && existing.author_name) ||
+    (message.sender && message.sender.type !== "customer" && message.sender.id && agentName(message.sender.id)) || null;
+  state.timeline.set(String(message.id), message);
+  renderTimeline(false);
+}
+
+// --- Presence and collisions -------------------------------------------------------------------
+
+export function setViewers(conversationId, viewers) {
+  if (state.current && conversationId === state.current.id) { state.viewers = viewers || []; renderCollision(); }
+}
+
+export function renderCollision() {
+  const others = state.viewers.filter((v) => v.id !== ME.id);
+  const box = $("collision");
+  if (!others.length) { box.hidden = true; box.textContent = ""; return; }
+  const typing = others.filter((v) => v.typing);
+  const names = others.map((v) => v.name).join(", ");
+  box.textContent = typing.length
+    ? typing.map((v) => v.name).join(", ") + (typing.length > 1 ? " are" : " is") + " typing a reply here."
+    : names + (others.length > 1 ? " are" : " is") + " also viewing this conversation.";
+  box.hidden = false;
+}
+
+// --- Conversation actions ----------------------------------------------------------------------
+
+function actionError(text) {
+  const box = $("action-error");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+export function patchCurrent(body, what) {
+  const c = state.current;
+  if (!c) { return Promise.resolve(); }
+  actionError("");
+  return patch("conversations/" + c.id + "/", body).then((updated) => conversationChanged(updated))
+    .catch((err) => { actionError((what ? what + ": " : "Not changed: ") + err.message); renderThreadHeader(); });
+}
+
+export function assignToMe() { return patchCurrent({ assignee: ME.id }, "Not assigned"); }
+export function resolve() { return patchCurrent({ status: "resolved" }, "Not resolved"); }
+export function snooze() {
+  if (!state.current) { return; }
+  openSnoozeMenu((until) => patchCurrent({ status: "snoozed", snoozed_until: until.toISOString() }, "Not snoozed"));
+}
+
+export function init() {
+  // The assignee menu's choices for leads: the agents the page lists.
+  leadChoices = Array.from($("action-assignee").options).filter((o) => o.value).map((o) => [o.value, o.textContent]);
+  $("action-assignee").addEventListener("change", (e) => patchCurrent({ assignee: e.target.value ? Number(e.target.value) : null }, "Not assigned"));
+  $("action-assign-me").addEventListener("click", assignToMe);
+  $("action-team").addEventListener("change", (e) => patchCurrent({ team: e.target.value ? Number(e.target.value) : null }, "Not moved"));
+  $("action-status").addEventListener("change", (e) => {
+    if (e.target.value === "snoozed") { e.target.value = state.current ? state.current.status : "open"; snooze(); }
+    else { patchCurrent({ status: e.target.value }); }
+  });
+  $("action-resolve").addEventListener("click", resolve);
+  $("action-reopen").addEventListener("click", () => patchCurrent({ status: "open" }, "Not reopened"));
+  $("action-snooze-button").addEventListener("click", () => snooze());
+  $("action-labels").addEventListener("change", (e) => {
+    patchCurrent({ labels: e.target.value.split(",").map((s) => s.trim()).filter(Boolean) }, "Labels not saved");
+  });
+  $("action-unread").addEventListener("click", () => {
+    const c = state.current;
+    if (!c) { return; }
+    post("conversations/" + c.id + "/unread/", {}).then((updated) => {
+      upsertConversation(updated);
+      closeThread();
+      history.pushState({}, "", "/");
+    }).catch((err) => actionError("Not marked unread: " + err.message));
+  });
+  $("actions-toggle").addEventListener("click", () => {
+    const header = $("thread-header");
+    const open = !header.classList.contains("show-actions");
+    header.classList.toggle("show-actions", open);
+    $("actions-toggle").setAttribute("aria-expanded", String(open));
+  });
+}
