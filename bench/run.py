@@ -653,7 +653,7 @@ async def worker_idle(quiet: float = 1.5, limit: float = 120) -> float:
 def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
     from django.contrib.auth import get_user_model
 
-    from inbox.access import conversations_visible_to
+    from inbox.team.access import conversations_visible_to
     from inbox.models import Conversation, Identity, Inbox
 
     page = Inbox.objects.get(kind="messenger", external_id=PAGE_ID)

@@ -9,7 +9,7 @@ admin from inbox_project.admin_utils.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 
 from inbox_project.admin_utils import register_remaining
@@ -21,7 +21,7 @@ class _ReadOnly(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -40,7 +40,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="sends", ordering="n_sends")
     def send_count(self, campaign: Campaign) -> int:
-        return campaign.n_sends
+        return campaign.n_sends  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(CampaignSend)

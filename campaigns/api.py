@@ -17,14 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers.models import Customer
-from customers.selectors import customers_visible_to
 from customers.services import customer_event_publish
-from inbox import access
 from inbox.api.errors import ApiError
 from inbox.models import META_CHANNELS
+from inbox.team import access
 
 from . import audience as aud
-from . import composition, services
+from . import composition, events, services
 from .models import AutoResponder, Campaign, Purpose
 
 WRITE_ROLES = ("manager", "admin")
@@ -162,20 +161,20 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
     })})
     @action(detail=False, methods=["post"])
     def preview(self, request):
-        """Render the text for one customer (or a sample), count SMS segments, size the audience."""
+        """Render the text for one customer (or a sample), count SMS segments, size the audience.
+
+        For who may create campaigns (managers, admins); the text is checked as a campaign's is.
+        """
+        _require_writer(request.user)
         data = PreviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         marketing = v["purpose"] == Purpose.MARKETING
         customer = None
         if v["customer"]:
-            customer = get_object_or_404(customers_visible_to(request.user), pk=v["customer"])
-        sample = customer or Customer(name="Jane Doe", email="jane@example.com", phone="+15555550100")
+            customer = get_object_or_404(access.customers_visible_to(request.user), pk=v["customer"])
         try:
-            context = composition.context_for(customer=sample)
-            if not customer:
-                context["order"] = {"number": "1001", "total": "59.00", "currency": "USD", "tracking_number": "",
-                                    "tracking_url": "", "status": ""}
+            context = composition.context_for(customer=customer) if customer else composition.sample_context()
             text = composition.render(v["text"], context) if v["text"] else ""
         except composition.TemplateInvalid as exc:
             raise ApiError("invalid", str(exc)) from None
@@ -201,21 +200,35 @@ class EventInputSerializer(serializers.Serializer):
 
 
 class EventView(APIView):
-    """POST a customer event (cart.abandoned, a custom one…); triggered campaigns listen to them."""
+    """POST a customer event (cart.abandoned, a custom one…); triggered campaigns listen to them.
+
+    For integrations: admins and integration accounts (campaigns/events.py), never agents. Names the
+    system emits (`order.*`, `conversation.*`) are refused; properties are bounded JSON and an
+    `order_id` must be one of that customer's orders.
+    """
 
     serializer_class = EventInputSerializer
 
     def post(self, request):
+        if not events.may_post_events(request.user):
+            raise ApiError("forbidden", "Events are posted by integrations: an admin's or an integration account's token.",
+                           status.HTTP_403_FORBIDDEN)
         data = EventInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        customer = get_object_or_404(customers_visible_to(request.user).filter(merged_into=None, erased_at=None), pk=v["customer"])
+        customer = get_object_or_404(Customer.objects.filter(merged_into=None, erased_at=None), pk=v["customer"])
         try:
             name = services.event_name_validate(v["name"])
         except DjangoValidationError as exc:
             raise _validation(exc) from None
+        if events.is_system_event(name):
+            raise ApiError("reserved_event", f"{name!r}: order.* and conversation.* events come only from the system.")
+        try:
+            properties = events.properties_validate(v["properties"], customer=customer)
+        except events.EventRefused as exc:
+            raise ApiError(exc.code, exc.detail, exc.status) from None
         with transaction.atomic():
-            event = customer_event_publish(customer=customer, name=name, properties=v["properties"])
+            event = customer_event_publish(customer=customer, name=name, properties=properties)
         return Response(
             {"id": event.pk, "customer": customer.pk, "name": event.name, "properties": event.properties,
              "created_at": event.created_at},

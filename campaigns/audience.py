@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -117,7 +119,7 @@ def may_receive(*, customer_id: int, channel: str, marketing: bool) -> bool:
 # --- Frequency caps ---------------------------------------------------------------------------------
 
 
-def caps() -> list[dict]:
+def caps() -> Sequence[Mapping[str, Any]]:
     rows = list(FrequencyCap.objects.values("channel", "limit", "period_days"))
     if rows:
         return rows

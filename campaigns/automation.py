@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.services import customer_event_publish
-from inbox import comments as inbox_comments
 from inbox import signals as inbox_signals
-from inbox.business_hours import Schedule
+from inbox.conversations import comments as inbox_comments
+from inbox.conversations.errors import ReplyRefused
+from inbox.conversations.reply import reply_send
+from inbox.conversations.window import private_reply_open
 from inbox.models import Conversation, ConversationStatus, Direction, Inbox, Message, SenderType
-from inbox.providers import meta_comments
-from inbox.providers.base import ProviderError
-from inbox.services import ReplyRefused, reply_send
+from inbox.team.business_hours import Schedule
 
 from .models import AutomatedReply, AutoResponder, CommentReply
 
 logger = logging.getLogger(__name__)
 
-PRIVATE_REPLY_WINDOW = timedelta(days=7)
 
 
 # --- Greeting and away ------------------------------------------------------------------------------
@@ -130,21 +128,21 @@ def comment_autorespond(*, inbox: Inbox, comment: dict, now=None) -> CommentRepl
         return None
     errors = []
     if responder.public_reply.strip():
-        try:
-            record.public_reply_id = meta_comments.public_reply(inbox=inbox, comment_id=comment["id"], text=responder.public_reply)
-        except ProviderError as exc:
-            errors.append(f"public: {exc.reason} {exc.code} {exc.detail}")
+        record.public_reply_id, error = inbox_comments.comment_reply_now(
+            inbox=inbox, comment_id=comment["id"], mode=inbox_comments.PUBLIC, text=responder.public_reply
+        )
+        errors.append(error)
     created = comment.get("created_time")
-    fresh = created is None or now - created < PRIVATE_REPLY_WINDOW
+    fresh = created is None or private_reply_open(comment_at=created, now=now)
     # Meta takes one private reply per comment: an agent may have sent it already.
     if responder.private_reply.strip() and fresh and not inbox_comments.private_reply_exists(
         inbox_id=inbox.pk, comment_id=comment["id"]
     ):
-        try:
-            record.private_reply_id = meta_comments.private_reply(inbox=inbox, comment_id=comment["id"], text=responder.private_reply)
-        except ProviderError as exc:
-            errors.append(f"private: {exc.reason} {exc.code} {exc.detail}")
-    record.error = "; ".join(errors)
+        record.private_reply_id, error = inbox_comments.comment_reply_now(
+            inbox=inbox, comment_id=comment["id"], mode=inbox_comments.PRIVATE, text=responder.private_reply
+        )
+        errors.append(error)
+    record.error = "; ".join(e for e in errors if e)
     with transaction.atomic():
         record.save(update_fields=["public_reply_id", "private_reply_id", "error"])
         # In the comment's thread too, so agents see what was answered and don't answer twice.

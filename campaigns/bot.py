@@ -1,7 +1,7 @@
 """A quick-reply bot for Messenger and Instagram DMs that hands over to a human.
 
 Inbox.settings["bot"] = {"enabled", "intro", "options": [{"title", "payload", "answer"}], "handover_text"}
-(validated by inbox.teams). The first customer message gets the intro with the options as quick
+(validated by inbox.team.directory). The first customer message gets the intro with the options as quick
 replies; a tapped option gets its answer (and the options again); asking for a person, or writing
 anything the bot does not understand, gets the handover text and ends the bot for that conversation.
 Bot messages are sender_type bot: never tagged, never counted as a response, so the conversation
@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inbox import signals as inbox_signals
+from inbox.conversations.errors import ReplyRefused
+from inbox.conversations.reply import reply_send
 from inbox.models import META_CHANNELS, Conversation, Direction, Message, SenderType
-from inbox.services import ReplyRefused, reply_send
 
 from .automation import keyword_matches
 from .models import BotSession
@@ -117,7 +118,7 @@ def _hand_over(session: BotSession, conversation: Conversation, bot: dict) -> Me
     session.turns += 1 if sent else 0
     session.save(update_fields=["handed_over_at", "turns"])
     if conversation.inbox.settings.get("auto_assign"):
-        from inbox.assignment import conversation_auto_assign
+        from inbox.team.assignment import conversation_auto_assign
 
         transaction.on_commit(lambda: conversation_auto_assign(conversation=conversation), robust=True)
     return sent

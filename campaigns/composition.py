@@ -1,7 +1,8 @@
 """What a campaign message says on each channel: personalisation, SMS footer, email unsubscribe.
 
-Templates are Django templates rendered from a string with autoescape off and a context of plain
-values only (no model instances: a template may not walk relations or call methods on rows).
+Templates are in the campaign template language (`campaigns/sandbox.py`: a bounded subset of
+Django's templates) rendered from a string with autoescape off and a context of plain values only
+(no model instances: a template may not walk relations or call methods on rows).
 """
 
 from __future__ import annotations
@@ -11,36 +12,50 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core import signing
-from django.template import Context, Engine, TemplateSyntaxError
 
 from customers.models import Channel, Customer, CustomerEvent, Order
 from inbox import sms
+
+from . import sandbox
+from .sandbox import TemplateRefused as TemplateInvalid
+
+__all__ = ["TemplateInvalid"]
 
 STOP_FOOTER = "Reply STOP to opt out"
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
 _STOP_RE = re.compile(r"\bSTOP\b")
 
-# One engine, no loaders and no extra libraries: only built-in tags and filters.
-_engine = Engine(autoescape=False, libraries={}, builtins=["django.template.defaulttags", "django.template.defaultfilters"])
+# What a preview without a customer, and the check of a saved campaign, render with.
+SAMPLE_ORDER = {"number": "1001", "total": "59.00", "currency": "USD", "tracking_number": "", "tracking_url": "",
+                "status": ""}
 
 
-class TemplateInvalid(ValueError):
-    pass
+def sample_context() -> dict:
+    context = context_for(customer=Customer(name="Jane Doe", email="jane@example.com", phone="+15555550100"))
+    context["order"] = dict(SAMPLE_ORDER)
+    return context
 
 
 def template_check(text: str) -> None:
-    try:
-        _engine.from_string(text)
-    except TemplateSyntaxError as exc:
-        raise TemplateInvalid(f"template error: {exc}") from None
+    """TemplateInvalid unless `text` is in the campaign language and renders within its bounds
+    (tried with a sample customer and order)."""
+    sandbox.render(text, sample_context())
+
+
+def event_order(*, customer: Customer, properties: dict) -> Order | None:
+    """The order an event's `order_id` names, only when it is this customer's."""
+    order_id = properties.get("order_id")
+    if not isinstance(order_id, int) or isinstance(order_id, bool):
+        return None
+    return Order.objects.filter(pk=order_id, customer_id=customer.pk).first()
 
 
 def context_for(*, customer: Customer, event: CustomerEvent | None = None, order: Order | None = None) -> dict:
     name = (customer.name or "").strip()
     first, _, last = name.partition(" ")
     properties = dict(event.properties) if event is not None and isinstance(event.properties, dict) else {}
-    if order is None and properties.get("order_id"):
-        order = Order.objects.filter(pk=properties["order_id"]).first()
+    if order is None and customer.pk is not None:
+        order = event_order(customer=customer, properties=properties)
     context = {
         "customer": {"first_name": first, "last_name": last, "name": name, "email": customer.email, "phone": customer.phone},
         "event": {"name": event.name if event else "", "properties": properties},
@@ -59,11 +74,7 @@ def context_for(*, customer: Customer, event: CustomerEvent | None = None, order
 
 
 def render(text: str, context: dict) -> str:
-    try:
-        template = _engine.from_string(text)
-    except TemplateSyntaxError as exc:
-        raise TemplateInvalid(f"template error: {exc}") from None
-    return template.render(Context(context, autoescape=False)).strip()
+    return sandbox.render(text, context).strip()
 
 
 def sms_finalise(text: str, *, marketing: bool) -> str:

@@ -1,7 +1,7 @@
 """Campaigns (broadcasts and triggered messages), their sends, comment auto-responders, and the
 record of greeting/away messages already sent.
 
-Every outbound message goes through inbox.services.reply_send; these rows only decide who gets
+Every outbound message goes through inbox.conversations.reply.reply_send; these rows only decide who gets
 what, when, and remember it so nobody gets the same thing twice.
 """
 

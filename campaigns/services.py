@@ -1,7 +1,7 @@
 """Writes on campaigns: create, launch, pause, plan, trigger, dispatch, unsubscribe.
 
 A campaign never sends directly: planning creates one CampaignSend row per (campaign, customer)
-(unique), and the dispatcher turns a due row into a message through inbox.services.reply_send
+(unique), and the dispatcher turns a due row into a message through inbox.conversations.reply.reply_send
 in the same transaction that marks the row sent, so a worker dying mid-batch rolls both back and
 a second dispatcher finds the row locked or already sent.
 """
@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from customers.models import Channel, ConsentEvent, ConsentPurpose, Customer, CustomerEvent, Identity, Order
 from customers.services import consent_record
+from inbox.conversations.errors import ReplyRefused
+from inbox.conversations.reply import reply_send
+from inbox.conversations.threads import conversation_for_identity
 from inbox.models import META_CHANNELS, Direction, Inbox, Message, MessageStatus, SenderType, WindowState
-from inbox.services import ReplyRefused, conversation_for_identity, reply_send
 
 from . import audience as aud
 from . import composition

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from customers.models import Customer
-from inbox import access
+from inbox.team import access
 
 from . import composition, services
 from .api import WRITE_ROLES, campaigns_visible_to

@@ -31,12 +31,12 @@ class IdentityInline(admin.TabularInline):
 class OrderInline(admin.TabularInline):
     model = Order
     extra = 0
-    fields = ["number", "placed_at", "total", "currency", "financial_status", "fulfillment_status", "tracking_number"]
+    fields = ("number", "placed_at", "total", "currency", "financial_status", "fulfillment_status", "tracking_number")
     readonly_fields = fields
     show_change_link = True
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
 
@@ -45,11 +45,11 @@ class ConsentEventInline(admin.TabularInline):
 
     model = ConsentEvent
     extra = 0
-    fields = ["created_at", "channel", "purpose", "granted", "source", "proof"]
+    fields = ("created_at", "channel", "purpose", "granted", "source", "proof")
     readonly_fields = fields
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
 
@@ -88,7 +88,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
 
@@ -135,7 +135,7 @@ class MergeRecordAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from .links import http_url_or_blank
 from .models import Channel, ConsentPurpose
 from .selectors import consent_state
 from .services import (
@@ -272,8 +273,9 @@ def _plan_orders(rows, header):
         if len(currency) != 3 or not currency.isalpha():
             fail("currency", f"not a currency code: {currency!r}")
         url = row.get("tracking_url", "")
-        if url and not url.startswith(("https://", "http://")):
-            fail("tracking_url", "must start with https:// or http://")
+        if url and not http_url_or_blank(url):
+            fail("tracking_url", "must be an http:// or https:// URL of at most 500 characters")
+        url = http_url_or_blank(url)
         if len(row.get("tracking_number", "")) > 128:
             fail("tracking_number", "at most 128 characters")
         for column, limit in (("financial_status", 32), ("fulfillment_status", 32), ("item_sku", 64)):

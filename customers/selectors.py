@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .models import Channel, ConsentEvent, ConsentPurpose, Customer, CustomerEvent, Identity, Order
@@ -32,38 +32,10 @@ def is_opted_out(*, customer: Customer, channel: str) -> bool:
 # --- Visibility and search --------------------------------------------------------------------------
 
 
-def customers_visible_to(user) -> QuerySet[Customer]:
-    """Admins see every customer; others those with a conversation they may see.
-
-    A customer with no conversation at all (a buyer known only from the shop's orders) belongs
-    to no team, so any agent may see it: that is how an agent finds the buyer behind an order
-    number and merges them into the person writing.
-    """
-    from inbox import access  # lazy: this app never imports inbox at load time
-
-    role = access.role_of(user)
-    if role is None:
-        return Customer.objects.none()
-    if access.is_admin(user):
-        return Customer.objects.all()
-    visible = access.conversations_visible_to(user)
-    conversation_model = visible.model
-    return Customer.objects.filter(
-        Q(pk__in=visible.values("customer_id"))
-        | ~Exists(conversation_model.objects.filter(customer=OuterRef("pk")))
-    )
-
-
-def role_of(user) -> str | None:
-    from inbox import access  # lazy: see customers_visible_to
-
-    return access.role_of(user)
-
-
-def customers_search(*, user, q: str = "") -> QuerySet[Customer]:
-    """Visible, current (not merged away, not erased) customers; q matches name, email, phone,
-    any identity, or an order number."""
-    qs = customers_visible_to(user).filter(merged_into=None, erased_at=None)
+def customers_search(*, customers: QuerySet[Customer], q: str = "") -> QuerySet[Customer]:
+    """Of `customers` (those the caller may see), the current ones (not merged away, not erased);
+    q matches name, email, phone, any identity, or an order number."""
+    qs = customers.filter(merged_into=None, erased_at=None)
     q = (q or "").strip()
     if q:
         match = Q(name__icontains=q) | Q(email__icontains=q) | Q(phone__icontains=q)
@@ -78,18 +50,19 @@ def customers_search(*, user, q: str = "") -> QuerySet[Customer]:
     return qs.prefetch_related("labels", "identities")
 
 
-def customer_detail_queryset(*, user) -> QuerySet[Customer]:
-    return customers_visible_to(user).prefetch_related(
+def customer_detail_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]:
+    return customers.prefetch_related(
         "labels",
         "identities",
         Prefetch("orders", queryset=Order.objects.prefetch_related("items", "refunds").order_by("-placed_at", "-id")),
     )
 
 
-def orders_by_number(*, user, number: str) -> QuerySet[Order]:
+def orders_by_number(*, customers: QuerySet[Customer], number: str) -> QuerySet[Order]:
+    """Orders of `customers` (those the caller may see) by number (`#1001` or `1001`)."""
     number = (number or "").strip().lstrip("#").strip()
     return (
-        Order.objects.filter(number=number, customer__in=customers_visible_to(user))
+        Order.objects.filter(number=number, customer__in=customers)
         .select_related("customer")
         .prefetch_related("items", "refunds")
     )

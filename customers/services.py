@@ -16,6 +16,7 @@ from django.utils import timezone
 from .models import (
     Channel,
     ConsentEvent,
+    ConsentPurpose,
     Customer,
     CustomerEvent,
     ErasureRecord,
@@ -123,6 +124,12 @@ def consent_record(
     return ConsentEvent.objects.create(
         customer=customer, channel=channel, purpose=purpose, granted=granted, source=source, proof=proof or {}
     )
+
+
+def consent_withdraw_or_grant(*, customer: Customer, channel: str, granted: bool, source: str, proof: dict | None = None) -> None:
+    """Both purposes at once: a carrier block (SMS STOP, a provider's opt-out error) stops every message."""
+    for purpose in (ConsentPurpose.TRANSACTIONAL, ConsentPurpose.MARKETING):
+        consent_record(customer=customer, channel=channel, purpose=purpose, granted=granted, source=source, proof=proof)
 
 
 def contact_or_blank(*, channel: str, raw: str | None) -> str:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .links import http_url_or_blank
 from .models import Channel, ConsentPurpose, Customer, WebhookReceipt
 from .selectors import consent_state
 from .services import (
@@ -181,7 +182,8 @@ def order_data(payload: dict) -> OrderData:
         fulfillment_status=_str(payload.get("fulfillment_status"))[:32],
         shipment_status=_str(latest.get("shipment_status"))[:32],
         tracking_number=_str(latest.get("tracking_number"))[:128],
-        tracking_url=_str(latest.get("tracking_url") or (latest.get("tracking_urls") or [""])[0])[:500],
+        # Shown to agents as a link: only an http(s) URL is kept (never javascript: and the like).
+        tracking_url=http_url_or_blank(_str(latest.get("tracking_url") or (latest.get("tracking_urls") or [""])[0])),
         cancelled_at=_when(payload.get("cancelled_at"), field="cancelled_at"),
         updated_at=_when(payload.get("updated_at"), field="updated_at"),
         items=items,

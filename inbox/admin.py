@@ -18,11 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from inbox.audit import audit_record, current_request
+from inbox.intake import store
+from inbox.models import Agent, AuditEntry, Conversation, ConversationEvent, InboundEvent, Inbox, Message, Team
 from inbox_project.admin_utils import register_remaining
-
-from . import audit_admin, services  # noqa: F401  (audit_admin: read-only, registered before register_remaining)
-from .audit import audit_record, current_request
-from .models import Agent, Conversation, ConversationEvent, InboundEvent, Inbox, Message, Team
 
 MASK = "••••"
 
@@ -222,11 +221,32 @@ class InboundEventAdmin(admin.ModelAdmin):
     def process_now(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
         ids = list(queryset.filter(processed_at=None).values_list("id", flat=True))
         for event_id in ids:
-            services.event_process(event_id)
+            store.event_process(event_id)
         done = InboundEvent.objects.filter(id__in=ids).exclude(processed_at=None).count()
         level = messages.SUCCESS if done == len(ids) else messages.WARNING
         self.message_user(request, f"Processed {done} of {len(ids)} unprocessed events.", level)
 
 
 # Models added by other features (canned responses, metrics, notifications…).
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_name", "action", "target_type", "target_id", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "target_id", "request_id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 register_remaining("inbox")

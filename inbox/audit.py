@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 
 from django.db import models
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.http import HttpRequest
 
+from customers.models import ConsentEvent
+from customers.signals import customer_erasing, customer_exporting, customer_merged
+from inbox.models import AuditEntry
 from inbox_project.logs import current_request, current_request_id
-
-from .audit_models import AuditEntry
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +73,31 @@ def audit_record(*, actor, action: str, target=None, data: dict | None = None, r
     )
     logger.info("audit: %s by %s on %s:%s", action, entry.actor_name or "system", target_type, target_id)
     return entry
+
+
+# --- What the customers app announces (it cannot import the inbox) ---------------------------------
+
+
+@receiver(customer_merged, dispatch_uid="inbox.audit.merge")
+def _merged(sender, kept, merged, by=None, record=None, **kwargs) -> None:
+    audit_record(actor=by, action="customer.merge", target=kept, data={"merged": merged.pk, "merge_record": getattr(record, "pk", None)})
+
+
+@receiver(customer_erasing, dispatch_uid="inbox.audit.erase")
+def _erasing(sender, customer, by=None, **kwargs) -> None:
+    audit_record(actor=by, action="customer.erase", target=customer)
+
+
+@receiver(customer_exporting, dispatch_uid="inbox.audit.export")
+def _exporting(sender, customer, **kwargs) -> dict:
+    audit_record(actor=None, action="customer.export", target=customer, request=current_request())
+    return {}
+
+
+@receiver(post_save, sender=ConsentEvent, dispatch_uid="inbox.audit.consent")
+def _consent(sender, instance: ConsentEvent, created: bool, **kwargs) -> None:
+    if created:
+        audit_record(
+            actor=None, action="consent.change", target=("customers.customer", instance.customer_id), request=current_request(),
+            data={"channel": instance.channel, "purpose": instance.purpose, "granted": instance.granted, "source": instance.source},
+        )

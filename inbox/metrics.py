@@ -25,9 +25,8 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .business_hours import Schedule
-from .metrics_models import DailyRollup, ResponseRecord
-from .models import Conversation, Direction, Inbox, Message, SenderType
+from inbox.models import Conversation, DailyRollup, Direction, Inbox, Message, ResponseRecord, SenderType
+from inbox.team.business_hours import Schedule
 
 SILENCE = timedelta(hours=24)
 BADGE_RATE = 0.90

@@ -6,12 +6,12 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 
 from customers.models import Channel, Customer, Identity, Label
-
-from .fields import EncryptedJSONField
+from inbox.fields import EncryptedJSONField
 
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
@@ -183,7 +183,7 @@ class Conversation(models.Model):
     def window_state(self, now: datetime) -> str | None:
         """open (24 h), human_agent (HUMAN_AGENT tag, up to 7 days), closed; None off Meta.
 
-        None for comment threads too: their replies follow the comment rules (inbox.comments)."""
+        None for comment threads too: their replies follow the comment rules (inbox.conversations.comments)."""
         if self.channel not in META_CHANNELS or self.is_comment_thread:
             return None
         last = self.last_customer_action_at
@@ -377,7 +377,98 @@ class Notification(models.Model):
         return f"Notification {self.pk} for user {self.user_id}"
 
 
-# Models kept in their own modules; importing them here registers them with the app.
-from .audit_models import AuditEntry  # noqa: E402,F401
-from .canned import CannedResponse  # noqa: E402,F401  (the workspace's saved replies)
-from .metrics_models import DailyRollup, ResponseRecord  # noqa: E402,F401
+class AuditEntry(models.Model):
+    """Who did what to which object, from where. Kept when the actor or the target is deleted."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    # The actor's username at the time: survives the user's deletion or renaming.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-created_at"], name="audit_target"),
+            models.Index(fields=["action", "-created_at"], name="audit_action"),
+        ]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or 'system'} {self.action} {self.target_type}:{self.target_id}"
+
+
+class ResponseRecord(models.Model):
+    """One counted customer message, as Meta counts them, and the first human reply to it.
+
+    A customer message counts when neither side wrote in the 24 h before it. It is answered by
+    the first later reply written by a person (an agent in the app, or an echo of a reply sent
+    from Meta's own inbox); greetings, away messages and bots never answer it.
+    """
+
+    inbox = models.ForeignKey("inbox.Inbox", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey("inbox.Conversation", on_delete=models.CASCADE, related_name="response_records")
+    team = models.ForeignKey("inbox.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=16)
+    customer_message = models.OneToOneField("inbox.Message", on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField()
+    # When the clock starts in business time: received_at, or the next opening if it came in while closed.
+    counts_from = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    responder = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    response_seconds = models.FloatField(null=True, blank=True)
+    business_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["inbox", "received_at"], name="resp_inbox_time"),
+            models.Index(fields=["team", "received_at"], name="resp_team_time"),
+            models.Index(fields=["responder", "received_at"], name="resp_responder_time"),
+            models.Index(fields=["conversation"], condition=models.Q(responded_at__isnull=True), name="resp_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Response to message {self.customer_message_id}"
+
+
+class DailyRollup(models.Model):
+    """Per inbox and UTC day: counted and answered messages, kept up to date as records change."""
+
+    inbox = models.ForeignKey("inbox.Inbox", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    counted = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    response_seconds_sum = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["inbox", "day"], name="rollup_unique_inbox_day")]
+
+    def __str__(self) -> str:
+        return f"{self.inbox_id} {self.day}"
+
+class CannedResponse(models.Model):
+    shortcut = models.SlugField(max_length=40, help_text="Typed after a slash in the composer, e.g. /refund")
+    title = models.CharField(max_length=100)
+    text = models.TextField()
+    team = models.ForeignKey(
+        "inbox.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="canned_responses",
+        help_text="Empty: shared by every team",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "inbox"
+        ordering = ["shortcut", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "shortcut"], name="canned_unique_shortcut_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

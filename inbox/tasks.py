@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers over services, plus the sweeper that makes the broker optional."""
+"""Every Celery task of the inbox: thin wrappers over the services, plus the sweeper that makes
+the broker optional. Celery's autodiscovery finds this module."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from . import services
-from .models import InboundEvent, Message, MessageStatus
+from inbox.conversations import attachments, profiles, reply
+from inbox.conversations.reply import retry_delay
+from inbox.intake import mailbox, store
+from inbox.models import InboundEvent, Message, MessageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -19,12 +22,12 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def inbound_events_process(event_ids: list[int]) -> None:
     for event_id in event_ids:
-        services.event_process(event_id)
+        store.event_process(event_id)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def message_send(self, message_id: int) -> None:
-    retry_in = services.message_deliver(message_id)
+    retry_in = reply.message_deliver(message_id)
     if retry_in is not None and not self.request.is_eager:
         raise self.retry(countdown=retry_in)
     # In-process (eager) runs can't wait: the row keeps next_attempt_at and the sweeper retries it.
@@ -35,9 +38,7 @@ MAX_PROFILE_RETRIES = 4
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=MAX_PROFILE_RETRIES)
 def meta_profile_fetch(self, identity_id: int, inbox_id: int) -> None:
-    """Name a Messenger/Instagram identity from Meta's User Profile API (inbox/profiles.py)."""
-    from . import profiles
-
+    """Name a Messenger/Instagram identity from Meta's User Profile API (inbox/conversations/profiles.py)."""
     # In-process (eager) runs cannot wait for a backoff: their first failure is the last.
     final = self.request.is_eager or self.request.retries >= MAX_PROFILE_RETRIES
     try:
@@ -47,7 +48,7 @@ def meta_profile_fetch(self, identity_id: int, inbox_id: int) -> None:
         logger.exception("profile of identity %s failed", identity_id)
         return
     if retry:
-        raise self.retry(countdown=services._retry_delay(self.request.retries + 1))
+        raise self.retry(countdown=retry_delay(self.request.retries + 1))
 
 
 @shared_task
@@ -72,3 +73,21 @@ def sweep() -> dict[str, int]:
     if event_ids or message_ids:
         logger.info("sweeper re-dispatched %d events, %d messages", len(event_ids), len(message_ids))
     return {"events": len(event_ids), "messages": len(message_ids)}
+
+
+MAX_FETCH_RETRIES = 5
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=MAX_FETCH_RETRIES)
+def attachments_fetch(self, message_id: int) -> None:
+    """Copy a message's media from the provider (inbox/conversations/attachments.py)."""
+    # In-process (eager) runs cannot wait for a backoff: their first failure is the last.
+    final = self.request.is_eager or self.request.retries >= MAX_FETCH_RETRIES
+    if attachments.message_attachments_fetch(message_id=message_id, final=final):
+        raise self.retry(countdown=retry_delay(self.request.retries + 1))
+
+
+@shared_task(ignore_result=True)
+def imap_poll() -> dict[str, int]:
+    """Email's periodic work: one dispatcher task polls every IMAP mailbox (beat: inbox-imap-poll)."""
+    return mailbox.imap_poll()

@@ -18,9 +18,13 @@ tests/ui/test_api_docs_browser.py fails if an upgrade changes it (the console na
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 
 def edit_policy(policy: str, directive: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> str:
@@ -51,7 +55,7 @@ class RedocDocsView(SpectacularRedocView):
     template_name = "api_docs/redoc.html"
 
     @extend_schema(exclude=True)  # as the view it extends: the docs page is no API operation
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
         if settings.CONTENT_SECURITY_POLICY:
             policy = edit_policy(settings.CONTENT_SECURITY_POLICY, "style-src", add=REDOC_STYLE_HASHES)

@@ -28,13 +28,13 @@ def _connections_back_to_pool(task=None, **kwargs) -> None:
 @worker_ready.connect(weak=False)
 def _inbound_dispatch_start(**kwargs) -> None:
     """In the worker's main process, once its pool is up: the listener of inbox/dispatch.py."""
-    from inbox import dispatch
+    from inbox.intake import dispatch
 
     dispatch.start_in_worker()
 
 
 @worker_shutdown.connect(weak=False)
 def _inbound_dispatch_stop(**kwargs) -> None:
-    from inbox import dispatch
+    from inbox.intake import dispatch
 
     dispatch.stop_in_worker()

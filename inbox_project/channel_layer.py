@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 
@@ -27,11 +28,13 @@ RECEIVE_MARGIN = 5  # seconds a connection waits for a blocking pop's answer bey
 
 
 class BoundedRedisChannelLayer(RedisChannelLayer):
-    def __init__(self, *args, max_in_flight: int = 50, **kwargs) -> None:
+    hosts: list[dict[str, Any]]
+
+    def __init__(self, *args: Any, max_in_flight: int = 50, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
-        hosts = []
+        hosts: list[dict[str, Any]] = []
         for host in self.hosts:
             host = {**host}
             timeout = host.setdefault("socket_timeout", self.brpop_timeout + RECEIVE_MARGIN)
@@ -51,18 +54,18 @@ class BoundedRedisChannelLayer(RedisChannelLayer):
             limit = self._in_flight.setdefault(loop, asyncio.Semaphore(self.max_in_flight))
         return limit
 
-    async def send(self, channel, message):
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
         async with self._limit():
             return await super().send(channel, message)
 
-    async def group_add(self, group, channel):
+    async def group_add(self, group: str, channel: str) -> None:
         async with self._limit():
             return await super().group_add(group, channel)
 
-    async def group_discard(self, group, channel):
+    async def group_discard(self, group: str, channel: str) -> None:
         async with self._limit():
             return await super().group_discard(group, channel)
 
-    async def group_send(self, group, message):
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
         async with self._limit():
             return await super().group_send(group, message)

@@ -27,7 +27,7 @@ def request_id_from(header: str | None) -> str:
     return secrets.token_hex(16)
 
 
-def current_request():
+def current_request() -> object | None:
     return request_var.get()
 
 

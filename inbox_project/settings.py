@@ -217,8 +217,8 @@ INBOUND_DISPATCH_RETRY_SECONDS = env_int("INBOUND_DISPATCH_RETRY_SECONDS", 5)
 REALTIME_SEND_TIMEOUT = env_int("REALTIME_SEND_TIMEOUT", 3)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
-    "inbox-imap-poll": {"task": "inbox.email_tasks.imap_poll", "schedule": 60.0},
-    "inbox-assignment-sweep": {"task": "inbox.assignment.assignment_sweep", "schedule": 60.0},
+    "inbox-imap-poll": {"task": "inbox.tasks.imap_poll", "schedule": 60.0},
+    "inbox-assignment-sweep": {"task": "inbox.team.assignment.assignment_sweep", "schedule": 60.0},
     "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_due", "schedule": 30.0},
 }
 

@@ -4,9 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from customers.webhooks import shopify_webhook
-from inbox.dashboard_views import dashboard
-from inbox.email_inbound import anymail_urlpatterns
+from inbox.intake.mailbox import anymail_urlpatterns
 from inbox.urls import webhook_urlpatterns
 
 from . import ops
@@ -18,8 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("webhooks/", include(webhook_urlpatterns)),
-    path("webhooks/shopify/", shopify_webhook, name="webhook-shopify"),
-    path("customers/", include("customers.page_urls")),
+    path("customers/", include("inbox.pages.customer_urls")),
     # django-anymail's inbound/tracking URLs and names, answering 503/4xx as the contract says.
     path("webhooks/anymail/", include((anymail_urlpatterns, "anymail"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -28,10 +25,8 @@ urlpatterns = [
     path("api/v1/", include("campaigns.urls")),
     path("api/v1/", include("inbox.api.urls")),
     path("api/v1/metrics/", include("inbox.api.metrics_urls")),
-    path("dashboard/", dashboard, name="dashboard"),
-    path("", include("inbox.attachment_urls")),
     path("", include("campaigns.page_urls")),
-    path("", include("inbox.page_urls")),
+    path("", include("inbox.pages.urls")),
 ]
 
 # `make bench` only: the bare view its webhook figures are compared against (bench/floor.py).

@@ -122,7 +122,7 @@ def test_the_same_seed_gives_the_same_shop(fake_provider):
 def test_the_demo_dashboard_has_figures():
     from django.core.management import call_command
 
-    from inbox.metrics_models import ResponseRecord
+    from inbox.models import ResponseRecord
 
     call_command("seed_demo", "--customers", "40")
     assert ResponseRecord.objects.exists()

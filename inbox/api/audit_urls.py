@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from .audit_views import AuditEntryViewSet
+from inbox.api.audit_views import AuditEntryViewSet
 
 router = SimpleRouter()
 router.register("audit", AuditEntryViewSet, basename="audit")

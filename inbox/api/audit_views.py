@@ -5,10 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 
-from inbox import access
-from inbox.audit_models import AuditEntry
-
-from .errors import ApiError
+from inbox.api.errors import ApiError
+from inbox.models import AuditEntry
+from inbox.team import access
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):

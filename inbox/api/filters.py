@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from customers.models import Channel
-from inbox import selectors
+from inbox.conversations import selectors
 from inbox.models import Conversation, ConversationStatus
 
 ORDERINGS = {

@@ -21,8 +21,8 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from .errors import ApiError
-from .pagination import CursorPagination
+from inbox.api.errors import ApiError
+from inbox.api.pagination import CursorPagination
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import metrics_views as views
+from inbox.api import metrics_views as views
 
 urlpatterns = [
     path("responsiveness/", views.ResponsivenessView.as_view(), name="metrics-responsiveness"),

@@ -17,9 +17,9 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inbox import access, metrics
-from inbox.metrics_models import ResponseRecord
-from inbox.models import Role, Team
+from inbox import metrics
+from inbox.models import ResponseRecord, Role, Team
+from inbox.team import access
 
 MANAGING_ROLES = {Role.LEAD, Role.MANAGER, Role.ADMIN}
 

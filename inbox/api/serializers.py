@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inbox.attachments import attachments_for_api
+from inbox.conversations.files import attachments_for_api
 from inbox.models import Conversation, ConversationStatus, Inbox, Message
 
 

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from .team_views import AgentViewSet, InboxViewSet, TeamViewSet
+from inbox.api.team_views import AgentViewSet, InboxViewSet, TeamViewSet
 
 router = SimpleRouter()
 router.register("inboxes", InboxViewSet, basename="inbox")

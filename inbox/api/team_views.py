@@ -20,11 +20,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from customers.models import Channel
-from inbox import access, assignment, teams
+from inbox.api.errors import ApiError
+from inbox.api.serializers import ErrorSerializer
 from inbox.models import Agent, Availability, Inbox, Notification, Role, Team
-
-from .errors import ApiError
-from .serializers import ErrorSerializer
+from inbox.team import access, assignment
+from inbox.team import directory as teams
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 META_ID = re.compile(r"^\d{5,32}$")

@@ -11,14 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from inbox import attachments as attachment_services
-from inbox import conversation_services, selectors, services
-from inbox.models import META_CHANNELS, Conversation, Team
-
-from .errors import ApiError
-from .filters import DEFAULT_ORDERING, ConversationFilter
-from .keyset import Keyset, KeysetCursorPagination
-from .serializers import (
+from inbox.api.errors import ApiError
+from inbox.api.filters import DEFAULT_ORDERING, ConversationFilter
+from inbox.api.keyset import Keyset, KeysetCursorPagination
+from inbox.api.serializers import (
     ConversationSerializer,
     ConversationUpdateSerializer,
     ErrorSerializer,
@@ -28,6 +24,10 @@ from .serializers import (
     UploadedSerializer,
     UploadSerializer,
 )
+from inbox.conversations import attachments as attachment_services
+from inbox.conversations import reply, selectors
+from inbox.conversations import triage as conversation_services
+from inbox.models import META_CHANNELS, Conversation, Team
 
 CONVERSATION_KEYSETS = {
     "-last_message_at": Keyset("last_message_at", descending=True),
@@ -170,7 +170,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             payload = {"comment_reply": data.get("comment_reply") or "public"}
             if data.get("comment_id"):
                 payload["comment_id"] = data["comment_id"]
-        message = services.reply_send(
+        message = reply.reply_send(
             conversation=conversation,
             author=request.user,
             text=data["text"],
@@ -216,7 +216,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         conversation = self.get_object()
         body = NoteCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        note = services.note_add(conversation=conversation, author=request.user, text=body.validated_data["text"])
+        note = reply.note_add(conversation=conversation, author=request.user, text=body.validated_data["text"])
         return Response(MessageSerializer(note).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def create_role_groups(apps, schema_editor):
-    from inbox.roles import groups_sync
+    from inbox.team.roles import groups_sync
 
     groups_sync(apps=apps, using=schema_editor.connection.alias)
 

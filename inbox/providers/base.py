@@ -1,17 +1,18 @@
 """The one small interface every provider module implements.
 
-A provider:
+A provider is an edge: it knows the provider's formats and API, and nothing of the inbox's services.
 - `verify(request)` checks the request's signature in constant time (raises SignatureInvalid);
 - `split(request)` turns a verified request into raw events, each with the key that makes it
   unique at that provider (raises BadPayload for malformed input) — the webhook stores these;
-- `handle(event)` processes one stored event (an `InboundEvent` row) by calling the inbox's
-  services — it runs in a task, after the webhook has answered;
-- `send(message)` delivers an outbound `Message` and returns the provider's id, or raises
+  the provider module's parse functions turn a stored event into `InboundMessage`s and the like,
+  which the intake side (inbox/intake/) hands to the conversation services;
+- `send(message, files)` delivers an outbound `Message` and returns the provider's id, or raises
   ProviderError saying whether a retry can help.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from inbox.models import InboundEvent, Message
+    from inbox.models import Message
 
 
 class SignatureInvalid(Exception):
@@ -60,6 +61,16 @@ class SendResult:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OutgoingFile:
+    """An attachment of an outbound message, as the inbox hands it to the provider."""
+
+    url: str  # one the provider can fetch ("" when there is none)
+    content_type: str
+    name: str
+    read: Callable[[], bytes | None]  # the bytes themselves (email carries the file), None if not ours
+
+
 @dataclass
 class InboundMessage:
     """A message as the inbox stores it, whatever channel it came from."""
@@ -76,6 +87,8 @@ class InboundMessage:
     is_echo: bool = False
     # Whether it opens/extends the Meta messaging window.
     is_customer_action: bool = True
+    # An echo of our own send: the id of the row it came from (Meta returns the metadata we set).
+    own_message_id: int | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     # Email.
     subject: str = ""
@@ -98,8 +111,5 @@ class Provider:
     def split(self, request: HttpRequest) -> list[RawEvent]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def handle(self, event: InboundEvent) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def send(self, message: Message) -> SendResult:  # pragma: no cover - interface
+    def send(self, message: Message, files: list[OutgoingFile]) -> SendResult:  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,13 +1,12 @@
-"""Email: threading inbound mail into conversations, sending replies through Django's mail backend.
+"""Email: parsing inbound mail, sending replies through Django's mail backend.
 
-Inbound mail reaches us two ways (`inbox/email_inbound.py`): django-anymail's inbound webhooks
+Inbound mail reaches us two ways (`inbox/intake/mailbox.py`): django-anymail's inbound webhooks
 (anymail checks basic auth and the ESP's signature) and IMAP polling. Both store the raw RFC 5322
-message as an `InboundEvent`, deduplicated by Message-ID; `EmailProvider.handle` parses it here.
+message as an `InboundEvent`, deduplicated by Message-ID; the parsing helpers here read it back
+and `inbox/intake/email.py` threads it into a conversation.
 
-Threading, most certain first: In-Reply-To/References naming a message of ours or of the thread
-(RFC 5322 3.6.4); then the reply+<token>@ address our outbound mail sets as Reply-To (clients that
-drop threading headers still keep the address); else a new conversation. Email, unlike chat, allows
-several conversations per customer: every new subject opens one.
+Our outbound mail sets a reply+<token>@ Reply-To and threading headers, so replies find their
+conversation (inbox/intake/email.py).
 """
 
 from __future__ import annotations
@@ -39,13 +38,9 @@ from django.utils.html import strip_tags
 from django.utils.text import get_valid_filename
 
 from customers.models import Channel
-from customers.services import email_normalise, identity_resolve
-from inbox import realtime
-from inbox.attachments import stored_bytes
-from inbox.models import Conversation, Direction, InboundEvent, Inbox, Message
-from inbox.services import message_receive
-
-from .base import InboundMessage, Provider, ProviderError, SendResult
+from customers.services import email_normalise
+from inbox.models import Conversation, Direction, Inbox, Message
+from inbox.providers.base import OutgoingFile, Provider, ProviderError, SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +101,7 @@ def referenced_ids(msg) -> list[str]:
     return seen
 
 
-def _addresses(msg, headers: tuple[str, ...]) -> list[tuple[str, str]]:
+def addresses_of(msg, headers: tuple[str, ...]) -> list[tuple[str, str]]:
     values = []
     for header in headers:
         values += [str(v) for v in msg.get_all(header, [])]
@@ -115,7 +110,7 @@ def _addresses(msg, headers: tuple[str, ...]) -> list[tuple[str, str]]:
 
 def recipient_addresses(msg, extra: list[str] = ()) -> list[str]:
     """Every address the message was delivered to, as written (tokens are case-sensitive)."""
-    found = [addr.strip() for _name, addr in _addresses(msg, RECIPIENT_HEADERS)]
+    found = [addr.strip() for _name, addr in addresses_of(msg, RECIPIENT_HEADERS)]
     found += [addr for _name, addr in getaddresses([e for e in extra if e])]
     unique: list[str] = []
     for addr in found:
@@ -261,7 +256,7 @@ def reply_strip(text: str) -> str:
     return stripped or text.strip()
 
 
-def _attachment_store(part) -> dict[str, Any]:
+def attachment_store(part) -> dict[str, Any]:
     if part.get_content_maintype() == "message":
         inner = part.get_content()
         data = inner.as_bytes() if hasattr(inner, "as_bytes") else bytes(str(inner), "utf-8")
@@ -282,40 +277,6 @@ def _attachment_store(part) -> dict[str, Any]:
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-
-
-# --- Conversations ----------------------------------------------------------------------------------
-
-
-def email_conversation_start(*, inbox: Inbox, identity, subject: str) -> Conversation:
-    """A new email thread: unlike chat, a customer may have several in one inbox."""
-    conversation = Conversation.objects.create(
-        inbox=inbox,
-        customer=identity.customer,
-        identity=identity,
-        channel=Channel.EMAIL,
-        team=inbox.team,
-        subject=subject[:300],
-    )
-    realtime.conversation_changed(conversation, "conversation.created")
-    return conversation
-
-
-def _thread_conversation(*, inbox: Inbox, msg, tokens: list[str]) -> Conversation | None:
-    ids = referenced_ids(msg)
-    if ids:
-        rows = {
-            m.email_message_id: m.conversation
-            for m in Message.objects.select_related("conversation").filter(inbox=inbox, email_message_id__in=ids)
-        }
-        for mid in ids:  # the most recent reference wins
-            if mid in rows:
-                return rows[mid]
-    for token in tokens:
-        conversation = conversation_for_token(token)
-        if conversation is not None and conversation.inbox_id == inbox.pk:
-            return conversation
-    return None
 
 
 # --- Sending ----------------------------------------------------------------------------------------
@@ -385,81 +346,7 @@ class EmailProvider(Provider):
     def split(self, request):
         raise NotImplementedError("Inbound email arrives through django-anymail's webhooks or IMAP polling.")
 
-    def handle(self, event: InboundEvent) -> None:
-        payload = event.payload
-        msg = parse_message(payload)
-        addresses = recipient_addresses(msg, [payload.get("envelope_recipient") or ""])
-        tokens = reply_tokens(addresses)
-        inbox = None
-        if payload.get("inbox_id"):  # fetched from this inbox's own mailbox (IMAP)
-            inbox = Inbox.objects.select_related("team").filter(pk=payload["inbox_id"], kind=Channel.EMAIL).first()
-        inbox = inbox or inbox_for_addresses(addresses)
-        if inbox is None:
-            token_conversation = next((c for c in map(conversation_for_token, tokens) if c), None)
-            inbox = token_conversation.inbox if token_conversation else None
-        if inbox is None:
-            logger.info("email %s: no inbox owns %s; acknowledged, not stored", event.dedupe_key, addresses)
-            return
-
-        senders = _addresses(msg, ("From",)) or _addresses(msg, ("Reply-To",))
-        if not senders:
-            logger.warning("email %s has no From address; dropped", event.dedupe_key)
-            return
-        sender_name, sender_addr = senders[0]
-        try:
-            sender_addr = email_normalise(sender_addr)
-        except ValidationError:
-            logger.warning("email %s: unusable From %r; dropped", event.dedupe_key, sender_addr)
-            return
-        if sender_addr == inbox.external_id.lower():
-            logger.info("email %s is from the inbox itself (a loop or a copy); ignored", event.dedupe_key)
-            return
-
-        message_id = message_id_of(msg)
-        external_id = dedupe_key_for(message_id, event.dedupe_key)
-        if Message.objects.filter(inbox=inbox, external_id=external_id).exists():
-            return  # before creating a conversation a duplicate would leave empty
-
-        conversation = _thread_conversation(inbox=inbox, msg=msg, tokens=tokens)
-        subject = str(msg.get("Subject", "") or "").strip()
-        if conversation is None:
-            identity = identity_resolve(
-                channel=Channel.EMAIL, external_id=sender_addr, display_name=sender_name
-            ).identity
-            conversation = email_conversation_start(inbox=inbox, identity=identity, subject=subject)
-
-        text, html, attachment_parts = bodies(msg)
-        stripped = (payload.get("stripped_text") or "").strip()
-        display_text = stripped or reply_strip(text)
-        automatic = is_automatic(msg)
-        message_receive(
-            inbox=inbox,
-            conversation=conversation,
-            incoming=InboundMessage(
-                channel=Channel.EMAIL,
-                inbox_external_id=inbox.external_id,
-                customer_external_id=sender_addr,
-                customer_name=sender_name,
-                external_id=external_id,
-                timestamp=message_timestamp(msg),
-                subject=subject,
-                text=display_text,
-                html=html,
-                attachments=[_attachment_store(p) for p in attachment_parts],
-                email_message_id=message_id,
-                email_in_reply_to=" ".join(MESSAGE_ID_RE.findall(str(msg.get("In-Reply-To", "") or ""))),
-                email_references=" ".join(MESSAGE_ID_RE.findall(str(msg.get("References", "") or ""))),
-                reply_token=tokens[0] if tokens else "",
-                payload={
-                    "esp": payload.get("esp", ""),
-                    "from": sender_addr,
-                    "full_text": text if display_text != text.strip() else "",
-                    **({"auto_submitted": True} if automatic else {}),
-                },
-            ),
-        )
-
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message, files: list[OutgoingFile]) -> SendResult:
         conversation = message.conversation
         inbox = message.inbox
         previous = (
@@ -504,15 +391,15 @@ class EmailProvider(Provider):
             headers=headers,
             connection=get_connection(fail_silently=False),
         )
-        for attachment in message.attachments or []:  # email carries the files themselves
+        for file in files:  # email carries the files themselves
             try:
-                data = stored_bytes(attachment)
+                data = file.read()
             except OSError as exc:
                 raise ProviderError(
                     reason="rejected", code="attachment_missing", detail="An attached file is no longer stored.", transient=False
                 ) from exc
             if data is not None:
-                email.attach(attachment.get("name") or "attachment", data, attachment.get("content_type") or None)
+                email.attach(file.name or "attachment", data, file.content_type or None)
         try:
             email.send()
         except (smtplib.SMTPException, OSError, AnymailError) as exc:

@@ -2,7 +2,8 @@
 
 Webhook bodies batch freely (several `entry`, several `messaging` items each) and Meta retries
 until it gets a 200, so every item becomes its own stored event with a key that makes a replay
-a no-op. Processing then dispatches on the event kind with a dict of handlers.
+a no-op. `inbound_message` and `comment_normalise` read a stored event back; the intake side
+(inbox/intake/meta.py) dispatches on the event kind with a dict of handlers.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from inbox import realtime, signals
-from inbox.attachments import outbound_url
-from inbox.models import Conversation, Direction, InboundEvent, Inbox, Message, MessageStatus
-from inbox.services import customer_action_note, inbox_for, message_receive, message_status_update, messages_watermark
-
-from .base import BadPayload, InboundMessage, Provider, ProviderError, RawEvent, SendResult, SignatureInvalid
+from inbox.models import Inbox, Message
+from inbox.providers.base import (
+    BadPayload,
+    InboundMessage,
+    OutgoingFile,
+    Provider,
+    ProviderError,
+    RawEvent,
+    SendResult,
+    SignatureInvalid,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ class _Skip(Exception):
 # --- Small parsing helpers ------------------------------------------------------------------------
 
 
-def _ms(value: Any) -> datetime:
+def ms(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
@@ -97,7 +102,7 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
-def _digest(*parts: Any) -> str:
+def digest(*parts: Any) -> str:
     """A short stable hash for key parts of unbounded length (postback payloads)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -201,7 +206,7 @@ class MetaProvider(Provider):
             postback = _dict(item["postback"], "postback")
             if postback.get("mid"):
                 return event("postback", f"postback:{_id(postback['mid'], 'postback.mid')}")
-            return event("postback", f"postback:{sender}:{timestamp}:{_digest(postback.get('payload'))}")
+            return event("postback", f"postback:{sender}:{timestamp}:{digest(postback.get('payload'))}")
         if "referral" in item:
             _dict(item["referral"], "referral")
             return event("referral", f"referral:{recipient}:{sender}:{timestamp}")
@@ -229,189 +234,8 @@ class MetaProvider(Provider):
         payload = {"object": obj, "entry_id": entry_id, "entry_time": time, "field": field, "item": value}
         return seconds * 1000, RawEvent(kind="comment", dedupe_key=key, payload=payload)
 
-    # --- handle ---------------------------------------------------------------------------------
-    def handle(self, event: InboundEvent) -> None:
-        handler = self.HANDLERS.get(event.kind)
-        if handler is None:
-            logger.warning("meta event %s of unknown kind %r ignored", event.pk, event.kind)
-            return
-        payload = event.payload
-        kind = OBJECT_KINDS.get(payload.get("object"))
-        inbox = inbox_for(kind=kind, external_id=payload.get("entry_id", "")) if kind else None
-        if inbox is None:
-            logger.warning(
-                "meta %s event for %s %s that no inbox owns; ignored", event.kind, payload.get("object"), payload.get("entry_id")
-            )
-            return
-        handler(self, inbox, payload)
-
-    def _message(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        message = item["message"]
-        extra = {k: v for k, v in message.items() if k not in ("mid", "text", "attachments", "is_echo")}
-        if "referral" in item:  # the ad or link the conversation started from
-            extra["referral"] = item["referral"]
-        message_receive(
-            inbox=inbox,
-            incoming=InboundMessage(
-                channel=inbox.kind,
-                inbox_external_id=inbox.external_id,
-                customer_external_id=str(item["sender"]["id"]),
-                external_id=str(message["mid"]),
-                timestamp=_ms(item["timestamp"]),
-                text=message.get("text") or "",
-                attachments=_attachments(message.get("attachments") or []),
-                payload=extra,
-            ),
-        )
-
-    def _echo(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        message = item["message"]
-        echo_payload = {"metadata": message.get("metadata", ""), "app_id": message.get("app_id")}
-        message_receive(
-            inbox=inbox,
-            incoming=InboundMessage(
-                channel=inbox.kind,
-                inbox_external_id=inbox.external_id,
-                # An echo goes from the business to the customer: the customer is the recipient.
-                customer_external_id=str(item["recipient"]["id"]),
-                external_id=str(message["mid"]),
-                timestamp=_ms(item["timestamp"]),
-                text=message.get("text") or "",
-                attachments=_attachments(message.get("attachments") or []),
-                is_echo=True,
-                is_customer_action=False,
-                payload=echo_payload,
-            ),
-        )
-
-    def _postback(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        postback = item["postback"]
-        sender = str(item["sender"]["id"])
-        external_id = str(postback.get("mid") or f"postback:{sender}:{item['timestamp']}:{_digest(postback.get('payload'))}")
-        extra: dict[str, Any] = {"postback": {"title": postback.get("title", ""), "payload": postback.get("payload")}}
-        if postback.get("referral"):
-            extra["referral"] = postback["referral"]
-        message_receive(
-            inbox=inbox,
-            incoming=InboundMessage(
-                channel=inbox.kind,
-                inbox_external_id=inbox.external_id,
-                customer_external_id=sender,
-                external_id=external_id,
-                timestamp=_ms(item["timestamp"]),
-                text=str(postback.get("title") or ""),
-                payload=extra,
-            ),
-        )
-
-    def _delivery(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        conversation = _conversation_of(inbox, str(item["sender"]["id"]))
-        if conversation is None:
-            return
-        delivery = item["delivery"]
-        watermark = _ms(delivery["watermark"])
-        mids = [str(m) for m in delivery.get("mids") or []]
-        if mids:
-            # Named messages are delivered whatever their row time says.
-            for message in Message.objects.filter(conversation=conversation, direction=Direction.OUT, external_id__in=mids):
-                _status_forward(message, MessageStatus.DELIVERED, watermark)
-        messages_watermark(conversation=conversation, status=MessageStatus.DELIVERED, watermark=watermark)
-
-    def _read(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        conversation = _conversation_of(inbox, str(item["sender"]["id"]))
-        if conversation is None:
-            return
-        read = item["read"]
-        if "watermark" in read:
-            watermark = _ms(read["watermark"])
-        else:
-            seen = Message.objects.filter(inbox=inbox, external_id=str(read.get("mid"))).first()
-            if seen is not None and seen.direction == Direction.OUT:
-                _status_forward(seen, MessageStatus.READ, _ms(item["timestamp"]))
-            # Seeing a message means seeing everything before it; unknown mid: everything up to now.
-            watermark = seen.created_at if seen is not None else _ms(item["timestamp"])
-        messages_watermark(conversation=conversation, status=MessageStatus.READ, watermark=watermark)
-
-    def _reaction(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        reaction = item["reaction"]
-        sender = str(item["sender"]["id"])
-        at = _ms(item["timestamp"])
-        if sender == inbox.external_id:
-            return  # the business reacting: nothing for the customer's window
-        target = Message.objects.select_for_update().filter(inbox=inbox, external_id=str(reaction["mid"])).first()
-        if target is not None:
-            _reactions_apply(target, sender=sender, reaction=reaction, at=at)
-        conversation = target.conversation if target is not None else _conversation_of(inbox, sender)
-        if conversation is not None:
-            customer_action_note(Conversation.objects.select_for_update().get(pk=conversation.pk), at=at)
-
-    def _unsend(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        mid = str(item["message"]["mid"])
-        message = Message.objects.select_for_update().filter(inbox=inbox, external_id=mid).first()
-        if message is None:
-            logger.info("meta unsend of %s which this inbox never stored", mid)
-            return
-        if message.deleted_at is None:
-            message.deleted_at = _ms(item["timestamp"])
-            message.save(update_fields=["deleted_at"])
-            realtime.message_changed(message, "message.updated")
-
-    def _edit(self, inbox: Inbox, payload: dict) -> None:
-        item = payload["item"]
-        edit = item["message_edit"]
-        message = Message.objects.select_for_update().filter(inbox=inbox, external_id=str(edit["mid"])).first()
-        if message is None or message.direction != Direction.IN:
-            logger.info("meta edit of %s which this inbox does not hold as a customer message", edit["mid"])
-            return
-        edits = list((message.payload or {}).get("edits") or [])
-        at = _ms(item["timestamp"])
-        if edits and edits[-1].get("timestamp", 0) > item["timestamp"]:
-            return  # an older edit arriving late: the text already holds a newer one
-        # The text the agent saw before is kept: an edit must not rewrite what was answered.
-        edits.append({"previous_text": message.text, "at": at.isoformat(), "timestamp": item["timestamp"]})
-        message.payload = {**(message.payload or {}), "edits": edits}
-        message.text = edit.get("text") or ""
-        message.save(update_fields=["payload", "text"])
-        realtime.message_changed(message, "message.updated")
-
-    def _referral(self, inbox: Inbox, payload: dict) -> None:
-        # An m.me link or ad click in an existing thread opens the window; a thread of its own
-        # starts only when the customer writes.
-        item = payload["item"]
-        conversation = _conversation_of(inbox, str(item["sender"]["id"]))
-        if conversation is not None:
-            customer_action_note(Conversation.objects.select_for_update().get(pk=conversation.pk), at=_ms(item["timestamp"]))
-
-    def _comment(self, inbox: Inbox, payload: dict) -> None:
-        from inbox.comments import comment_receive
-
-        comment = comment_normalise(payload, inbox=inbox)
-        # The comment thread exists (and holds the comment) before the auto-responder hears of it.
-        comment_receive(inbox=inbox, comment=comment)
-        transaction.on_commit(lambda: signals.comment_received.send(sender=MetaProvider, inbox=inbox, comment=comment))
-
-    HANDLERS: dict[str, Callable[[MetaProvider, Inbox, dict], None]] = {
-        "message": _message,
-        "echo": _echo,
-        "postback": _postback,
-        "delivery": _delivery,
-        "read": _read,
-        "reaction": _reaction,
-        "unsend": _unsend,
-        "edit": _edit,
-        "referral": _referral,
-        "comment": _comment,
-    }
-
     # --- send -----------------------------------------------------------------------------------
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message, files: list[OutgoingFile]) -> SendResult:
         if (message.payload or {}).get("comment_reply"):
             return self._send_comment_reply(message)
         inbox = message.inbox
@@ -419,7 +243,7 @@ class MetaProvider(Provider):
         url = f"{settings.META_GRAPH_URL.rstrip('/')}/{graph_sender_id(inbox)}/messages"
 
         metadata = f"{OWN_METADATA_PREFIX}{message.pk}"
-        bodies = [self._body(message, {"attachment": a, "metadata": metadata}) for a in _outgoing_attachments(message)]
+        bodies = [self._body(message, {"attachment": a, "metadata": metadata}) for a in _outgoing_attachments(files)]
         # Meta takes text or one attachment per message: attachments go first, the text (with the
         # quick replies) last, and the text's id is the message's.
         if message.text or not bodies:
@@ -435,16 +259,14 @@ class MetaProvider(Provider):
     @staticmethod
     def _send_comment_reply(message: Message) -> SendResult:
         """A reply from a comment thread: under the comment, or one private message to its author."""
-        from . import meta_comments
-
         payload = message.payload or {}
         comment_id = str(payload.get("comment_id") or "")
         if not comment_id:
             raise ProviderError(reason="rejected", code="no_comment", detail="The reply names no comment.", transient=False)
         if payload["comment_reply"] == "private":
-            external_id = meta_comments.private_reply(inbox=message.inbox, comment_id=comment_id, text=message.text)
+            external_id = private_reply(inbox=message.inbox, comment_id=comment_id, text=message.text)
         else:
-            external_id = meta_comments.public_reply(inbox=message.inbox, comment_id=comment_id, text=message.text)
+            external_id = public_reply(inbox=message.inbox, comment_id=comment_id, text=message.text)
         return SendResult(external_id=external_id)
 
     @staticmethod
@@ -542,21 +364,92 @@ def error_classify(*, status: int, data: Any) -> ProviderError:
     return failed("rejected", False)
 
 
-# --- Helpers shared by the handlers ---------------------------------------------------------------
+# --- Comments: a public reply under a comment, a private reply to its author -----------------------
+# Same error classification as the Send API; answers are `{"id"}` for a public reply and
+# `{"recipient_id", "message_id"}` for a private one.
 
 
-def _conversation_of(inbox: Inbox, customer_id: str) -> Conversation | None:
-    return Conversation.objects.filter(
-        inbox=inbox, identity__channel=inbox.kind, identity__scope=inbox.external_id, identity__external_id=customer_id,
-        thread_key="",  # the DM thread, not the person's comment threads
-    ).first()
+def _comment_post(url: str, params: dict, body: dict, id_key: str) -> str:
+    status, data = graph_call("POST", url, params=params, json=body)
+    if status < 300 and isinstance(data, dict) and data.get(id_key):
+        return str(data[id_key])
+    raise error_classify(status=status, data=data)
 
 
-def _status_forward(message: Message, status: str, at: datetime) -> None:
-    message_status_update(message=message, status=status, at=at)
+def public_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
+    """Reply under the comment: /{comment_id}/comments on Facebook, /{comment_id}/replies on Instagram."""
+    graph = settings.META_GRAPH_URL.rstrip("/")
+    edge = "replies" if inbox.kind == "instagram" else "comments"
+    return _comment_post(f"{graph}/{comment_id}/{edge}", graph_auth_params(inbox), {"message": text}, "id")
 
 
-def _attachments(raw: list) -> list[dict[str, Any]]:
+def private_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
+    """One message to the commenter, addressed by the comment (Meta allows one, within 7 days)."""
+    graph = settings.META_GRAPH_URL.rstrip("/")
+    body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
+    return _comment_post(f"{graph}/{graph_sender_id(inbox)}/messages", graph_auth_params(inbox), body, "message_id")
+
+
+# --- Reading stored events back -------------------------------------------------------------------
+
+
+def own_message_id(metadata: Any) -> int | None:
+    """The id of our own row a Send API message carries as `metadata` (its echo names it)."""
+    if not isinstance(metadata, str) or not metadata.startswith(OWN_METADATA_PREFIX):
+        return None
+    try:
+        return int(metadata[len(OWN_METADATA_PREFIX):])
+    except ValueError:
+        return None
+
+
+def inbound_message(kind: str, *, inbox_kind: str, inbox_external_id: str, payload: dict) -> InboundMessage:
+    """A stored `message`, `echo` or `postback` event as the inbox stores it."""
+    item = payload["item"]
+    sender = str(item["sender"]["id"])
+    common: dict[str, Any] = {
+        "channel": inbox_kind,
+        "inbox_external_id": inbox_external_id,
+        "timestamp": ms(item["timestamp"]),
+    }
+    if kind == "postback":
+        postback = item["postback"]
+        extra: dict[str, Any] = {"postback": {"title": postback.get("title", ""), "payload": postback.get("payload")}}
+        if postback.get("referral"):
+            extra["referral"] = postback["referral"]
+        external_id = str(postback.get("mid") or f"postback:{sender}:{item['timestamp']}:{digest(postback.get('payload'))}")
+        return InboundMessage(
+            **common, customer_external_id=sender, external_id=external_id, text=str(postback.get("title") or ""), payload=extra
+        )
+    message = item["message"]
+    common.update(
+        external_id=str(message["mid"]),
+        text=message.get("text") or "",
+        attachments=attachments_parse(message.get("attachments") or []),
+    )
+    if kind == "echo":
+        # An echo goes from the business to the customer: the customer is the recipient.
+        return InboundMessage(
+            **common,
+            customer_external_id=str(item["recipient"]["id"]),
+            is_echo=True,
+            is_customer_action=False,
+            payload={"metadata": message.get("metadata", ""), "app_id": message.get("app_id")},
+            own_message_id=own_message_id(message.get("metadata")),
+        )
+    extra = {k: v for k, v in message.items() if k not in ("mid", "text", "attachments", "is_echo")}
+    if "referral" in item:  # the ad or link the conversation started from
+        extra["referral"] = item["referral"]
+    return InboundMessage(**common, customer_external_id=sender, payload=extra)
+
+
+def inbox_kind_of(payload: dict) -> str | None:
+    """The inbox kind (messenger/instagram) of a stored event's webhook `object`."""
+    return OBJECT_KINDS.get(payload.get("object"))
+
+
+
+def attachments_parse(raw: list) -> list[dict[str, Any]]:
     attachments = []
     for attachment in raw:
         if not isinstance(attachment, dict):
@@ -578,34 +471,14 @@ def _attachments(raw: list) -> list[dict[str, Any]]:
     return attachments
 
 
-def _outgoing_attachments(message: Message) -> list[dict[str, Any]]:
+def _outgoing_attachments(files: list[OutgoingFile]) -> list[dict[str, Any]]:
     out = []
-    for attachment in message.attachments or []:
-        url = outbound_url(attachment)  # our uploads: a fresh signed URL Meta can fetch
-        if not url:
+    for file in files:
+        if not file.url:
             continue
-        content_type = str(attachment.get("content_type") or "")
-        kind = next((k for k in ("image", "video", "audio") if content_type.startswith(k)), "file")
-        out.append({"type": kind, "payload": {"url": url, "is_reusable": True}})
+        kind = next((k for k in ("image", "video", "audio") if file.content_type.startswith(k)), "file")
+        out.append({"type": kind, "payload": {"url": file.url, "is_reusable": True}})
     return out
-
-
-def _reactions_apply(message: Message, *, sender: str, reaction: dict, at: datetime) -> None:
-    """One reaction per person per message: a react replaces theirs, an unreact removes it."""
-    reactions = [r for r in (message.reactions or []) if isinstance(r, dict)]
-    mine = [r for r in reactions if r.get("from") == sender]
-    stamp = int(at.timestamp() * 1000)
-    if any(isinstance(r.get("timestamp"), int) and r["timestamp"] > stamp for r in mine):
-        return  # a later change from the same person already landed
-    reactions = [r for r in reactions if r.get("from") != sender]
-    if reaction.get("action", "react") == "react":
-        reactions.append(
-            {"from": sender, "reaction": reaction.get("reaction", ""), "emoji": reaction.get("emoji", ""),
-             "at": at.isoformat(), "timestamp": stamp}
-        )
-    message.reactions = reactions
-    message.save(update_fields=["reactions"])
-    realtime.message_changed(message, "message.updated")
 
 
 def comment_normalise(payload: dict, *, inbox: Inbox) -> dict[str, Any]:

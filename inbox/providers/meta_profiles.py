@@ -16,9 +16,8 @@ from urllib.parse import quote
 from django.conf import settings
 
 from inbox.models import Inbox
-
-from .base import ProviderError
-from .meta import error_classify, graph_auth_params, graph_call
+from inbox.providers.base import ProviderError
+from inbox.providers.meta import error_classify, graph_auth_params, graph_call
 
 PROFILE_FIELDS = {"messenger": "first_name,last_name", "instagram": "name,username"}
 

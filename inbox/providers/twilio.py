@@ -23,10 +23,17 @@ from twilio.request_validator import RequestValidator
 
 from customers.services import phone_normalise
 from inbox import sms
-from inbox.attachments import outbound_url
-from inbox.models import Direction, InboundEvent, Message, MessageStatus
-
-from .base import BadPayload, InboundMessage, Provider, ProviderError, RawEvent, SendResult, SignatureInvalid
+from inbox.models import Message, MessageStatus
+from inbox.providers.base import (
+    BadPayload,
+    InboundMessage,
+    OutgoingFile,
+    Provider,
+    ProviderError,
+    RawEvent,
+    SendResult,
+    SignatureInvalid,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +89,7 @@ class MessageNotYetKnown(Exception):
     """A status callback raced our own send: leave the event for the sweeper."""
 
 
-def _keyword(body: str) -> str:
+def keyword_of(body: str) -> str:
     word = body.strip().upper()
     return word if word and " " not in word and "\n" not in word else ""
 
@@ -140,87 +147,15 @@ class TwilioProvider(Provider):
             return match.url_name == "webhook-twilio-status"
         return "MessageStatus" in params
 
-    def handle(self, event: InboundEvent) -> None:
-        handlers = {"sms": self._inbound, "status": self._status}
-        handler = handlers.get(event.kind)
-        if handler is None:
-            logger.warning("twilio event %s of unknown kind %r ignored", event.pk, event.kind)
-            return
-        handler(event)
-
-    def _inbound(self, event: InboundEvent) -> None:
-        from inbox.services import consent_from_keyword, inbox_for, message_receive
-
-        p = event.payload
-        inbox = inbox_for(kind="sms", external_id=p["To"])
-        if inbox is None:
-            logger.info("twilio: message %s to %s, a number no inbox owns; ignored", p["MessageSid"], p["To"])
-            return
-        body = p.get("Body", "")
-        keyword = _keyword(body)
-        known = keyword in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS
-        try:
-            num_segments = int(p.get("NumSegments") or 0) or None
-        except ValueError:
-            num_segments = None
-        message = message_receive(
-            inbox=inbox,
-            incoming=InboundMessage(
-                channel="sms",
-                inbox_external_id=inbox.external_id,
-                customer_external_id=p["From"],
-                external_id=p["MessageSid"],
-                timestamp=timezone.now(),  # Twilio sends no timestamp with inbound messages
-                text=body,
-                attachments=_media(p),
-                payload={"keyword": keyword} if known else {},
-                segments=num_segments,
-                encoding=sms.segments(body).encoding if body else "",
-            ),
-        )
-        if message is None:  # already held: its keyword was acted on then
-            return
-        if keyword in OPT_OUT_KEYWORDS or keyword in OPT_IN_KEYWORDS:
-            consent_from_keyword(
-                conversation=message.conversation,
-                granted=keyword in OPT_IN_KEYWORDS,
-                keyword=keyword,
-                message_external_id=message.external_id,
-            )
-
-    def _status(self, event: InboundEvent) -> None:
-        from inbox.services import message_status_update
-
-        p = event.payload
-        twilio_status = p["MessageStatus"]
-        status = STATUS_MAP.get(twilio_status)
-        if status is None:
-            if twilio_status not in IGNORED_STATUSES:
-                logger.warning("twilio: unknown status %r for %s ignored", twilio_status, p["MessageSid"])
-            return
-        message = Message.objects.filter(
-            external_id=p["MessageSid"], direction=Direction.OUT, inbox__kind="sms"
-        ).first()
-        if message is None:
-            if event.attempts < STATUS_LOOKUP_ATTEMPTS:
-                raise MessageNotYetKnown(p["MessageSid"])
-            logger.info("twilio: status %s for unknown message %s dropped", twilio_status, p["MessageSid"])
-            return
-        code = p.get("ErrorCode", "") if status == MessageStatus.FAILED else ""
-        detail = ""
-        if status == MessageStatus.FAILED:
-            detail = ERROR_TEXT.get(code) or p.get("ErrorMessage") or f"Twilio reported {twilio_status} ({code or 'no code'})."
-        message_status_update(message=message, status=status, error_code=code, error_detail=detail)
-
     # --- Sending --------------------------------------------------------------------------------
 
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message, files: list[OutgoingFile]) -> SendResult:
         account, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
         if not account or not token:
             raise ProviderError(reason="rejected", code="not_configured", detail="Twilio is not configured.", transient=False)
         url = f"{settings.TWILIO_API_URL.rstrip('/')}/{API_VERSION}/Accounts/{account}/Messages.json"
         inbox = message.inbox
-        media = [u for u in map(outbound_url, message.attachments or []) if u]  # uploads: signed URLs
+        media = [f.url for f in files if f.url]  # our uploads: signed URLs
         form: list[tuple[str, str]] = [("To", message.conversation.identity.external_id)]
         service = (inbox.credentials or {}).get("messaging_service_sid")
         form.append(("MessagingServiceSid", service) if service else ("From", inbox.external_id))
@@ -247,7 +182,45 @@ class TwilioProvider(Provider):
         return SendResult(external_id=sid, fields={"segments": 1 if media else info.segments, "encoding": info.encoding})
 
 
-def _media(p: dict[str, str]) -> list[dict[str, Any]]:
+def inbound_message(p: dict[str, str], *, inbox_external_id: str) -> InboundMessage:
+    """A stored inbound SMS/MMS event as the inbox stores it."""
+    body = p.get("Body", "")
+    keyword = keyword_of(body)
+    known = keyword in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS
+    try:
+        num_segments = int(p.get("NumSegments") or 0) or None
+    except ValueError:
+        num_segments = None
+    return InboundMessage(
+        channel="sms",
+        inbox_external_id=inbox_external_id,
+        customer_external_id=p["From"],
+        external_id=p["MessageSid"],
+        timestamp=timezone.now(),  # Twilio sends no timestamp with inbound messages
+        text=body,
+        attachments=media_parse(p),
+        payload={"keyword": keyword} if known else {},
+        segments=num_segments,
+        encoding=sms.segments(body).encoding if body else "",
+    )
+
+
+def status_parse(p: dict[str, str]) -> tuple[str, str, str] | None:
+    """A status callback as (our status, error code, error text for agents); None when it says nothing new."""
+    twilio_status = p["MessageStatus"]
+    status = STATUS_MAP.get(twilio_status)
+    if status is None:
+        if twilio_status not in IGNORED_STATUSES:
+            logger.warning("twilio: unknown status %r for %s ignored", twilio_status, p["MessageSid"])
+        return None
+    if status != MessageStatus.FAILED:
+        return status, "", ""
+    code = p.get("ErrorCode", "")
+    detail = ERROR_TEXT.get(code) or p.get("ErrorMessage") or f"Twilio reported {twilio_status} ({code or 'no code'})."
+    return status, code, detail
+
+
+def media_parse(p: dict[str, str]) -> list[dict[str, Any]]:
     try:
         count = min(int(p.get("NumMedia") or 0), MAX_MEDIA)
     except ValueError:

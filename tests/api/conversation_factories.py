@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from customers.services import identity_resolve
 from inbox.models import META_CHANNELS, Conversation, Direction, Inbox, Message, MessageStatus, SenderType
-from inbox.services import conversation_for_identity
+from inbox.conversations.threads import conversation_for_identity
 
 _seq = itertools.count(1)
 

@@ -295,7 +295,7 @@ def test_the_role_groups_carry_sensible_model_permissions():
 def test_an_agent_reads_their_mentions_and_marks_them_read(
     api, alice, bob, messenger_inbox, django_capture_on_commit_callbacks
 ):
-    from inbox.services import note_add
+    from inbox.conversations.reply import note_add
 
     conversation = conversation_make(messenger_inbox)
     with django_capture_on_commit_callbacks(execute=True):

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 
 from campaigns.models import BotSession
 from inbox.models import Conversation, Message, SenderType
-from inbox.services import reply_send
-from inbox.teams import inbox_settings_clean
+from inbox.conversations.reply import reply_send
+from inbox.team.directory import inbox_settings_clean
 from tests.conftest import post_meta
 from tests.inbox.meta_support import IGSID, fixture_at, now_ms
 

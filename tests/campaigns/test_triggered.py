@@ -163,7 +163,7 @@ def test_a_campaign_does_not_send_after_its_end_date(sms_inbox, fake_provider, c
 
 def test_resolving_a_conversation_publishes_the_event_a_survey_triggers_on(sms_inbox, alice, fake_provider, commit):
     from customers.models import CustomerEvent
-    from inbox.services import conversation_for_identity
+    from inbox.conversations.threads import conversation_for_identity
 
     with time_machine.travel(NOON, tick=False):
         survey = triggered(sms_inbox, event="conversation.resolved", delay=600, exceptions=(), text="How did we do?")

@@ -90,7 +90,7 @@ def _queue_replies(stack, *, tag: str, count: int, psid_digit: str) -> set[int]:
         assert stack.post_meta(payload).status_code == 200
     wait_for(lambda: _messages_with_prefix(stack, prefix) == count, 60, what="inbound messages")
     stack.manage("shell", "-c", (
-        "from inbox.models import Message; from inbox.services import reply_send;"
+        "from inbox.models import Message; from inbox.conversations.reply import reply_send;"
         "from django.contrib.auth.models import User; agent = User.objects.get(username='agent');"
         f"[reply_send(conversation=m.conversation, author=agent, text='It left today') "
         f" for m in Message.objects.filter(external_id__startswith='{prefix}')]"

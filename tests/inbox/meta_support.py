@@ -8,7 +8,7 @@ import time
 import pytest
 
 from inbox.models import Conversation
-from inbox.services import reply_send
+from inbox.conversations.reply import reply_send
 from tests.conftest import load_fixture, post_meta
 
 PSID = "2467001000000001"
@@ -61,7 +61,7 @@ def reply(commit):
 @pytest.fixture
 def queued(monkeypatch):
     """reply_send while no worker has picked the send up yet: the row stays queued for message_deliver."""
-    monkeypatch.setattr("inbox.services.message_dispatch", lambda message_id: None)
+    monkeypatch.setattr("inbox.conversations.reply.message_dispatch", lambda message_id: None)
 
     def send(conversation: Conversation, author, text: str = "It is!", **kwargs):
         return reply_send(conversation=conversation, author=author, text=text, **kwargs)

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from inbox.access import (
+from inbox.team.access import (
     agents_visible_to,
     can_see_conversation,
     conversations_visible_to,

@@ -13,8 +13,8 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
 
-from inbox import assignment
-from inbox.assignment import (
+from inbox.team import assignment
+from inbox.team.assignment import (
     AssignmentRefused,
     agent_availability_set,
     agent_presence_connected,
@@ -23,10 +23,11 @@ from inbox.assignment import (
     conversation_auto_assign,
     unassigned_queue_drain,
 )
-from inbox.conversation_services import conversation_update
+from inbox.conversations.triage import conversation_update
 from inbox.models import Agent, Conversation, ConversationEvent, Notification, Role
 from inbox.providers.base import InboundMessage
-from inbox.services import message_receive, note_add
+from inbox.conversations.receive import message_receive
+from inbox.conversations.reply import note_add
 from tests.api.conversation_factories import conversation_make
 from tests.conftest import PAGE_ID, make_user
 

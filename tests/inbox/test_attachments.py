@@ -13,8 +13,8 @@ import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from inbox import attachments
-from inbox.email_inbound import email_store
+from inbox.conversations import attachments, files
+from inbox.intake.mailbox import email_store
 from inbox.models import Conversation, Message
 from tests.conftest import PAGE_ID, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 
@@ -296,7 +296,7 @@ def test_an_upload_sent_on_messenger_reaches_meta_as_a_signed_url_serving_the_sa
 
 def test_a_tampered_or_expired_media_url_is_404(conversation, bob, api, client, monkeypatch):
     description = upload(api, bob, conversation).json()
-    good = urlsplit(attachments.public_url(description)).path
+    good = urlsplit(files.public_url(description)).path
     assert client.get(good).status_code == 200
     token = good.split("/")[3]
     tampered = good.replace(token, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
@@ -305,7 +305,7 @@ def test_a_tampered_or_expired_media_url_is_404(conversation, bob, api, client, 
     two_hours_ago = time.time() - 7200
     with monkeypatch.context() as m:
         m.setattr("django.core.signing.time.time", lambda: two_hours_ago)
-        expired = urlsplit(attachments.public_url(description)).path
+        expired = urlsplit(files.public_url(description)).path
     assert client.get(expired).status_code == 404
 
 

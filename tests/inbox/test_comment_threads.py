@@ -13,7 +13,8 @@ import time_machine
 
 from campaigns.models import AutoResponder
 from inbox.models import Conversation, Direction, Message, MessageStatus
-from inbox.services import ReplyRefused, reply_send
+from inbox.conversations.errors import ReplyRefused
+from inbox.conversations.reply import reply_send
 from tests.conftest import IG_ACCOUNT_ID, PAGE_ID, load_fixture, post_meta
 
 pytestmark = pytest.mark.django_db
@@ -159,7 +160,7 @@ def test_the_api_tells_a_comment_thread_from_a_dm_thread(webhook, messenger_inbo
 
 
 def test_comments_do_not_count_in_the_responsiveness_metrics(webhook, messenger_inbox):
-    from inbox.metrics_models import ResponseRecord
+    from inbox.models import ResponseRecord
 
     webhook(feed_comment())
     assert not ResponseRecord.objects.exists()

@@ -15,11 +15,11 @@ import psycopg
 import pytest
 from django.db import transaction
 
-from inbox import dispatch
-from inbox.dispatch import Dispatcher
+from inbox.intake import dispatch
+from inbox.intake.dispatch import Dispatcher
 from inbox.models import InboundEvent, Message
 from inbox.providers.base import RawEvent
-from inbox.services import events_store
+from inbox.intake.store import events_store
 from inbox_project.celery import app as celery_app
 from tests.conftest import load_fixture, post_meta
 
@@ -179,7 +179,7 @@ def test_a_broker_that_refuses_leaves_the_events_for_the_sweeper_and_the_listene
     try:
         dispatcher = running()
         assert dispatcher.listening.wait(10)
-        with caplog.at_level(logging.WARNING, logger="inbox.dispatch"):
+        with caplog.at_level(logging.WARNING, logger="inbox.intake.dispatch"):
             ids = events_store(provider="meta", events=[raw("nobroker")])
             assert wait_for(lambda: "left for the sweeper" in caplog.text), caplog.text
         assert dispatcher.leading.is_set()
@@ -200,7 +200,7 @@ def test_an_unexpected_failure_restarts_the_listener_which_then_dispatches_what_
         real_publish(ids)
 
     dispatcher.publish = publish_failing_once
-    with caplog.at_level(logging.ERROR, logger="inbox.dispatch"):
+    with caplog.at_level(logging.ERROR, logger="inbox.intake.dispatch"):
         [event_id] = events_store(provider="meta", events=[raw("unplanned")])
         # Dropped by the failure; the restarted listener's catch-up brings it back.
         assert wait_for(lambda: InboundEvent.objects.get(pk=event_id).processed_at is not None)

@@ -1,6 +1,6 @@
 """IMAP polling: unseen messages are stored once and marked seen, only after they are stored.
 
-The IMAP server is faked at one patch point: the IMAP4_SSL constructor `inbox.email_inbound` uses.
+The IMAP server is faked at one patch point: the IMAP4_SSL constructor `inbox.intake.mailbox` uses.
 The fake answers as imaplib does (typ, data) and keeps flags like a server does.
 """
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from inbox import email_inbound
-from inbox.email_tasks import imap_poll as imap_poll_task
+from inbox.intake import mailbox as email_inbound
+from inbox.tasks import imap_poll as imap_poll_task
 from inbox.models import Conversation, InboundEvent, Inbox, Message
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

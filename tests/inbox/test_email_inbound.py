@@ -221,7 +221,7 @@ def _conversation_of(message_id: str) -> Conversation:
 
 
 def test_a_reply_with_in_reply_to_our_message_id_lands_in_the_same_conversation(client, email_inbox, commit, bob):
-    from inbox.services import reply_send
+    from inbox.conversations.reply import reply_send
 
     post_mailgun(client, mailgun_form())
     conversation = Conversation.objects.get()

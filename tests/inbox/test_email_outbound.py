@@ -15,10 +15,11 @@ from email.policy import default as default_policy
 import pytest
 from django.core import mail
 
-from inbox import services
-from inbox.email_inbound import email_store
+from inbox.conversations import reply
+from inbox.intake import store
+from inbox.intake.mailbox import email_store
 from inbox.models import Conversation, Message, MessageStatus
-from inbox.services import reply_send
+from inbox.conversations.reply import reply_send
 
 INBOUND = (
     "From: Jane Doe <jane.doe@example.com>\r\n"
@@ -199,8 +200,8 @@ def test_a_greylisting_4xx_is_retried_and_then_sent(email_inbox, bob, smtp):
     smtp.script["RCPT"] = ["450 4.2.0 <jane.doe@example.com>: Recipient address rejected: Greylisted"]
     message = reply_send(conversation=receive_without_commit(), author=bob, text="Second try works.")
 
-    first = services.message_deliver(message.pk)
-    second = services.message_deliver(message.pk)
+    first = reply.message_deliver(message.pk)
+    second = reply.message_deliver(message.pk)
 
     message.refresh_from_db()
     assert first is not None and second is None
@@ -223,7 +224,7 @@ def test_a_transient_smtp_failure_keeps_the_message_queued_for_a_retry(email_inb
     message = reply_send(conversation=conversation, author=bob, text="Will retry.")
     break_server(smtp)
 
-    retry_in = services.message_deliver(message.pk)
+    retry_in = reply.message_deliver(message.pk)
 
     message.refresh_from_db()
     assert retry_in is not None
@@ -240,7 +241,7 @@ def test_an_unreachable_smtp_server_is_transient(email_inbox, bob, settings):
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
     message = reply_send(conversation=receive_without_commit(), author=bob, text="Anyone there?")
 
-    assert services.message_deliver(message.pk) is not None
+    assert reply.message_deliver(message.pk) is not None
 
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED
@@ -253,6 +254,6 @@ def receive_without_commit() -> Conversation:
 
     receive_raw = INBOUND.format(subject="Order #1001", mid="first", extra="").encode()
     [event_id] = email_store(raw=receive_raw, esp="test", fallback_key="first")
-    services.event_process(event_id)
+    store.event_process(event_id)
     assert InboundEvent.objects.get(pk=event_id).processed_at is not None
     return Message.objects.get(email_message_id="<first@mail.gmail.com>").conversation

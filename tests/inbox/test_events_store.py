@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from inbox.models import InboundEvent
 from inbox.providers.base import RawEvent
-from inbox.services import events_store
+from inbox.intake.store import events_store
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,13 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from customers.models import Customer, Label
 from customers.services import identity_resolve
-from inbox import realtime
+from inbox.realtime import publish as realtime
 from inbox.api.serializers import ConversationSerializer, MessageSerializer
-from inbox.metrics_models import ResponseRecord
+from inbox.models import ResponseRecord
 from inbox.models import Conversation, ConversationStatus, Message
 from inbox.providers.base import InboundMessage
-from inbox.services import conversation_for_identity, message_receive
+from inbox.conversations.receive import message_receive
+from inbox.conversations.threads import conversation_for_identity
 
 from ..conftest import PAGE_ID
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from inbox.models import Conversation, Message
 from inbox.providers.meta import error_classify
-from inbox.services import message_deliver
+from inbox.conversations.reply import message_deliver
 from tests.conftest import META_APP_SECRET, PAGE_ID, load_fixture
 
 from . import meta_support

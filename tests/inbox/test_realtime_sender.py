@@ -1,4 +1,4 @@
-"""Frames leave from one long-lived sender event loop per process (inbox.realtime).
+"""Frames leave from one long-lived sender event loop per process (inbox.realtime.publish).
 
 Against the real Redis channel layer: frames sent from sync code (no running loop, as in a Celery
 task) reach the group; the loop is reused, replaced in a forked child, and a dead or silent Redis
@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
-from inbox import realtime
+from inbox.realtime import publish as realtime
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_redis_refusing_connections_costs_a_warning_not_an_error(settings, caplo
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings.CHANNEL_LAYERS = _layer_at(f"redis://127.0.0.1:{port}/0")
-    caplog.set_level(logging.WARNING, logger="inbox.realtime")
+    caplog.set_level(logging.WARNING, logger="inbox.realtime.publish")
 
     thread = _send_in_thread(["h1-nowhere"], {"type": "message.created"})
 
@@ -200,7 +200,7 @@ def test_a_silent_redis_cannot_hang_the_caller_and_the_sender_recovers(settings,
     try:
         settings.CHANNEL_LAYERS = _layer_at(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
         settings.REALTIME_SEND_TIMEOUT = 0.5
-        caplog.set_level(logging.WARNING, logger="inbox.realtime")
+        caplog.set_level(logging.WARNING, logger="inbox.realtime.publish")
 
         thread = _send_in_thread(["h1-silent"], {"type": "conversation.updated"})
 
@@ -238,7 +238,7 @@ def test_an_in_memory_layer_keeps_asgirefs_routing(settings, monkeypatch):
 def test_a_control_message_to_more_users_than_a_connection_pool_holds_reaches_them_all(layer, caplog):
     """redis-py's asyncio pool holds 100 connections: a frame's groups go out a bounded number at a
     time, so telling a large team (say 250 agents) to re-read their access does not fail whole."""
-    caplog.set_level(logging.WARNING, logger="inbox.realtime")
+    caplog.set_level(logging.WARNING, logger="inbox.realtime.publish")
     user_ids = range(10_000_000, 10_000_250)
     channels = {pk: _listen(layer, f"user-{pk}") for pk in user_ids}
 

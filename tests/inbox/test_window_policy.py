@@ -7,7 +7,10 @@ from django.utils import timezone
 
 from customers.services import identity_resolve
 from inbox.models import Conversation, Message
-from inbox.services import ReplyRefused, conversation_for_identity, reply_policy, reply_send
+from inbox.conversations.errors import ReplyRefused
+from inbox.conversations.reply import reply_send
+from inbox.conversations.threads import conversation_for_identity
+from inbox.conversations.window import reply_policy
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ import pytest
 import time_machine
 
 from inbox import metrics
-from inbox.metrics_models import DailyRollup, ResponseRecord
+from inbox.models import DailyRollup, ResponseRecord
 from inbox.models import Message
 from inbox.providers.base import InboundMessage
-from inbox.services import message_deliver, message_receive, reply_send
+from inbox.conversations.receive import message_receive
+from inbox.conversations.reply import message_deliver, reply_send
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
 _seq = iter(range(10**6))
@@ -125,7 +126,7 @@ def test_messages_received_while_closed_count_from_the_opening_in_business_time(
 
 @pytest.mark.django_db
 def test_business_time_follows_daylight_saving_changes(messenger_inbox):
-    from inbox.business_hours import Schedule
+    from inbox.team.business_hours import Schedule
 
     schedule = Schedule.from_settings({"business_hours": {"timezone": "America/New_York",
                                                           "hours": {"sun": [["00:00", "23:59"]]}}})
@@ -137,7 +138,7 @@ def test_business_time_follows_daylight_saving_changes(messenger_inbox):
 
 @pytest.mark.django_db
 def test_holidays_are_closed(messenger_inbox):
-    from inbox.business_hours import Schedule
+    from inbox.team.business_hours import Schedule
 
     schedule = Schedule.from_settings({"business_hours": {"timezone": "UTC", "hours": {"fri": [["09:00", "17:00"]]}},
                                        "holidays": ["2026-12-25"]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inbox.audit import audit_record
-from inbox.audit_models import AuditEntry
+from inbox.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -104,11 +104,11 @@ def test_a_published_task_carries_the_request_id_and_the_worker_restores_it():
 
 
 def test_json_log_lines_carry_level_logger_message_and_request_id():
-    record = logging.LogRecord("inbox.services", logging.WARNING, __file__, 1, "stored %d events", (3,), None)
+    record = logging.LogRecord("inbox.conversations.reply", logging.WARNING, __file__, 1, "stored %d events", (3,), None)
     record.request_id = "req-json-000001"
     line = json.loads(JsonFormatter().format(record))
     assert line["level"] == "WARNING"
-    assert line["logger"] == "inbox.services"
+    assert line["logger"] == "inbox.conversations.reply"
     assert line["message"] == "stored 3 events"
     assert line["request_id"] == "req-json-000001"
 

@@ -146,7 +146,7 @@ def test_the_sms_counter_follows_the_text_as_the_agent_types(browser_context, bo
     from playwright.sync_api import expect
 
     from customers.services import identity_resolve
-    from inbox.services import conversation_for_identity
+    from inbox.conversations.threads import conversation_for_identity
 
     identity = identity_resolve(channel="sms", external_id="+17067815146").identity
     conversation = conversation_for_identity(inbox=sms_inbox, identity=identity)

@@ -33,7 +33,7 @@ def order_for(customer: Customer, number: str, *, days_ago: int = 3, **fields) -
 def jane(sms_inbox):
     """Jane texts the shop; she bought order #1042, shipped with tracking."""
     from customers.services import identity_resolve
-    from inbox.services import conversation_for_identity
+    from inbox.conversations.threads import conversation_for_identity
 
     identity = identity_resolve(channel="sms", external_id="+17067815146").identity
     conversation = conversation_for_identity(inbox=sms_inbox, identity=identity)

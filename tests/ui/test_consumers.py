@@ -17,10 +17,12 @@ from django.test import Client
 from django.utils import timezone
 
 from customers.services import identity_resolve
-from inbox.conversation_services import conversation_update
+from inbox.conversations.triage import conversation_update
 from inbox.models import Conversation, Inbox
 from inbox.providers.base import InboundMessage
-from inbox.services import conversation_for_identity, message_receive, note_add
+from inbox.conversations.receive import message_receive
+from inbox.conversations.reply import note_add
+from inbox.conversations.threads import conversation_for_identity
 from inbox_project.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -259,7 +261,7 @@ async def test_a_socket_open_longer_than_the_group_expiry_keeps_getting_events(s
 
     from asgiref.sync import sync_to_async
 
-    from inbox import realtime
+    from inbox.realtime import publish as realtime
 
     layer = settings.CHANNEL_LAYERS["default"]
     if "hosts" not in layer.get("CONFIG", {}):
@@ -282,7 +284,7 @@ def _renewers() -> set[asyncio.Task]:
 
 async def test_a_socket_stops_renewing_its_groups_when_it_closes_or_its_consumer_fails(bob, monkeypatch):
     """Renewing a dead socket's groups would keep its members alive past the expiry, forever."""
-    from inbox.consumers import InboxConsumer
+    from inbox.realtime.consumers import InboxConsumer
 
     before = _renewers()
     ws = await connect(bob)

@@ -10,10 +10,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from inbox.canned import CannedResponse
+from inbox.models import CannedResponse
 from inbox.models import Conversation, Inbox
 from inbox.providers.base import InboundMessage
-from inbox.services import message_receive, note_add
+from inbox.conversations.receive import message_receive
+from inbox.conversations.reply import note_add
 
 pytestmark = pytest.mark.django_db
 

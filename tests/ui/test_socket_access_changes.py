@@ -1,4 +1,4 @@
-"""Open sockets follow access changes: teams, roles, inboxes moved, deactivation (inbox.access_events).
+"""Open sockets follow access changes: teams, roles, inboxes moved, deactivation (inbox.team.access_events).
 
 Real Redis channel layer and the real ASGI stack, as in test_consumers. Changes are made the ways
 an admin makes them: the REST API, Django admin, or the ORM (shell, fixtures).
@@ -13,7 +13,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from inbox import teams
+from inbox.team import directory as teams
 from inbox.models import Agent, Inbox, Role
 from tests.conftest import api_client_for
 from tests.ui.test_consumers import _about, a_conversation, connect, customer_writes, frame_of_type, frames_within

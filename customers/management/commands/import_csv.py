@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from customers.csv_import import ImportFailed, csv_import
 
@@ -12,10 +13,10 @@ from customers.csv_import import ImportFailed, csv_import
 class Command(BaseCommand):
     help = "Import customers or orders from a CSV file (the layout is told by its header). All rows or none."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="CSV file (UTF-8); '-' reads standard input")
 
-    def handle(self, *args, path: str, **options):
+    def handle(self, *args: Any, path: str, **options: Any) -> None:
         if path == "-":
             import sys
 

@@ -27,13 +27,13 @@ from django.utils import timezone
 
 from customers.models import Channel, ConsentEvent, ConsentPurpose, Customer, Identity, Label, Order, OrderItem
 from inbox import metrics
-from inbox.canned import CannedResponse
 from inbox.models import (
     HUMAN_AGENT_WINDOW,
     META_CHANNELS,
     STANDARD_WINDOW,
     Agent,
     Availability,
+    CannedResponse,
     Conversation,
     ConversationEvent,
     ConversationStatus,

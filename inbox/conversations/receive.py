@@ -1,0 +1,202 @@
+"""Receiving: a customer's message (or an echo of a business reply) stored once on its thread,
+status updates moving forward, delivery/read watermarks, and SMS keywords as consent.
+
+Intake handlers (inbox/intake/) call these with what the provider parsed; they own the
+transactions and publish the realtime frames of what they change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import Customer
+from customers.services import consent_withdraw_or_grant, identity_resolve
+from inbox import metrics, signals
+from inbox.conversations import profiles
+from inbox.conversations.threads import conversation_find_or_create, loaded_relations, note_inbound, note_outbound
+from inbox.models import (
+    META_CHANNELS,
+    STATUS_RANK,
+    Conversation,
+    Direction,
+    Inbox,
+    Message,
+    MessageStatus,
+    SenderType,
+)
+from inbox.providers.base import InboundMessage
+from inbox.realtime import publish as realtime
+
+
+def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Conversation | None = None) -> Message | None:
+    """Store an inbound customer message (or an echo of a business reply) once; None if already held."""
+    if Message.objects.filter(inbox=inbox, external_id=incoming.external_id).exists():
+        return None
+    customer = None
+    conversation_created = False
+    if conversation is None:
+        scope = inbox.external_id if inbox.kind in META_CHANNELS else ""
+        resolved = identity_resolve(
+            channel=inbox.kind, scope=scope, external_id=incoming.customer_external_id, display_name=incoming.customer_name
+        )
+        conversation, conversation_created = conversation_find_or_create(
+            inbox=inbox, identity=resolved.identity, subject=incoming.subject
+        )
+        customer = resolved.identity.customer
+        if not incoming.is_echo:  # the person wrote: Meta now lets the page read their name
+            profiles.meta_profile_schedule(inbox=inbox, identity=resolved.identity)
+    if incoming.is_echo:
+        return _echo_receive(inbox=inbox, conversation=conversation, incoming=incoming, customer=customer)
+
+    stored = _message_store(
+        conversation=conversation,
+        inbox=inbox,
+        customer=customer,
+        direction=Direction.IN,
+        sender_type=SenderType.CUSTOMER,
+        text=incoming.text,
+        html=incoming.html,
+        subject=incoming.subject[:300],
+        attachments=incoming.attachments,
+        external_id=incoming.external_id,
+        status=MessageStatus.RECEIVED,
+        payload=incoming.payload,
+        segments=incoming.segments,
+        encoding=incoming.encoding,
+        email_message_id=incoming.email_message_id,
+        email_in_reply_to=incoming.email_in_reply_to,
+        email_references=incoming.email_references,
+        created_at=incoming.timestamp,
+    )
+    if stored is None:
+        return None  # the same event, delivered concurrently, got there first
+    message, conversation = stored
+    note_inbound(conversation, at=incoming.timestamp, customer_action=incoming.is_customer_action)
+    # The message was made just now (so has no record yet); in a conversation made just now, it is the only one.
+    metrics.record_inbound(message, conversation=conversation, new_message=True, only_message=conversation_created)
+    # A conversation made in this transaction has no labels yet (nobody could label it).
+    _published(message, conversation, labels=[] if conversation_created else None)
+    # Auto-replies and bounces (RFC 3834) are kept on the record but set nothing off: answering
+    # an out-of-office with a greeting is how mail loops start.
+    if not incoming.payload.get("auto_submitted"):
+        transaction.on_commit(lambda: signals.message_received.send(sender=Message, message=message))
+    return message
+
+
+def _message_store(
+    *, conversation: Conversation, inbox: Inbox, customer: Customer | None, **fields: Any
+) -> tuple[Message, Conversation] | None:
+    """Create the message once (None when a concurrent delivery of the same event got there first)
+    and lock its conversation, which then holds the inbox and customer this call already read."""
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(conversation=conversation, inbox=inbox, **fields)
+    except IntegrityError:
+        return None
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    loaded_relations(locked, inbox=inbox, earlier=conversation, customer=customer)
+    return message, locked
+
+
+def _published(message: Message, conversation: Conversation, *, labels: list | None = None) -> None:
+    realtime.message_changed(message, "message.created")
+    realtime.conversation_changed(conversation, "conversation.updated", labels=labels)
+
+
+def _echo_receive(
+    *, inbox: Inbox, conversation: Conversation, incoming: InboundMessage, customer: Customer | None = None
+) -> Message | None:
+    """A reply the business sent from the provider's own tool: an agent message, not a duplicate.
+
+    Our own sends come back as echoes too; they carry our message id in `payload.metadata`
+    (set at send time), so the row we already hold gets the provider id instead of a twin.
+    """
+    ours = _own_message(incoming, conversation)
+    if ours is not None:
+        if not ours.external_id:
+            Message.objects.filter(pk=ours.pk, external_id__isnull=True).update(external_id=incoming.external_id)
+        return None
+    stored = _message_store(
+        conversation=conversation,
+        inbox=inbox,
+        customer=customer,
+        direction=Direction.OUT,
+        sender_type=SenderType.AGENT,
+        text=incoming.text,
+        attachments=incoming.attachments,
+        external_id=incoming.external_id,
+        status=MessageStatus.SENT,
+        payload={**incoming.payload, "echo": True},
+        created_at=incoming.timestamp,
+        sent_at=incoming.timestamp,
+    )
+    if stored is None:
+        return None
+    message, conversation = stored
+    note_outbound(conversation, at=incoming.timestamp, human=True)
+    metrics.record_reply(message)
+    _published(message, conversation)
+    return message
+
+
+def _own_message(incoming: InboundMessage, conversation: Conversation) -> Message | None:
+    if incoming.own_message_id is None:
+        return None
+    return Message.objects.filter(pk=incoming.own_message_id, conversation=conversation, direction=Direction.OUT).first()
+
+
+def message_status_update(
+    *, message: Message, status: str, at: datetime | None = None, error_code: str = "", error_detail: str = ""
+) -> bool:
+    """Move a message's status forward (never back); returns whether anything changed."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if message.status == MessageStatus.FAILED or STATUS_RANK.get(status, -1) <= STATUS_RANK.get(message.status, -1):
+            return False
+        message.status = status
+        fields = ["status"]
+        stamp = {MessageStatus.SENT: "sent_at", MessageStatus.DELIVERED: "delivered_at", MessageStatus.READ: "read_at"}
+        for reached, attr in stamp.items():
+            if STATUS_RANK[reached] <= STATUS_RANK.get(status, -1) and getattr(message, attr) is None and status != MessageStatus.FAILED:
+                setattr(message, attr, at)
+                fields.append(attr)
+        if status == MessageStatus.FAILED:
+            message.error_code = str(error_code)[:32]
+            message.error_detail = error_detail
+            fields += ["error_code", "error_detail"]
+        message.save(update_fields=fields)
+        realtime.message_changed(message, "message.updated")
+    return True
+
+
+def messages_watermark(*, conversation: Conversation, status: str, watermark: datetime) -> int:
+    """Meta delivery/read watermarks: every outbound message sent up to then has reached `status`."""
+    candidates = list(
+        Message.objects.filter(
+            conversation=conversation,
+            direction=Direction.OUT,
+            is_private=False,
+            created_at__lte=watermark,
+            status__in=[s for s, r in STATUS_RANK.items() if r < STATUS_RANK[status] and s != MessageStatus.QUEUED],
+        )
+    )
+    changed = 0
+    for message in candidates:
+        changed += message_status_update(message=message, status=status, at=watermark)
+    return changed
+
+
+def consent_from_keyword(*, conversation: Conversation, granted: bool, keyword: str, message_external_id: str) -> None:
+    """SMS STOP/START: Twilio blocks (or unblocks) every message to this number, so both purposes change."""
+    consent_withdraw_or_grant(
+        customer=conversation.customer,
+        channel=conversation.channel,
+        granted=granted,
+        source="sms_keyword",
+        proof={"keyword": keyword, "message": message_external_id, "inbox": conversation.inbox_id},
+    )

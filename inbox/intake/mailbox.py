@@ -1,0 +1,214 @@
+"""Inbound email: django-anymail's webhooks and IMAP polling, both storing the raw message once.
+
+Anymail's views answer 500 when the signal receiver fails and accept everything when no
+WEBHOOK_SECRET is set; the contract wants 503 (so the ESP retries) and a refusal. So the URLs
+below are anymail's own patterns and names, each view subclassed with a `post` that maps failures
+to the project's `{code, detail}` answers. Parsing and signature checks stay anymail's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from functools import wraps
+from imaplib import IMAP4, IMAP4_SSL
+from typing import Any
+
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
+from anymail.signals import inbound
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern
+
+from inbox.intake.store import events_store
+from inbox.models import Inbox
+from inbox.providers.base import RawEvent
+from inbox.providers.email import dedupe_key_for, is_addressed_to_us, message_id_of, parse_message, raw_to_payload
+
+logger = logging.getLogger(__name__)
+
+IMAP_TIMEOUT = 30
+IMAP_BATCH = 200  # per inbox and poll: a backlog drains over several polls, none runs for ever
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status)
+
+
+def email_store(*, raw: bytes, esp: str, fallback_key: str, stripped_text: str | None = None,
+                envelope_recipient: str | None = None, inbox_id: int | None = None) -> list[int]:
+    """Store one raw message as an inbound event, once per Message-ID (a replay stores nothing)."""
+    payload: dict[str, Any] = {**raw_to_payload(raw), "esp": esp}
+    if stripped_text:
+        payload["stripped_text"] = stripped_text
+    if envelope_recipient:
+        payload["envelope_recipient"] = envelope_recipient
+    if inbox_id is not None:
+        payload["inbox_id"] = inbox_id
+    key = dedupe_key_for(message_id_of(parse_message(payload)), fallback_key)
+    return events_store(provider="email", events=[RawEvent(kind="email", dedupe_key=key, payload=payload)])
+
+
+# --- django-anymail ----------------------------------------------------------------------------------
+
+
+@receiver(inbound, dispatch_uid="inbox-email-inbound")
+def anymail_inbound_received(sender, event, esp_name: str, **kwargs) -> None:
+    message = event.message
+    envelope = message.envelope_recipient or ""
+    if not is_addressed_to_us(message, [envelope]):
+        logger.info("%s inbound email for %s: no inbox owns it; acknowledged", esp_name, message.get("To"))
+        return
+    raw = _as_bytes(message)
+    fallback = f"{esp_name.lower()}:{event.event_id}" if event.event_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+    email_store(
+        raw=raw,
+        esp=esp_name.lower(),
+        fallback_key=fallback,
+        stripped_text=message.stripped_text,
+        envelope_recipient=envelope,
+    )
+
+
+def _as_bytes(message) -> bytes:
+    """Serialise anymail's message without losing attachment bytes.
+
+    Anymail builds attachments from ESP fields with raw bytes payloads and no transfer encoding;
+    written out as-is they come back with line endings rewritten. Base64 them first.
+    """
+    for part in message.walk():
+        if part.get_content_maintype() in ("multipart", "message", "text") or part["Content-Transfer-Encoding"]:
+            continue
+        data = part.get_payload(decode=True) or b""
+        part.set_payload(base64.encodebytes(data).decode("ascii"))
+        part["Content-Transfer-Encoding"] = "base64"
+    return message.as_bytes()
+
+
+class _ContractAnswers:
+    """Mixed in before an anymail view: the contract's answers around anymail's own checks."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+            # Anymail would only warn and accept anyone's mail.
+            return _error(403, "not_configured", "Inbound email webhooks are off: ANYMAIL_WEBHOOK_SECRET is not set.")
+        try:
+            self.run_validators(request)
+        except AnymailWebhookValidationFailure as exc:
+            logger.warning("%s inbound webhook refused: %s", self.esp_name, exc)
+            return _error(400, "bad_signature", "Basic auth or signature missing or invalid.")
+        try:
+            events = self.parse_events(request)
+        except (AnymailError, ImproperlyConfigured, ValueError, KeyError, TypeError) as exc:
+            logger.warning("%s inbound webhook malformed: %s", self.esp_name, exc)
+            return _error(400, "bad_payload", "Malformed inbound email payload.")
+        try:
+            for event in events:
+                self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
+        except DatabaseError:
+            logger.exception("%s inbound email could not be stored", self.esp_name)
+            return _error(503, "unavailable", "Cannot store the message now; retry later.")
+        return HttpResponse()
+
+
+def _guarded(view):
+    """Anymail builds the view per request and raises on a missing signing key: refuse, not 500."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except ImproperlyConfigured as exc:
+            logger.error("inbound email webhook misconfigured: %s", exc)
+            return _error(403, "not_configured", "This inbound email webhook is not configured.")
+
+    return guarded
+
+
+def _contract_urlpatterns() -> list[URLPattern]:
+    from anymail.urls import urlpatterns
+
+    patterns = []
+    for pattern in urlpatterns:
+        view_class = pattern.callback.view_class
+        wrapped = type(view_class.__name__, (_ContractAnswers, view_class), {})
+        callback = _guarded(wrapped.as_view(**pattern.callback.view_initkwargs))
+        patterns.append(URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name))
+    return patterns
+
+
+# include((anymail_urlpatterns, "anymail")): anymail's paths and names, e.g. "anymail:mailgun_inbound_webhook".
+anymail_urlpatterns = _contract_urlpatterns()
+
+
+# --- IMAP -------------------------------------------------------------------------------------------
+
+
+def _imap_open(config: dict[str, Any]) -> IMAP4:
+    host = config["host"]
+    ssl = config.get("ssl", True)
+    port = int(config.get("port") or (993 if ssl else 143))
+    connection = IMAP4_SSL(host, port, timeout=IMAP_TIMEOUT) if ssl else IMAP4(host, port, timeout=IMAP_TIMEOUT)
+    connection.login(config["username"], config["password"])
+    return connection
+
+
+def _fetched_bytes(data: list) -> bytes | None:
+    for item in data or []:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+            return item[1]
+    return None
+
+
+def imap_inbox_poll(inbox: Inbox) -> int:
+    """Store this mailbox's unseen messages, then mark them seen; returns how many were fetched.
+
+    Fetched with BODY.PEEK so a message is flagged \\Seen only after it is stored: a crash in
+    between fetches it again next time, and the Message-ID key stores it once.
+    """
+    config = inbox.credentials["imap"]
+    connection = _imap_open(config)
+    fetched = 0
+    try:
+        status, _ = connection.select(config.get("folder") or "INBOX")
+        if status != "OK":
+            raise IMAP4.error(f"cannot select folder {config.get('folder')!r}")
+        status, data = connection.uid("SEARCH", None, "UNSEEN")
+        if status != "OK":
+            raise IMAP4.error("SEARCH UNSEEN failed")
+        uids = (data[0] or b"").split()[:IMAP_BATCH]
+        for uid in uids:
+            uid_text = uid.decode()
+            status, data = connection.uid("FETCH", uid_text, "(BODY.PEEK[])")
+            raw = _fetched_bytes(data) if status == "OK" else None
+            if raw is None:
+                logger.warning("imap %s: could not fetch uid %s", inbox.external_id, uid_text)
+                continue
+            email_store(raw=raw, esp="imap", fallback_key=f"imap:{inbox.pk}:{uid_text}", inbox_id=inbox.pk)
+            connection.uid("STORE", uid_text, "+FLAGS", "(\\Seen)")
+            fetched += 1
+    finally:
+        try:
+            connection.logout()
+        except (IMAP4.error, OSError):
+            pass
+    return fetched
+
+
+def imap_poll() -> dict[str, int]:
+    """Poll every email inbox that has IMAP credentials; one failing mailbox does not stop the rest."""
+    results: dict[str, int] = {}
+    for inbox in Inbox.objects.filter(kind="email").order_by("pk"):
+        config = (inbox.credentials or {}).get("imap")
+        if not isinstance(config, dict) or not config.get("host"):
+            continue
+        try:
+            results[inbox.external_id] = imap_inbox_poll(inbox)
+        except (IMAP4.error, OSError, KeyError, ValueError) as exc:
+            logger.warning("imap poll of %s failed: %s", inbox.external_id, exc)
+            results[inbox.external_id] = -1
+    return results

@@ -1,0 +1,91 @@
+"""The payloads of realtime frames, built from the rows the services just changed.
+
+The same shapes as the REST API's objects (a browser treats a frame like a refetched row; a test
+holds the two equal), but built here from the models, once per frame, with no serializer
+machinery: realtime does not depend on the REST layer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from inbox.conversations.files import attachments_for_api
+from inbox.models import Conversation, Message
+
+
+def _time(value: datetime | None) -> str | None:
+    """As DRF writes a date-time: ISO 8601 in the current time zone, `Z` for UTC."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def conversation_groups(conversation: Conversation) -> list[str]:
+    """Who may see a conversation's frames (the consumer decides which groups a socket joins)."""
+    groups = [f"conversation-{conversation.pk}", f"inbox-{conversation.inbox_id}"]
+    # A conversation routed to a team is visible to that team even when the inbox belongs to another.
+    if conversation.team_id:
+        groups.append(f"team-{conversation.team_id}")
+    if conversation.assignee_id:
+        groups.append(f"user-{conversation.assignee_id}")
+    return groups
+
+
+def conversation_data(conversation: Conversation, *, labels: list | None = None) -> dict[str, Any]:
+    """`labels`: the conversation's labels when the caller knows them (none for a new row)."""
+    now = timezone.now()
+    state = conversation.window_state(now)
+    inbox = conversation.inbox
+    return {
+        "id": conversation.pk,
+        "inbox": {"id": inbox.pk, "kind": inbox.kind, "name": inbox.name},
+        "channel": conversation.channel,
+        "customer": {"id": conversation.customer_id, "name": str(conversation.customer)},
+        "status": conversation.status,
+        "assignee": conversation.assignee_id,
+        "team": conversation.team_id,
+        "labels": [label.name for label in labels] if labels is not None else conversation.label_names,
+        "subject": conversation.subject,
+        "last_message_at": _time(conversation.last_message_at),
+        "waiting_since": _time(conversation.waiting_since),
+        "window": None if state is None else {"state": state, "expires_at": _time(conversation.window_expires(now))},
+        "unread_count": conversation.unread_count,
+        "snoozed_until": _time(conversation.snoozed_until),
+        "created_at": _time(conversation.created_at),
+        "thread": conversation.thread,
+    }
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    if message.sender_type == "customer":
+        sender = {"type": "customer", "id": message.conversation.customer_id}
+    else:
+        sender = {"type": message.sender_type, "id": message.author_id}
+    failed = message.status == "failed" or message.error_code
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "direction": message.direction,
+        "text": message.text,
+        "subject": message.subject,
+        "sender": sender,
+        "is_private": message.is_private,
+        "created_at": _time(message.created_at),
+        "status": message.status,
+        "error": {"code": message.error_code, "detail": message.error_detail} if failed else None,
+        "external_id": message.external_id,
+        "tag": message.tag,
+        "messaging_type": message.messaging_type,
+        "attachments": attachments_for_api(message),
+        "payload": message.payload,
+        "reactions": message.reactions,
+        "deleted_at": _time(message.deleted_at),
+        "segments": message.segments,
+        "sent_at": _time(message.sent_at),
+        "delivered_at": _time(message.delivered_at),
+        "read_at": _time(message.read_at),
+    }

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from inbox.realtime.consumers import InboxConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/inbox/", InboxConsumer.as_asgi()),
+]

@@ -1,7 +1,0 @@
-from django.urls import path
-
-from .consumers import InboxConsumer
-
-websocket_urlpatterns: list = [
-    path("ws/inbox/", InboxConsumer.as_asgi()),
-]

@@ -1,0 +1,124 @@
+"""Who may see what. Every API view, page and socket subscription goes through these.
+
+Roles: admins see and configure everything. Leads and managers see every conversation of their
+teams (in their teams' inboxes or routed to their teams) and conversations assigned to them; they
+assign within their teams. Agents see the same conversations (they must see their team's
+unassigned queue to take from it) but only take, release and work their own. A user without an
+agent profile, or deactivated, sees nothing. An object outside what a user may see is answered
+with 404, never 403, so ids don't leak; 403 is only for what a user may see but not do.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from customers.models import Customer
+from inbox.models import Agent, Conversation, Inbox, Role, Team
+
+# Roles that triage: see their teams' conversations and assign them to anyone in those teams.
+LEAD_ROLES = frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN})
+
+
+def agent_of(user) -> Agent | None:
+    if not user or not user.is_authenticated or not user.is_active:
+        return None
+    try:
+        return user.agent
+    except Agent.DoesNotExist:
+        return None
+
+
+def role_of(user) -> str | None:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    agent = agent_of(user)
+    return agent.role if agent else None
+
+
+def is_admin(user) -> bool:
+    return role_of(user) == Role.ADMIN
+
+
+def is_lead(user) -> bool:
+    """Lead, manager or admin: may assign conversations of their teams to others."""
+    return role_of(user) in LEAD_ROLES
+
+
+def team_ids_of(user) -> list[int]:
+    agent = agent_of(user)
+    return list(agent.teams.values_list("id", flat=True)) if agent else []
+
+
+def conversations_visible_to(user) -> QuerySet[Conversation]:
+    role = role_of(user)
+    if role is None:
+        return Conversation.objects.none()
+    if role == Role.ADMIN:
+        return Conversation.objects.all()
+    teams = team_ids_of(user)
+    return Conversation.objects.filter(Q(inbox__team__in=teams) | Q(team__in=teams) | Q(assignee=user))
+
+
+def inboxes_visible_to(user) -> QuerySet[Inbox]:
+    role = role_of(user)
+    if role is None:
+        return Inbox.objects.none()
+    if role == Role.ADMIN:
+        return Inbox.objects.all()
+    return Inbox.objects.filter(team__in=team_ids_of(user))
+
+
+def teams_visible_to(user) -> QuerySet[Team]:
+    role = role_of(user)
+    if role is None:
+        return Team.objects.none()
+    if role == Role.ADMIN:
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=team_ids_of(user))
+
+
+def agents_visible_to(user) -> QuerySet[Agent]:
+    """Admins see every agent; others see themselves and the members of their teams."""
+    role = role_of(user)
+    if role is None:
+        return Agent.objects.none()
+    if role == Role.ADMIN:
+        return Agent.objects.all()
+    return Agent.objects.filter(Q(teams__in=team_ids_of(user)) | Q(user=user)).distinct()
+
+
+def can_see_conversation(user, conversation: Conversation) -> bool:
+    return conversations_visible_to(user).filter(pk=conversation.pk).exists()
+
+
+def can_see_inbox(user, inbox: Inbox) -> bool:
+    return inboxes_visible_to(user).filter(pk=inbox.pk).exists()
+
+
+def socket_groups_for(user) -> list[str]:
+    """Channel-layer groups a socket of `user` may join (see inbox.realtime.publish for the names)."""
+    if role_of(user) is None:
+        return []
+    groups = [f"user-{user.pk}"]
+    groups += [f"inbox-{pk}" for pk in inboxes_visible_to(user).values_list("pk", flat=True)]
+    groups += [f"team-{pk}" for pk in teams_visible_to(user).values_list("pk", flat=True)]
+    return groups
+
+
+def customers_visible_to(user) -> QuerySet[Customer]:
+    """Admins see every customer; others those with a conversation they may see.
+
+    A customer with no conversation at all (a buyer known only from the shop's orders) belongs
+    to no team, so any agent may see it: that is how an agent finds the buyer behind an order
+    number and merges them into the person writing.
+    """
+    if role_of(user) is None:
+        return Customer.objects.none()
+    if is_admin(user):
+        return Customer.objects.all()
+    return Customer.objects.filter(
+        Q(pk__in=conversations_visible_to(user).values("customer_id"))
+        | ~Exists(Conversation.objects.filter(customer=OuterRef("pk")))
+    )
