@@ -138,18 +138,24 @@ def _consent_value(value: str) -> bool | None:
     raise ValidationError("use yes or no")
 
 
+def _contacts(row: dict, fail) -> tuple[str, str]:
+    """The row's email and phone, normalised ("" when blank); unusable values are reported to `fail`."""
+    email = contact_or_blank(channel=Channel.EMAIL, raw=row.get("email"))
+    phone = contact_or_blank(channel=Channel.SMS, raw=row.get("phone"))
+    if row.get("email") and not email:
+        fail("email", f"not an email address: {row['email']!r}")
+    if row.get("phone") and not phone:
+        fail("phone", f"not a phone number: {row['phone']!r}")
+    return email, phone
+
+
 def _plan_customers(rows):
     plan, errors = [], []
     for line, row in rows:
         def fail(column, message, line=line):
             errors.append({"row": line, "column": column, "message": message})
 
-        email = contact_or_blank(channel=Channel.EMAIL, raw=row.get("email"))
-        phone = contact_or_blank(channel=Channel.SMS, raw=row.get("phone"))
-        if row.get("email") and not email:
-            fail("email", f"not an email address: {row['email']!r}")
-        if row.get("phone") and not phone:
-            fail("phone", f"not a phone number: {row['phone']!r}")
+        email, phone = _contacts(row, fail)
         if not row.get("email") and not row.get("phone"):
             fail(None, "a customer needs an email or a phone number")
         try:
@@ -263,12 +269,7 @@ def _plan_orders(rows, header):
         except ValueError:
             fail("item_quantity", f"not a whole number: {row.get('item_quantity')!r}")
             quantity = 1
-        email = contact_or_blank(channel=Channel.EMAIL, raw=row.get("email"))
-        phone = contact_or_blank(channel=Channel.SMS, raw=row.get("phone"))
-        if row.get("email") and not email:
-            fail("email", f"not an email address: {row['email']!r}")
-        if row.get("phone") and not phone:
-            fail("phone", f"not a phone number: {row['phone']!r}")
+        email, phone = _contacts(row, fail)
         currency = (row.get("currency") or "USD").upper()
         if len(currency) != 3 or not currency.isalpha():
             fail("currency", f"not a currency code: {currency!r}")

@@ -177,6 +177,19 @@ def merge_suggestions(*, customer: Customer, candidates: QuerySet[Customer]) -> 
 # --- Privacy export -----------------------------------------------------------------------------------
 
 
+def customer_profile(customer: Customer) -> dict:
+    """What a customer record itself says (export and merge snapshots both start from it)."""
+    return {
+        "id": customer.pk,
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "timezone": customer.timezone,
+        "notes": customer.notes,
+        "labels": list(customer.labels.values_list("name", flat=True)),
+    }
+
+
 def customer_export(*, customer: Customer) -> dict:
     """Everything held about a customer, JSON-ready: profile, identities, consent ledger, orders,
     events, merges, and what other apps hold (by the related-object walk and `customer_exporting`)."""
@@ -188,13 +201,7 @@ def customer_export(*, customer: Customer) -> dict:
     data: dict = {
         "exported_at": timezone.now().isoformat(),
         "profile": {
-            "id": customer.pk,
-            "name": customer.name,
-            "email": customer.email,
-            "phone": customer.phone,
-            "timezone": customer.timezone,
-            "notes": customer.notes,
-            "labels": list(customer.labels.values_list("name", flat=True)),
+            **customer_profile(customer),
             "created_at": customer.created_at.isoformat(),
             "erased_at": customer.erased_at.isoformat() if customer.erased_at else None,
             "merged_records": [

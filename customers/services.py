@@ -27,6 +27,7 @@ from .models import (
     OrderItem,
     OrderRefund,
 )
+from .selectors import customer_profile
 from .signals import customer_erasing, customer_event, customer_merged
 
 logger = logging.getLogger(__name__)
@@ -428,13 +429,7 @@ class MergeRefused(Exception):
 
 def _customer_snapshot(customer: Customer) -> dict:
     return {
-        "id": customer.pk,
-        "name": customer.name,
-        "email": customer.email,
-        "phone": customer.phone,
-        "timezone": customer.timezone,
-        "notes": customer.notes,
-        "labels": list(customer.labels.values_list("name", flat=True)),
+        **customer_profile(customer),
         "identities": [
             {"channel": c, "scope": s, "external_id": e}
             for c, s, e in customer.identities.values_list("channel", "scope", "external_id")
