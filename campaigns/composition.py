@@ -1,7 +1,7 @@
 """What a campaign message says on each channel: personalisation, SMS footer, email unsubscribe.
 
-Templates are in the campaign template language (`campaigns/sandbox.py`: a bounded subset of
-Django's templates) rendered from a string with autoescape off and a context of plain values only
+Templates are in the inbox's template language (`inbox/conversations/templating.py`: a bounded
+subset of Django's templates, shared with macro replies) rendered from a string with autoescape off and a context of plain values only
 (no model instances: a template may not walk relations or call methods on rows).
 """
 
@@ -15,9 +15,8 @@ from django.core import signing
 
 from customers.models import Channel, Customer, CustomerEvent, Order
 from inbox import sms
-
-from . import sandbox
-from .sandbox import TemplateRefused as TemplateInvalid
+from inbox.conversations import templating as sandbox
+from inbox.conversations.templating import TemplateRefused as TemplateInvalid
 
 __all__ = ["TemplateInvalid"]
 

@@ -1,14 +1,16 @@
-"""The campaign template language: a small, bounded subset of Django's templates.
+"""The template language of campaign texts and macro replies: a small, bounded subset of Django's
+templates.
 
-Campaign texts are written by managers and rendered for every recipient, and the preview renders
-whatever a caller posts, so the language is a sandbox rather than Django's full engine:
+Campaign texts are written by managers and rendered for every recipient, macro replies by agents
+and leads and rendered on every use, and previews render whatever a caller posts, so the language
+is a sandbox rather than Django's full engine:
 
 - tags: only `if`, `for`, `with`, `firstof`, `comment` and `now` (no `include`, `extends`, `load`,
   `url`, `debug`, `lorem`… — using one is a syntax error);
 - filters: an allowlist of text filters; an argument is at most MAX_ARG_CHARS characters, and the
   widths of `ljust`, `rjust` and `center` at most MAX_WIDTH (`floatformat` at most MAX_DECIMALS
-  places). Literal arguments are checked when the template is compiled, so a campaign is refused
-  when saved, not when it is sent; arguments that come from variables are checked at render time;
+  places). Literal arguments are checked when the template is compiled, so a campaign or a macro is
+  refused when saved, not when it is sent; arguments that come from variables are checked at render time;
 - a render is bounded: at most MAX_LOOP_ITERATIONS loop iterations in all, MAX_RENDER_SECONDS of
   wall time, and MAX_OUTPUT_CHARS characters of output (of the whole text and of any filter's
   result).
@@ -46,7 +48,7 @@ MAX_RENDER_SECONDS = 0.5
 
 
 class TemplateRefused(ValueError):
-    """The template is not valid in the campaign language, or its render went out of bounds."""
+    """The template is not valid in the template language, or its render went out of bounds."""
 
 
 @dataclass
@@ -66,7 +68,7 @@ class _Budget:
             self.refuse(f"the template takes longer than {MAX_RENDER_SECONDS} s to render")
 
 
-_budget: ContextVar[_Budget | None] = ContextVar("campaign_template_budget", default=None)
+_budget: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
 
 
 def _tick() -> None:
@@ -136,7 +138,7 @@ for _name in ALLOWED_FILTERS:
 
 class SandboxEngine(Engine):
     # Django's engine always adds its default tags and filters (include, extends, load…): not here.
-    default_builtins = ["campaigns.sandbox"]
+    default_builtins = ["inbox.conversations.templating"]
 
 
 _engine = SandboxEngine(autoescape=False, libraries={}, debug=False)
