@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from customers.models import ConsentEvent
 from customers.signals import customer_erasing, customer_exporting, customer_merged
 from inbox.models import AuditEntry
+from inbox_project.client_ip import client_ip
 from inbox_project.logs import current_request, current_request_id
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ ACTIONS = (
 def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    # The same address django-axes counts failures for (REMOTE_ADDR; a proxy sets it via the server).
-    return request.META.get("REMOTE_ADDR") or None
+    # The same address django-axes counts failures for (TRUSTED_PROXY_COUNT decides whether a proxy's
+    # X-Forwarded-For is believed).
+    return client_ip(request)
 
 
 def _target_of(target) -> tuple[str, str]:

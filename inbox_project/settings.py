@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "inbox_project.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "inbox_project.middleware.ContentSecurityPolicyMiddleware",
+    # A NUL in a query parameter: 400 {code, detail} for every route, before any view.
+    "inbox_project.middleware.QueryStringMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -238,6 +240,16 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "token"]
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For: the
+# client is that many entries from the right. 0: the header is ignored and REMOTE_ADDR counts
+# (inbox_project/client_ip.py; login lockout, password-reset and API throttles, the audit log).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, got {TRUSTED_PROXY_COUNT}")
+AXES_CLIENT_IP_CALLABLE = "inbox_project.client_ip.client_ip"
+# /accounts/password_reset/ (inbox_project/password_reset.py): per address and per client IP.
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5)
+PASSWORD_RESET_WINDOW_MINUTES = env_int("PASSWORD_RESET_WINDOW_MINUTES", 60)
 if TESTING:  # creating the cast for every test shouldn't cost a second of PBKDF2 each
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/accounts/login/"
@@ -286,6 +298,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "inbox.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "inbox.api.errors.exception_handler",
+    # Anonymous throttles count clients as login lockout does (TRUSTED_PROXY_COUNT above); DRF's
+    # default would believe any X-Forwarded-For a client sends.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     # Per token/user and, for anonymous callers, per IP; counters live in the cache (Redis).
     "DEFAULT_THROTTLE_CLASSES": [
         "inbox_project.throttling.UserRateThrottle",
@@ -343,6 +358,11 @@ ANYMAIL = {
     "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET") or None,
     "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY") or None,
 }
+# The ESPs whose inbound webhooks are routed (/webhooks/anymail/<esp>/…); the others answer 404.
+# Unset (None): the ESPs whose signing key is set (Mailgun with MAILGUN_WEBHOOK_SIGNING_KEY).
+ANYMAIL_INBOUND_ESPS = (
+    [name.lower() for name in env_list("ANYMAIL_INBOUND_ESPS", [])] if "ANYMAIL_INBOUND_ESPS" in os.environ else None
+)
 
 # --- Security in production -----------------------------------------------------------------------
 if not DEBUG and not TESTING:

@@ -9,11 +9,14 @@ from inbox.urls import webhook_urlpatterns
 
 from . import ops
 from .api_docs import RedocDocsView, SwaggerDocsView
+from .password_reset import PasswordResetView
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # Throttled, with links to PUBLIC_BASE_URL (the rest of the reset flow is Django's own).
+    path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("webhooks/", include(webhook_urlpatterns)),
     path("customers/", include("inbox.pages.customer_urls")),

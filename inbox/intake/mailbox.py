@@ -129,15 +129,55 @@ def _guarded(view):
     return guarded
 
 
+# ESPs routed without ANYMAIL_INBOUND_ESPS: those whose signing key (a setting in ANYMAIL) is set.
+ESP_SIGNING_KEYS = {"mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY"}
+
+
+def inbound_esps() -> frozenset[str]:
+    """The ESPs whose webhooks are routed: ANYMAIL_INBOUND_ESPS, or by default the ESPs whose
+    signing key is set. Read per request, so a settings change needs no restart of the URLconf."""
+    named = getattr(settings, "ANYMAIL_INBOUND_ESPS", None)
+    if named is not None:
+        return frozenset(name.lower() for name in named)
+    anymail = getattr(settings, "ANYMAIL", None) or {}
+    return frozenset(esp for esp, key in ESP_SIGNING_KEYS.items() if anymail.get(key))
+
+
+def _routed(esp: str, view):
+    """404 unless the deployment configures `esp`: an ESP whose only check is basic auth must not
+    take mail just because anymail ships a view for it."""
+
+    @wraps(view)
+    def routed(request, *args, **kwargs):
+        if esp not in inbound_esps():
+            return _error(404, "not_found", f"No inbound email webhook for {esp!r} is configured here.")
+        return view(request, *args, **kwargs)
+
+    return routed
+
+
+def _esp_of(pattern: URLPattern) -> str:
+    """The ESP a pattern is for: its first path segment (`mailgun/inbound/`, `^mailgun/inbound(_mime)?/$`)."""
+    return str(pattern.pattern).lstrip("^").split("/", 1)[0].lower()
+
+
 def _contract_urlpatterns() -> list[URLPattern]:
     from anymail.urls import urlpatterns
 
     patterns = []
     for pattern in urlpatterns:
+        esp = _esp_of(pattern)
         view_class = pattern.callback.view_class
         wrapped = type(view_class.__name__, (_ContractAnswers, view_class), {})
-        callback = _guarded(wrapped.as_view(**pattern.callback.view_initkwargs))
+        callback = _routed(esp, _guarded(wrapped.as_view(**pattern.callback.view_initkwargs)))
         patterns.append(URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name))
+    known = {_esp_of(p) for p in patterns}
+    unknown = set(getattr(settings, "ANYMAIL_INBOUND_ESPS", None) or ()) - known
+    if unknown:
+        raise ImproperlyConfigured(
+            f"ANYMAIL_INBOUND_ESPS names ESPs anymail has no webhooks for: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )
     return patterns
 
 

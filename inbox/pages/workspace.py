@@ -40,7 +40,10 @@ def timeline(request: HttpRequest, conversation_id: int) -> JsonResponse:
         conversations_visible_to(request.user).select_related("inbox", "customer", "assignee"), pk=conversation_id
     )
     before = request.GET.get("before")
-    before_dt = parse_datetime(before) if before else None
+    try:
+        before_dt = parse_datetime(before) if before else None
+    except ValueError:  # well-formed but impossible, e.g. 2024-02-30
+        before_dt = None
     if before and before_dt is None:
         return JsonResponse({"code": "invalid", "detail": "before: not an ISO 8601 date-time."}, status=400)
     data = timeline_for(user=request.user, conversation=conversation, before=before_dt)

@@ -206,19 +206,19 @@ def test_the_preview_counts_sms_segments_and_adds_the_opt_out_line(api, alice, s
 
 
 @pytest.mark.django_db
-def test_posting_an_event_triggers_campaigns(api, alice, sms_inbox, commit):
+def test_posting_an_event_triggers_campaigns(api, admin_user, sms_inbox, commit):
     with time_machine.travel(NOON, tick=False):
         jane = reachable(sms_inbox, "+33612345670", tz="Europe/Paris")
         from .helpers import triggered
 
         campaign = triggered(sms_inbox, event="quiz.completed", delay=0, exceptions=())
-        response = api(alice).post(
+        response = api(admin_user).post(
             "/api/v1/events/", {"customer": jane.pk, "name": "quiz.completed", "properties": {"score": 3}}, format="json"
         )
         assert response.status_code == 201
         assert CustomerEvent.objects.get(customer=jane).properties == {"score": 3}
         assert CampaignSend.objects.get(campaign=campaign).status == SendStatus.PLANNED
-        assert api(alice).post("/api/v1/events/", {"customer": jane.pk, "name": "Bad Name!"}, format="json").status_code == 400
+        assert api(admin_user).post("/api/v1/events/", {"customer": jane.pk, "name": "Bad Name!"}, format="json").status_code == 400
 
 
 @pytest.mark.django_db

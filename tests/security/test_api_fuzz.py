@@ -4,6 +4,8 @@ that match the schema. Bounded: 15 examples per operation, GETs and a few simple
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -76,3 +78,37 @@ def test_no_get_answers_5xx_or_breaks_its_schema(case, admin_token):
 @HYPOTHESIS
 def test_no_simple_post_answers_5xx_or_breaks_its_schema(case, admin_token):
     _check(case, admin_token)
+
+
+# --- Every query parameter the schema declares, with values a database or date parser chokes on ----
+
+IMPOSSIBLE = {"date": "2024-02-30", "date-time": "2024-02-30T10:00:00Z"}
+
+
+def _get_operations(client) -> list[tuple[str, list[dict]]]:
+    spec = client.get("/api/schema/?format=json").json()
+    operations = []
+    for path, item in spec["paths"].items():
+        if "get" not in item or path.endswith(".csv"):
+            continue
+        params = [*item.get("parameters", []), *item["get"].get("parameters", [])]
+        operations.append((re.sub(r"\{[^}]+\}", "1", path), [p for p in params if p.get("in") == "query"]))
+    return operations
+
+
+@pytest.mark.django_db
+def test_every_query_parameter_of_every_get_refuses_nul_and_impossible_dates(api, admin_user, messenger_inbox):
+    client = api(admin_user)
+    tried = 0
+    for path, params in _get_operations(client):
+        for param in params:
+            name = param["name"]
+            response = client.get(path, {name: "a\x00b"})
+            assert response.status_code == 400, (path, name, response.status_code)
+            assert set(response.json()) >= {"code", "detail"}
+            bad_date = IMPOSSIBLE.get((param.get("schema") or {}).get("format", ""))
+            if bad_date:
+                response = client.get(path, {name: bad_date})
+                assert response.status_code < 500, (path, name, response.status_code)
+            tried += 1
+    assert tried > 10

@@ -65,3 +65,50 @@ def test_the_lockout_ends_after_the_cool_off(client, admin_user, settings):
 def test_force_login_still_works_for_tests(client, admin_user):
     client.force_login(admin_user)
     assert _logged_in(client)
+
+
+# --- Behind a reverse proxy: the client's address only as far as TRUSTED_PROXY_COUNT vouches -------
+
+PROXY = "10.0.0.5"
+
+
+def _via_proxy(client, password: str, forwarded_for: str, username: str = "root"):
+    return client.post(
+        "/accounts/login/", {"username": username, "password": password},
+        REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_behind_a_trusted_proxy_one_client_cannot_lock_out_another(client, admin_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(5):
+        _via_proxy(client, "wrong", "203.0.113.7")
+    assert _via_proxy(client, "pw-root", "203.0.113.7").status_code == 429
+
+    # The real user, through the same proxy from their own address, still logs in.
+    assert _via_proxy(client, "pw-root", "198.51.100.9").status_code == 302
+
+
+def test_behind_a_trusted_proxy_a_forged_first_hop_is_not_believed(client, admin_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    # The client writes its own X-Forwarded-For; the proxy appends the address it saw.
+    for n in range(5):
+        _via_proxy(client, "wrong", f"192.0.2.{n + 1}, 203.0.113.7")
+
+    assert _via_proxy(client, "pw-root", "192.0.2.99, 203.0.113.7").status_code == 429
+
+
+def test_without_a_trusted_proxy_the_forwarded_header_is_ignored(client, admin_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    # Rotating a forged header does not dodge the lockout of the connection's address.
+    for n in range(5):
+        _via_proxy(client, "wrong", f"192.0.2.{n + 1}")
+
+    assert _via_proxy(client, "pw-root", "192.0.2.200").status_code == 429
+
+
+def test_the_api_throttles_count_clients_by_the_same_rule(settings):
+    from rest_framework.settings import api_settings
+
+    assert settings.REST_FRAMEWORK["NUM_PROXIES"] == settings.TRUSTED_PROXY_COUNT
+    assert api_settings.NUM_PROXIES == settings.TRUSTED_PROXY_COUNT

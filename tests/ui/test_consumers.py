@@ -27,7 +27,7 @@ from inbox_project.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
+ORIGIN = (b"origin", b"http://testserver")  # PUBLIC_BASE_URL in the tests (tests/conftest.py)
 _mids = iter(range(1, 10_000))
 
 
