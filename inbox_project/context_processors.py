@@ -2,8 +2,8 @@
 
 The flags follow the pages' own checks, so the navigation never offers a page that answers 403:
 the dashboard is for leads, managers and admins (inbox/pages/dashboard.py); the CSV import for
-managers, admins and staff (inbox/pages/customers.py); campaigns are listed for leads and up, who hold the
-campaigns permissions (inbox/team/roles.py); Django admin for staff. tests/ui/test_shell.py checks
+managers, admins and staff (inbox/pages/customers.py); campaigns for every role (agents read the
+list, managers and admins also create: campaigns/views.py); Django admin for staff. tests/ui/test_shell.py checks
 each link of each role against the page's answer.
 """
 
@@ -13,7 +13,6 @@ from django.http import HttpRequest
 
 REPORT_ROLES = frozenset({"lead", "manager", "admin"})
 IMPORT_ROLES = frozenset({"manager", "admin"})
-CAMPAIGN_ROLES = frozenset({"lead", "manager", "admin"})
 AVAILABILITY = (("online", "Online"), ("busy", "Busy"), ("away", "Away"))
 
 # The section a path belongs to, for aria-current in the navigation (first match wins).
@@ -52,7 +51,7 @@ def shell(request: HttpRequest) -> dict:
             "inbox": role is not None,
             "reports": role in REPORT_ROLES,
             "customers_import": user.is_staff or user.is_superuser or role in IMPORT_ROLES,
-            "campaigns": role in CAMPAIGN_ROLES,
+            "campaigns": role is not None,
             "admin": user.is_staff,
             "availability": agent.availability if agent else "",
             "availability_choices": AVAILABILITY if agent else (),
