@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -308,11 +310,17 @@ class ConversationEvent(models.Model):
         TEAM = "team", "Team changed"
         LABELS = "labels", "Labels changed"
         WINDOW = "window", "Window closed"
+        MACRO = "macro", "Macro applied"
+        CSAT = "csat", "Satisfaction rating"
+        ORDER_ACTION = "order_action", "Order action"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     data = models.JSONField(default=dict, blank=True)
+    # A change made as one step of a macro: the timeline shows the macro's entry instead (the row
+    # stays, so the assignment history and its metrics still see it).
+    part_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="parts")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -472,3 +480,197 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class Macro(models.Model):
+    """A named list of actions applied to a conversation in one go (inbox/macros/).
+
+    Personal (`owner` set: only they see, use and change it) or shared with a team (`team` set: its
+    members use it, its leads and managers change it). `actions` is a list of objects, each with
+    a `type` (reply, note, labels, assign, status, attach, order_action); see inbox/macros/actions.py.
+    """
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="macros",
+        help_text="Set for a personal macro",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="macros", help_text="Set for a team's macro"
+    )
+    actions = models.JSONField(default=list, blank=True)
+    usage_count = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=False, team__isnull=True) | Q(owner__isnull=True, team__isnull=False),
+                name="macro_personal_or_team",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "name"], name="macro_team_name"),
+            models.Index(fields=["owner", "name"], name="macro_owner_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CsatStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENT = "sent", "Sent"
+    ANSWERED = "answered", "Answered"
+    SKIPPED = "skipped", "Skipped"
+
+
+class CsatResponse(models.Model):
+    """One satisfaction survey of a resolved conversation, and the customer's rating (1-5) and comment.
+
+    Made `scheduled` when the conversation is resolved; the dispatcher (inbox/csat/surveys.py) sends
+    it once due, where the channel's rules allow (else `skipped`, with the reason). The agent, team
+    and channel are those of the conversation when it was resolved.
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="csat_responses")
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=CsatStatus.choices, default=CsatStatus.SCHEDULED)
+    skip_reason = models.CharField(max_length=32, blank=True)
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    commented_at = models.DateTimeField(null=True, blank=True)
+    # The survey as sent (a bot message in the thread).
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="csat_rating_1_to_5"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="scheduled"), name="csat_due"),
+            models.Index(fields=["conversation", "-created_at"], name="csat_conversation"),
+            models.Index(fields=["customer", "sent_at"], name="csat_customer_sent"),
+            models.Index(fields=["inbox", "sent_at"], name="csat_inbox_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Survey {self.pk} of conversation {self.conversation_id} ({self.status})"
+
+
+# --- Order actions (inbox/orders/): a connected Shopify store and what agents asked it to do -------
+
+
+class ShopifyStore(models.Model):
+    """The shop's Shopify store: its myshopify.com domain, Admin API token and the refund limits.
+
+    One store per installation (the orders synced from Shopify's webhooks carry no shop). The token
+    is encrypted at rest like inbox credentials and never leaves in an API answer.
+    """
+
+    shop_domain = models.CharField(max_length=255, unique=True, help_text="e.g. northwind.myshopify.com")
+    credentials = EncryptedJSONField(blank=True, default=dict, help_text="{access_token}")
+    name = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    # The most one action may refund (or one discount code may be worth) per role; admins: no limit.
+    agent_refund_limit = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("50.00"))
+    lead_refund_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("250.00"), help_text="Leads and managers"
+    )
+    # The largest percentage discount code a non-admin may create.
+    discount_percent_limit = models.PositiveSmallIntegerField(default=20)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.shop_domain
+
+
+class OrderActionKind(models.TextChoices):
+    REFUND = "refund", "Refund"
+    CANCEL = "cancel", "Cancel"
+    SHIPPING_ADDRESS = "shipping_address", "Shipping address change"
+    NOTIFICATION = "notification", "Notification resend"
+    DISCOUNT_CODE = "discount_code", "Discount code"
+
+
+class OrderActionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Done by Shopify"
+    FAILED = "failed", "Failed"
+    RECONCILED = "reconciled", "Confirmed by Shopify's webhook"
+
+
+class OrderAction(models.Model):
+    """An action on an order (or, for a discount code, on a customer), a row before it is an API call.
+
+    Like an outbound message: the row is made in the request that asked, a task calls Shopify, and
+    the row is the idempotency key (`idempotency_key` goes to Shopify where it takes one; refunds
+    carry `reference` in their note, so after a lost answer the order's refunds are read back and
+    the refund found, never made twice). Shopify's later webhooks mark it `reconciled`.
+    """
+
+    kind = models.CharField(max_length=20, choices=OrderActionKind.choices)
+    status = models.CharField(max_length=12, choices=OrderActionStatus.choices, default=OrderActionStatus.QUEUED)
+    order = models.ForeignKey(
+        "customers.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="order_actions")
+    store = models.ForeignKey(ShopifyStore, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions")
+    # What was asked, as the service planned it (line items, restock, notify, reason, address...).
+    params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    summary = models.CharField(max_length=500, help_text="What will happen, in words, as the confirmation said")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Shopify's id for what it made: the refund, the cancel job, the discount node...
+    shopify_id = models.CharField(max_length=255, blank=True)
+    # Shopify's answer: the mutation payload and its userErrors, or the transport error.
+    response = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_detail = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The timeline entry (on the customer's open conversation, when there is one).
+    event = models.ForeignKey(ConversationEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["order", "-created_at"], name="order_action_order"),
+            models.Index(fields=["customer", "-created_at"], name="order_action_customer"),
+            models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="order_action_queued_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        """The tag a refund's note carries, by which a refund whose answer was lost is recognised."""
+        return f"[inbox {self.idempotency_key.hex[:12]}]"
