@@ -293,8 +293,21 @@ export function init() {
     const typing = e.target.name === "q";
     searchTimer = setTimeout(() => { loadList(false); if (typing) { lookupOrder(); } }, typing ? 300 : 0);
   });
+  // On a phone the selects fold under "Filters", which counts the ones set.
+  const toggle = $("filters-toggle");
+  const countSet = () => {
+    const set = ["status", "channel", "label", "window"].filter((n) => form.elements[n].value !== (n === "status" ? "open" : "")).length;
+    toggle.textContent = set ? `Filters (${set})` : "Filters";
+    toggle.classList.toggle("active", set > 0);
+  };
+  toggle.addEventListener("click", () => {
+    const open = !form.classList.contains("show-more");
+    form.classList.toggle("show-more", open);
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+  form.addEventListener("change", countSet);
   form.addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(searchTimer); loadList(false); lookupOrder(); });
-  $("search-widen-button").addEventListener("click", () => { form.elements.status.value = ""; loadList(false); });
+  $("search-widen-button").addEventListener("click", () => { form.elements.status.value = ""; countSet(); loadList(false); });
   $("load-more").addEventListener("click", () => loadList(true));
   listEl.addEventListener("click", (e) => {
     const a = e.target.closest("a[data-id]");
