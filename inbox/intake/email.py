@@ -3,6 +3,10 @@
 Threading, most certain first: In-Reply-To/References naming a message of ours or of the thread
 (RFC 5322 3.6.4); then the reply+<token>@ address our outbound mail sets as Reply-To (clients that
 drop threading headers still keep the address); else a new conversation.
+
+Headers and tokens are the sender's word: anyone can quote a Message-ID or write to a reply+
+address. So they thread a mail into a conversation only when its From address is one of that
+conversation's customer's email identities; a stranger quoting them gets a conversation of their own.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 
-from customers.models import Channel
+from customers.models import Channel, Identity
 from customers.services import email_normalise, identity_resolve
 from inbox.conversations.receive import message_receive
 from inbox.conversations.threads import conversation_start
@@ -73,7 +77,7 @@ def handle(event: InboundEvent) -> None:
     if Message.objects.filter(inbox=inbox, external_id=external_id).exists():
         return  # before creating a conversation a duplicate would leave empty
 
-    conversation = _thread_conversation(inbox=inbox, msg=msg, tokens=tokens)
+    conversation = _thread_conversation(inbox=inbox, msg=msg, tokens=tokens, sender=sender_addr)
     subject = str(msg.get("Subject", "") or "").strip()
     if conversation is None:
         identity = identity_resolve(channel=Channel.EMAIL, external_id=sender_addr, display_name=sender_name).identity
@@ -112,7 +116,8 @@ def handle(event: InboundEvent) -> None:
     )
 
 
-def _thread_conversation(*, inbox: Inbox, msg, tokens: list[str]) -> Conversation | None:
+def _thread_conversation(*, inbox: Inbox, msg, tokens: list[str], sender: str) -> Conversation | None:
+    """The conversation the mail's headers or reply token name, if `sender` (normalised) is its customer's."""
     ids = referenced_ids(msg)
     if ids:
         rows = {
@@ -120,10 +125,17 @@ def _thread_conversation(*, inbox: Inbox, msg, tokens: list[str]) -> Conversatio
             for m in Message.objects.select_related("conversation").filter(inbox=inbox, email_message_id__in=ids)
         }
         for mid in ids:  # the most recent reference wins
-            if mid in rows:
+            if mid in rows and _is_customers_address(rows[mid], sender):
                 return rows[mid]
     for token in tokens:
         conversation = conversation_for_token(token)
-        if conversation is not None and conversation.inbox_id == inbox.pk:
+        if conversation is not None and conversation.inbox_id == inbox.pk and _is_customers_address(conversation, sender):
             return conversation
     return None
+
+
+def _is_customers_address(conversation: Conversation, sender: str) -> bool:
+    """Is `sender` an email identity of the conversation's customer (case-insensitive)?"""
+    return Identity.objects.filter(
+        customer_id=conversation.customer_id, channel=Channel.EMAIL, external_id__iexact=sender
+    ).exists()
