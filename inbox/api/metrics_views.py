@@ -280,8 +280,8 @@ class HeatmapView(_MetricsView):
         tz_name = request.query_params.get("tz", "UTC")
         try:
             tz = ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError({"tz": f"unknown time zone {tz_name!r}"}) from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+            raise serializers.ValidationError({"tz": f"unknown time zone {tz_name[:64]!r}"}) from None
         records = ResponseRecord.objects.filter(
             inbox_id__in=params["inbox_ids"], received_at__gte=params["since"], received_at__lt=params["until"]
         )

@@ -94,8 +94,8 @@ def validate(business_hours: dict, holidays: list) -> None:
         raise ValidationError("business_hours must be an object")
     try:
         ZoneInfo(str(business_hours.get("timezone", "")))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"unknown time zone {business_hours.get('timezone')!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        raise ValidationError(f"unknown time zone {str(business_hours.get('timezone'))[:64]!r}") from None
     hours = business_hours.get("hours", {})
     if not isinstance(hours, dict):
         raise ValidationError("business_hours.hours must be an object keyed by mon..sun")

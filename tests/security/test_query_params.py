@@ -49,3 +49,16 @@ def test_an_impossible_date_in_before_answers_400(client, bob, messenger_inbox, 
     body = _refused(client.get(f"/conversations/{conversation.pk}/timeline/", {"before": before}))
 
     assert body["code"] == "invalid"
+
+
+@pytest.mark.parametrize("tz", ["x" * 5000, "Not/A_Zone", "../../etc/passwd"])
+def test_a_time_zone_no_file_can_name_answers_400(api, admin_user, messenger_inbox, tz):
+    _refused(api(admin_user).get("/api/v1/metrics/heatmap/", {"inbox": messenger_inbox.pk, "tz": tz}))
+
+
+def test_a_time_zone_too_long_for_a_file_name_in_business_hours_answers_400(api, admin_user, messenger_inbox):
+    response = api(admin_user).patch(
+        f"/api/v1/inboxes/{messenger_inbox.pk}/", {"business_hours": {"timezone": "x" * 5000, "hours": {}}}, format="json"
+    )
+
+    _refused(response)
