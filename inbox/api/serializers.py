@@ -240,6 +240,12 @@ class ReplyCreateSerializer(serializers.Serializer):
         help_text="Comment threads: the comment to answer (default: the latest)",
     )
 
+    def validate_subject(self, value: str) -> str:
+        # A line break in a header would end it (and could start another: header injection).
+        if "\r" in value or "\n" in value:
+            raise serializers.ValidationError("A subject is one line: no carriage return or line feed.")
+        return value
+
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False)

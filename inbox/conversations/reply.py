@@ -50,6 +50,9 @@ def reply_send(
         raise ReplyRefused("empty", "A reply needs text or an attachment.", 400)
     if "\x00" in text:
         raise ReplyRefused("invalid", "Text may not contain NUL characters.", 400)
+    if any(ch in (subject or "") for ch in "\r\n\x00"):
+        # Agents' and campaigns' subjects alike: a header is one line (else BadHeaderError at send).
+        raise ReplyRefused("invalid", "A subject is one line: no carriage return, line feed or NUL.", 400)
     length_check(channel=conversation.channel, text=text, display=conversation.get_channel_display())
     with transaction.atomic():
         # Decide on the row as it is now (a webhook may have just moved the window), locked so a

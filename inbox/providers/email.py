@@ -357,10 +357,13 @@ class EmailProvider(Provider):
         )
         if message.subject:
             subject = message.subject
-        elif previous is not None:
-            subject = reply_subject(previous.subject or conversation.subject)
         else:
-            subject = conversation.subject or inbox.name
+            if previous is not None:
+                subject = reply_subject(previous.subject or conversation.subject)
+            else:
+                subject = conversation.subject or inbox.name
+            # A subject taken from the customer's mail is theirs to get wrong: one line of it.
+            subject = " ".join(subject.split())
         message_id = make_msgid(domain=settings.EMAIL_DOMAIN)
         domain = inbox.external_id.rsplit("@", 1)[-1]
         headers = {"Message-ID": message_id}
@@ -400,6 +403,15 @@ class EmailProvider(Provider):
                 ) from exc
             if data is not None:
                 email.attach(file.name or "attachment", data, file.content_type or None)
+        try:
+            # Every header is built here, whatever the backend: a line break in the subject or a
+            # name raises BadHeaderError (a ValueError). Retrying cannot help, so it fails for good.
+            email.message()
+        except ValueError as exc:
+            logger.warning("email message %s cannot be built: %s", message.pk, exc)
+            raise ProviderError(
+                reason="rejected", code="bad_header", detail=f"The email cannot be built: {exc}"[:500], transient=False
+            ) from exc
         try:
             email.send()
         except (smtplib.SMTPException, OSError, AnymailError) as exc:
