@@ -59,6 +59,7 @@ bench: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
+	DEBUG=1 $(VENV)/bin/mypy inbox_project customers campaigns inbox
 
 clean:
 	rm -rf $(VENV) staticfiles node_modules static/vendor

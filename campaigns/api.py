@@ -6,6 +6,9 @@ Anything outside what a user may see is 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -13,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,15 +30,20 @@ from . import audience as aud
 from . import composition, events, services
 from .models import AutoResponder, Campaign, Purpose
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from inbox.models import Inbox
+
 WRITE_ROLES = ("manager", "admin")
 
 
-def _require_writer(user) -> None:
+def _require_writer(user: User | AnonymousUser) -> None:
     if access.role_of(user) not in WRITE_ROLES:
         raise ApiError("forbidden", "Only managers and admins may change campaigns.", status.HTTP_403_FORBIDDEN)
 
 
-def campaigns_visible_to(user) -> QuerySet[Campaign]:
+def campaigns_visible_to(user: User | AnonymousUser) -> QuerySet[Campaign]:
     return Campaign.objects.filter(inbox__in=access.inboxes_visible_to(user)).select_related("inbox")
 
 
@@ -93,7 +102,7 @@ class PreviewInputSerializer(serializers.Serializer):
     customer = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
-def _audience_counts(*, inbox, channel: str, audience: dict, marketing: bool) -> dict:
+def _audience_counts(*, inbox: Inbox, channel: str, audience: dict, marketing: bool) -> dict:
     members = aud.audience_queryset(inbox=inbox, channel=channel, audience=audience)
     return {
         "size": members.count(),
@@ -104,16 +113,16 @@ def _audience_counts(*, inbox, channel: str, audience: dict, marketing: bool) ->
 class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CampaignSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Campaign]:
         return campaigns_visible_to(self.request.user)
 
-    def _visible_inbox(self, inbox_id):
+    def _visible_inbox(self, inbox_id: int) -> Inbox:
         inbox = access.inboxes_visible_to(self.request.user).filter(pk=inbox_id).first()
         if inbox is None:
             raise ApiError("invalid", f"inbox {inbox_id} does not exist or is not yours.", status.HTTP_400_BAD_REQUEST)
         return inbox
 
-    def create(self, request):
+    def create(self, request: Request) -> Response:
         _require_writer(request.user)
         data = CampaignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -125,7 +134,7 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
             raise _validation(exc) if isinstance(exc, DjangoValidationError) else ApiError("invalid", str(exc)) from None
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
-    def _run(self, fn):
+    def _run(self, fn: Callable[..., Campaign]) -> Response:
         _require_writer(self.request.user)
         campaign = self.get_object()
         try:
@@ -135,15 +144,15 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(CampaignSerializer(campaign).data)
 
     @action(detail=True, methods=["post"])
-    def launch(self, request, pk=None):
+    def launch(self, request: Request, pk: str | None = None) -> Response:
         return self._run(services.campaign_launch)
 
     @action(detail=True, methods=["post"])
-    def pause(self, request, pk=None):
+    def pause(self, request: Request, pk: str | None = None) -> Response:
         return self._run(services.campaign_pause)
 
     @action(detail=True, methods=["get"])
-    def audience(self, request, pk=None):
+    def audience(self, request: Request, pk: str | None = None) -> Response:
         campaign = self.get_object()
         counts = _audience_counts(
             inbox=campaign.inbox, channel=campaign.channel, audience=campaign.audience,
@@ -160,7 +169,7 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
         "audience": serializers.DictField(required=False),
     })})
     @action(detail=False, methods=["post"])
-    def preview(self, request):
+    def preview(self, request: Request) -> Response:
         """Render the text for one customer (or a sample), count SMS segments, size the audience.
 
         For who may create campaigns (managers, admins); the text is checked as a campaign's is.
@@ -209,7 +218,7 @@ class EventView(APIView):
 
     serializer_class = EventInputSerializer
 
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         if not events.may_post_events(request.user):
             raise ApiError("forbidden", "Events are posted by integrations: an admin's or an integration account's token.",
                            status.HTTP_403_FORBIDDEN)
@@ -229,6 +238,7 @@ class EventView(APIView):
             raise ApiError(exc.code, exc.detail, exc.status) from None
         with transaction.atomic():
             event = customer_event_publish(customer=customer, name=name, properties=properties)
+        assert event is not None  # None only for a repeated dedupe_key, and none is given
         return Response(
             {"id": event.pk, "customer": customer.pk, "name": event.name, "properties": event.properties,
              "created_at": event.created_at},
@@ -247,13 +257,13 @@ class AutoResponderSerializer(serializers.ModelSerializer):
         fields = ["id", "inbox", "keywords", "public_reply", "private_reply", "active", "created_at"]
         read_only_fields = ["id", "created_at"]
 
-    def validate_keywords(self, value):
+    def validate_keywords(self, value: list[str]) -> list[str]:
         clean = [k.strip() for k in value if k.strip()]
         if not clean:
             raise serializers.ValidationError("at least one keyword")
         return clean
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         public = attrs.get("public_reply", getattr(self.instance, "public_reply", ""))
         private = attrs.get("private_reply", getattr(self.instance, "private_reply", ""))
         if not (public or "").strip() and not (private or "").strip():
@@ -265,10 +275,10 @@ class AutoResponderViewSet(viewsets.ModelViewSet):
     serializer_class = AutoResponderSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[AutoResponder]:
         return AutoResponder.objects.filter(inbox__in=access.inboxes_visible_to(self.request.user))
 
-    def _inbox(self, serializer):
+    def _inbox(self, serializer: serializers.BaseSerializer) -> Inbox | None:
         inbox_id = serializer.validated_data.get("inbox_id")
         if inbox_id is None:
             return None
@@ -279,19 +289,19 @@ class AutoResponderViewSet(viewsets.ModelViewSet):
             raise ApiError("invalid", "Comment auto-responders exist only for Facebook Pages and Instagram accounts.")
         return inbox
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         _require_writer(self.request.user)
         inbox = self._inbox(serializer)
         serializer.validated_data.pop("inbox_id", None)
         serializer.save(inbox=inbox)
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         _require_writer(self.request.user)
         inbox = self._inbox(serializer)
         serializer.validated_data.pop("inbox_id", None)
         serializer.save(**({"inbox": inbox} if inbox else {}))
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance: AutoResponder) -> None:
         _require_writer(self.request.user)
         instance.delete()
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,6 +24,9 @@ from inbox.team.business_hours import Schedule
 
 from .models import AutomatedReply, AutoResponder, CommentReply
 
+if TYPE_CHECKING:
+    from customers.models import CustomerEvent
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +34,7 @@ logger = logging.getLogger(__name__)
 # --- Greeting and away ------------------------------------------------------------------------------
 
 
-def on_message_received(sender, message: Message, **kwargs) -> None:
+def on_message_received(sender: object, message: Message, **kwargs: Any) -> None:
     loaded = inbox_signals.inbox_as_loaded(message)
     if loaded is not None and not _greeting_or_away_enabled(loaded.settings or {}):
         return  # neither is on for this inbox: nothing to read
@@ -98,14 +103,14 @@ def keyword_matches(text: str, keywords: list[str]) -> bool:
     return False
 
 
-def on_comment_received(sender, inbox: Inbox, comment: dict, **kwargs) -> None:
+def on_comment_received(sender: object, inbox: Inbox, comment: dict, **kwargs: Any) -> None:
     try:
         comment_autorespond(inbox=inbox, comment=comment)
     except Exception:
         logger.exception("auto-responder for comment %s failed", comment.get("id"))
 
 
-def comment_autorespond(*, inbox: Inbox, comment: dict, now=None) -> CommentReply | None:
+def comment_autorespond(*, inbox: Inbox, comment: dict, now: datetime | None = None) -> CommentReply | None:
     now = now or timezone.now()
     if comment.get("from_self") or comment.get("verb", "add") != "add" or not comment.get("from_id"):
         return None
@@ -160,7 +165,7 @@ def comment_autorespond(*, inbox: Inbox, comment: dict, now=None) -> CommentRepl
 # --- Triggered campaigns ---------------------------------------------------------------------------
 
 
-def on_customer_event(sender, event, **kwargs) -> None:
+def on_customer_event(sender: object, event: CustomerEvent, **kwargs: Any) -> None:
     from .services import on_customer_event as plan
 
     try:
@@ -169,7 +174,10 @@ def on_customer_event(sender, event, **kwargs) -> None:
         logger.exception("triggered campaigns for event %s failed", event.pk)
 
 
-def on_conversation_saved(sender, instance: Conversation, update_fields=None, created=False, **kwargs) -> None:
+def on_conversation_saved(
+    sender: object, instance: Conversation, update_fields: frozenset[str] | None = None, created: bool = False,
+    **kwargs: Any,
+) -> None:
     """A resolved conversation becomes a customer event (the satisfaction survey triggers on it)."""
     if created or instance.status != ConversationStatus.RESOLVED or instance.resolved_at is None:
         return

@@ -11,6 +11,7 @@ keeps waiting for a human throughout.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.utils import timezone
 from inbox import signals as inbox_signals
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.reply import reply_send
-from inbox.models import META_CHANNELS, Conversation, Direction, Message, SenderType
+from inbox.models import META_CHANNELS, Conversation, Direction, Inbox, Message, SenderType
 
 from .automation import keyword_matches
 from .models import BotSession
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 HUMAN_WORDS = ["agent", "human", "person", "representative"]
 
 
-def on_message_received(sender, message: Message, **kwargs) -> None:
+def on_message_received(sender: object, message: Message, **kwargs: Any) -> None:
     loaded = inbox_signals.inbox_as_loaded(message)
     if loaded is not None and bot_settings(loaded) is None:
         return  # no bot on this inbox: nothing to read
@@ -38,7 +39,7 @@ def on_message_received(sender, message: Message, **kwargs) -> None:
         logger.exception("bot for message %s failed", message.pk)
 
 
-def bot_settings(inbox) -> dict | None:
+def bot_settings(inbox: Inbox) -> dict | None:
     """The inbox's bot settings when it is on and has something to say, else None."""
     bot = (inbox.settings or {}).get("bot") or {}
     if not bot.get("enabled") or not (bot.get("intro") or "").strip():

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from customers.models import Customer, Order
 from inbox.models import Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 INTEGRATION_GROUP = "integration"
 SYSTEM_EVENT_PREFIXES = ("order.", "conversation.")
@@ -36,13 +39,13 @@ class EventRefused(Exception):
         self.code, self.detail, self.status = code, detail, status
 
 
-def is_integration(user) -> bool:
+def is_integration(user: User | AnonymousUser | None) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return user.groups.filter(name=INTEGRATION_GROUP).exists()
 
 
-def may_post_events(user) -> bool:
+def may_post_events(user: User | AnonymousUser) -> bool:
     """Admins and integration accounts; never agents, leads or managers."""
     from inbox.team import access
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Channel, ConsentEvent, ConsentPurpose, Customer, CustomerEvent, Identity, Order
@@ -35,6 +36,9 @@ from .models import (
     SkipReason,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 logger = logging.getLogger(__name__)
 
 PLAN_BATCH = 5000
@@ -45,7 +49,7 @@ EVENT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-:")
 class CampaignError(Exception):
     """A request the campaign's state does not allow; the API answers 409 with the code."""
 
-    def __init__(self, code: str, detail: str, status: int = 409):
+    def __init__(self, code: str, detail: str, status: int = 409) -> None:
         super().__init__(detail)
         self.code, self.detail, self.status = code, detail, status
 
@@ -57,7 +61,7 @@ def event_name_validate(name: str) -> str:
     return name
 
 
-def _time(value, what: str) -> time:
+def _time(value: object, what: str) -> time:
     if isinstance(value, time):
         return value
     try:
@@ -68,7 +72,8 @@ def _time(value, what: str) -> time:
 
 def campaign_validate(
     *, kind: str, channel: str, inbox: Inbox, text: str, subject: str = "", audience: dict | None = None,
-    trigger: dict | None = None, send_window: dict | None = None, starts_at=None, ends_at=None,
+    trigger: dict | None = None, send_window: dict | None = None, starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
 ) -> dict:
     """The model fields for a campaign, or ValidationError with a readable message."""
     if kind not in CampaignKind.values:
@@ -116,13 +121,18 @@ def campaign_validate(
     return fields
 
 
-def campaign_create(*, by, name: str, purpose: str = Purpose.MARKETING, sender_name: str = "", **spec) -> Campaign:
+def campaign_create(
+    *, by: User | AnonymousUser | None, name: str, purpose: str = Purpose.MARKETING, sender_name: str = "", **spec: Any
+) -> Campaign:
     if not (name or "").strip():
         raise ValidationError("name is required")
     if purpose not in Purpose.values:
         raise ValidationError("purpose must be marketing or transactional")
     fields = campaign_validate(**spec)
-    return Campaign.objects.create(name=name.strip()[:200], purpose=purpose, sender_name=sender_name[:100], created_by=by, **fields)
+    return Campaign.objects.create(
+        name=name.strip()[:200], purpose=purpose, sender_name=sender_name[:100],
+        created_by=by if by and by.is_authenticated else None, **fields,
+    )
 
 
 def campaign_launch(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
@@ -164,7 +174,7 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
 # --- Planning -----------------------------------------------------------------------------------
 
 
-def _window(campaign: Campaign):
+def _window(campaign: Campaign) -> tuple[time, time] | None:
     return aud.effective_window(channel=campaign.channel, start=campaign.window_start, end=campaign.window_end)
 
 
@@ -416,7 +426,7 @@ def campaign_stats(*, campaign: Campaign) -> dict:
     }
 
 
-def _orders_attributed(*, sent, window: timedelta) -> int:
+def _orders_attributed(*, sent: QuerySet[CampaignSend], window: timedelta) -> int:
     """Orders placed by a recipient within `window` after their send."""
     deadline = ExpressionWrapper(F("sent_at") + window, output_field=DateTimeField())
     eligible = sent.annotate(_deadline=deadline)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -19,8 +22,11 @@ from inbox.team import access
 from . import composition, services
 from .api import WRITE_ROLES, campaigns_visible_to
 
+if TYPE_CHECKING:
+    from inbox.models import Inbox
 
-def _form_spec(post, inboxes) -> dict:
+
+def _form_spec(post: Mapping[str, Any], inboxes: QuerySet[Inbox]) -> dict:
     inbox = inboxes.filter(pk=post.get("inbox") or 0).first()
     if inbox is None:
         raise ValidationError("Choose an inbox.")
@@ -84,7 +90,7 @@ def campaigns_page(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/index.html", _context(request, inboxes, may_write, errors=errors), status=status)
 
 
-def _context(request, inboxes, may_write: bool, **extra) -> dict:
+def _context(request: HttpRequest, inboxes: QuerySet[Inbox], may_write: bool, **extra: Any) -> dict:
     campaigns = list(campaigns_visible_to(request.user)[:100])
     rows = [{"campaign": c, "stats": services.campaign_stats(campaign=c)} for c in campaigns]
     return {"rows": rows, "inboxes": inboxes, "may_write": may_write, "form": request.POST, **extra}

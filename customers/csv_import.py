@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -33,6 +35,9 @@ from .services import (
     timezone_validate,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20000
 CUSTOMER_COLUMNS = ["name", "email", "phone", "timezone", "labels", "notes", "email_marketing", "sms_marketing"]
@@ -44,6 +49,9 @@ ORDER_COLUMNS = [
 SOURCE = "csv"
 _YES = {"yes", "y", "true", "1", "subscribed", "granted"}
 _NO = {"no", "n", "false", "0", "unsubscribed", "withdrawn"}
+
+# The file's rows that hold something: (line number, {column: stripped value}).
+Rows = list[tuple[int, dict[str, str]]]
 
 
 class ImportFailed(Exception):
@@ -70,14 +78,16 @@ class ImportResult:
         }
 
 
-def csv_import(*, stream: bytes | str, by=None) -> ImportResult:
+def csv_import(*, stream: bytes | str, by: User | AnonymousUser | None = None) -> ImportResult:
     """Import a whole CSV file or nothing; ImportFailed lists every bad row."""
     rows, header = _read(stream)
+    order_plan: list[OrderData] = []
+    customer_plan: list[dict[str, Any]] = []
     if "order_number" in header:
-        plan, errors = _plan_orders(rows, header)
+        order_plan, errors = _plan_orders(rows, header)
         kind = "orders"
     elif "email" in header or "phone" in header:
-        plan, errors = _plan_customers(rows)
+        customer_plan, errors = _plan_customers(rows)
         kind = "customers"
     else:
         raise ImportFailed([{"row": 1, "column": None, "message": (
@@ -88,7 +98,7 @@ def csv_import(*, stream: bytes | str, by=None) -> ImportResult:
     result = ImportResult(kind=kind, rows=len(rows))
     with transaction.atomic():
         if kind == "orders":
-            for data in plan:
+            for data in order_plan:
                 synced = order_sync(data=data, publish=False)
                 result.customers.add(synced.order.customer_id)
                 if synced.created:
@@ -96,12 +106,12 @@ def csv_import(*, stream: bytes | str, by=None) -> ImportResult:
                 else:
                     result.orders_updated += 1
         else:
-            for entry in plan:
+            for entry in customer_plan:
                 result.customers.add(_customer_apply(entry))
     return result
 
 
-def _read(stream: bytes | str) -> tuple[list[tuple[int, dict]], list[str]]:
+def _read(stream: bytes | str) -> tuple[Rows, list[str]]:
     if isinstance(stream, bytes):
         try:
             stream = stream.decode("utf-8-sig")
@@ -111,7 +121,7 @@ def _read(stream: bytes | str) -> tuple[list[tuple[int, dict]], list[str]]:
     try:
         header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
-        rows = []
+        rows: Rows = []
         for data in reader:
             if len(rows) >= MAX_ROWS:
                 raise ImportFailed([{"row": None, "column": None, "message": f"More than {MAX_ROWS} rows."}])
@@ -138,7 +148,7 @@ def _consent_value(value: str) -> bool | None:
     raise ValidationError("use yes or no")
 
 
-def _contacts(row: dict, fail) -> tuple[str, str]:
+def _contacts(row: dict[str, str], fail: Callable[[str | None, str], None]) -> tuple[str, str]:
     """The row's email and phone, normalised ("" when blank); unusable values are reported to `fail`."""
     email = contact_or_blank(channel=Channel.EMAIL, raw=row.get("email"))
     phone = contact_or_blank(channel=Channel.SMS, raw=row.get("phone"))
@@ -149,10 +159,11 @@ def _contacts(row: dict, fail) -> tuple[str, str]:
     return email, phone
 
 
-def _plan_customers(rows):
-    plan, errors = [], []
+def _plan_customers(rows: Rows) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    plan: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     for line, row in rows:
-        def fail(column, message, line=line):
+        def fail(column: str | None, message: str, line: int = line) -> None:
             errors.append({"row": line, "column": column, "message": message})
 
         email, phone = _contacts(row, fail)
@@ -231,15 +242,15 @@ def _amount(value: str, *, required: bool = False) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _required():
+def _required() -> NoReturn:
     raise ValidationError("required")
 
 
-def _plan_orders(rows, header):
+def _plan_orders(rows: Rows, header: list[str]) -> tuple[list[OrderData], list[dict[str, Any]]]:
     orders: dict[str, OrderData] = {}
-    errors = []
+    errors: list[dict[str, Any]] = []
     for line, row in rows:
-        def fail(column, message, line=line):
+        def fail(column: str | None, message: str, line: int = line) -> None:
             errors.append({"row": line, "column": column, "message": message})
 
         number = row.get("order_number", "").lstrip("#").strip()
@@ -250,8 +261,8 @@ def _plan_orders(rows, header):
             fail("order_number", "at most 32 characters")
             continue
         first_row = number not in orders
-        values = {}
-        parsers = {
+        values: dict[str, Any] = {}
+        parsers: dict[str, Callable[..., Any]] = {
             "placed_at": lambda v, first=first_row: _when(v) if (v or not first) else _required(),
             "cancelled_at": _when,
             "total": lambda v, first=first_row: _amount(v, required=first),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -75,7 +77,7 @@ def order_refunded(order: Order) -> Decimal:
     return sum((r.amount for r in order.refunds.all()), Decimal("0"))
 
 
-def lifetime_value(orders) -> Decimal:
+def lifetime_value(orders: Iterable[Order]) -> Decimal:
     """Sum of non-cancelled order totals minus their refunds (works on prefetched orders)."""
     total = Decimal("0")
     for order in orders:
@@ -102,8 +104,9 @@ def consent_current(*, customer: Customer) -> dict[str, dict[str, dict | None]]:
     return state
 
 
-def _latest_consents_portable(customer: Customer) -> list[dict]:
-    seen, out = set(), []
+def _latest_consents_portable(customer: Customer) -> list[Mapping[str, Any]]:
+    seen: set[tuple[str, str]] = set()
+    out: list[Mapping[str, Any]] = []
     for row in ConsentEvent.objects.filter(customer=customer).order_by("-created_at", "-id").values(
         "channel", "purpose", "granted", "source", "created_at"
     ):
@@ -146,7 +149,7 @@ def merge_suggestions(*, customer: Customer, candidates: QuerySet[Customer]) -> 
     )
     reasons: dict[int, set[str]] = {}
 
-    def note(ids, reason):
+    def note(ids: Iterable[int], reason: str) -> None:
         for pk in ids:
             reasons.setdefault(pk, set()).add(reason)
 
@@ -165,7 +168,7 @@ def merge_suggestions(*, customer: Customer, candidates: QuerySet[Customer]) -> 
             note(same_name.filter(orders__isnull=False).values_list("pk", flat=True), "same_name_with_order")
     found = {c.pk: c for c in Customer.objects.filter(pk__in=reasons)}
     weight = {"same_email": 0, "same_phone": 0, "same_name_with_order": 1}
-    out = [
+    out: list[dict[str, Any]] = [
         {"customer": found[pk], "reasons": sorted(r)}
         for pk, r in reasons.items()
         if pk in found

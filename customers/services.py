@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -29,6 +30,9 @@ from .models import (
 )
 from .selectors import customer_profile
 from .signals import customer_erasing, customer_event, customer_merged
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
 
@@ -438,7 +442,7 @@ def _customer_snapshot(customer: Customer) -> dict:
     }
 
 
-def customer_merge(*, kept: Customer, other: Customer, by=None) -> MergeRecord:
+def customer_merge(*, kept: Customer, other: Customer, by: User | AnonymousUser | None = None) -> MergeRecord:
     """Join `other` into `kept`: every row that points at `other` moves, then `other` points at `kept`.
 
     The walk over `Customer._meta.related_objects` moves identities, orders, consent, events and
@@ -488,6 +492,7 @@ def _related_rows_move(*, source: Customer, target: Customer) -> tuple[dict, dic
         label = model._meta.label_lower
         if rel.many_to_many:
             accessor = rel.get_accessor_name()
+            assert accessor is not None  # related_objects leaves out hidden relations, the ones without
             objs = list(getattr(source, accessor).all())
             if objs:
                 getattr(target, accessor).add(*objs)
@@ -519,7 +524,7 @@ def _related_rows_move(*, source: Customer, target: Customer) -> tuple[dict, dic
 # --- Erasure --------------------------------------------------------------------------------------
 
 
-def customer_erase(*, customer: Customer, by=None) -> ErasureRecord:
+def customer_erase(*, customer: Customer, by: User | AnonymousUser | None = None) -> ErasureRecord:
     """Remove a customer's personal data; keep the row (orders and totals stay for the books).
 
     Other apps redact what they hold through `customer_erasing` (inbox: message text), inside
@@ -530,7 +535,9 @@ def customer_erase(*, customer: Customer, by=None) -> ErasureRecord:
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         family = [customer, *Customer.objects.select_for_update().filter(merged_into=customer)]
-        summary = {"customers": [c.pk for c in family], "identities_removed": 0, "identities_anonymised": 0}
+        summary: dict[str, Any] = {
+            "customers": [c.pk for c in family], "identities_removed": 0, "identities_anonymised": 0
+        }
         for person in family:
             customer_erasing.send(sender=Customer, customer=person, by=by)
             removed, anonymised = _identities_erase(person)

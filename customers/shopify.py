@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any, Literal, overload
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -72,7 +73,11 @@ def webhook_handle(*, topic: str, webhook_id: str, payload: dict) -> str:
 # --- Parsing ------------------------------------------------------------------------------------------
 
 
-def _when(value, *, field: str, required: bool = False) -> datetime | None:
+@overload
+def _when(value: object, *, field: str, required: Literal[True]) -> datetime: ...
+@overload
+def _when(value: object, *, field: str, required: bool = False) -> datetime | None: ...
+def _when(value: object, *, field: str, required: bool = False) -> datetime | None:
     if value in (None, ""):
         if required:
             raise PayloadInvalid(f"{field} is missing")
@@ -83,7 +88,7 @@ def _when(value, *, field: str, required: bool = False) -> datetime | None:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
-def _money(value, *, field: str) -> Decimal:
+def _money(value: object, *, field: str) -> Decimal:
     if value in (None, ""):
         return Decimal("0")
     try:
@@ -95,8 +100,12 @@ def _money(value, *, field: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _str(value) -> str:
+def _str(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def _dict_or_empty(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _person_name(*parts: dict | None) -> str:
@@ -137,9 +146,9 @@ def order_data(payload: dict) -> OrderData:
     """Shopify's order resource as our OrderData."""
     if not isinstance(payload, dict) or payload.get("id") in (None, ""):
         raise PayloadInvalid("an order needs an id")
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
-    billing = payload.get("billing_address") if isinstance(payload.get("billing_address"), dict) else {}
-    shipping = payload.get("shipping_address") if isinstance(payload.get("shipping_address"), dict) else {}
+    customer = _dict_or_empty(payload.get("customer"))
+    billing = _dict_or_empty(payload.get("billing_address"))
+    shipping = _dict_or_empty(payload.get("shipping_address"))
     number = _str(payload.get("order_number") or payload.get("number") or payload.get("name")).lstrip("#").strip()
     email = contact_or_blank(
         channel=Channel.EMAIL, raw=payload.get("email") or payload.get("contact_email") or customer.get("email")
@@ -227,7 +236,7 @@ def _customer(payload: dict) -> None:
         _consent_from_shopify(customer=customer, channel=channel, consent=payload.get(key), shopify_id=payload["id"])
 
 
-def _consent_from_shopify(*, customer: Customer, channel: str, consent, shopify_id) -> None:
+def _consent_from_shopify(*, customer: Customer, channel: str, consent: object, shopify_id: object) -> None:
     if not isinstance(consent, dict) or consent.get("state") not in _CONSENT_STATES:
         return
     granted = _CONSENT_STATES[consent["state"]]

@@ -48,7 +48,7 @@ class TeamAdmin(admin.ModelAdmin):
 
     @admin.display(description="agents", ordering="n_agents")
     def agent_count(self, team: Team) -> int:
-        return team.n_agents
+        return team.n_agents  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(Agent)

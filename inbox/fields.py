@@ -32,6 +32,11 @@ def decrypt_json(token: str):
 class EncryptedJSONField(models.TextField):
     """Stores a JSON value as a Fernet token; the database never sees the plaintext."""
 
+    # What django-stubs' plugin types the attribute as: set a dict (or list), read a dict back
+    # (narrower than TextField's str, hence the ignores).
+    _pyi_private_set_type: dict | list  # type: ignore[assignment]
+    _pyi_private_get_type: dict  # type: ignore[assignment]
+
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return {}

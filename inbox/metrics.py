@@ -166,7 +166,7 @@ def record_reply(message: Message) -> int:
     for record in open_records:
         _answer(record, at=message.created_at, responder_id=message.author_id, schedule=schedule)
         record.save(update_fields=["responded_at", "responder", "response_seconds", "business_seconds"])
-        _rollup_add(record.inbox_id, record.received_at.date(), answered=1, seconds=record.response_seconds)
+        _rollup_add(record.inbox_id, record.received_at.date(), answered=1, seconds=record.response_seconds or 0.0)
     return len(open_records)
 
 

@@ -201,10 +201,13 @@ class Conversation(models.Model):
     def window_expires(self, now: datetime) -> datetime | None:
         """When the current state ends: the 24 h mark while open, the 7-day mark under HUMAN_AGENT."""
         state = self.window_state(now)
+        last = self.last_customer_action_at
+        if last is None:  # window_state is closed then
+            return None
         if state == WindowState.OPEN:
-            return self.last_customer_action_at + STANDARD_WINDOW
+            return last + STANDARD_WINDOW
         if state == WindowState.HUMAN_AGENT:
-            return self.last_customer_action_at + HUMAN_AGENT_WINDOW
+            return last + HUMAN_AGENT_WINDOW
         return None
 
 
@@ -230,7 +233,7 @@ class MessageStatus(models.TextChoices):
 
 
 # A status only ever moves forward (a late "sent" callback must not undo "delivered").
-STATUS_RANK = {
+STATUS_RANK: dict[str, int] = {
     MessageStatus.QUEUED: 0,
     MessageStatus.SENT: 1,
     MessageStatus.DELIVERED: 2,

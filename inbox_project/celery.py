@@ -1,4 +1,5 @@
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
@@ -14,7 +15,7 @@ from . import task_context  # noqa: E402,F401  (carries the request id into task
 
 @task_prerun.connect(weak=False)
 @task_postrun.connect(weak=False)
-def _connections_back_to_pool(task=None, **kwargs) -> None:
+def _connections_back_to_pool(task: Any = None, **kwargs: Any) -> None:
     """Around every task, what Django does around every request: a connection that errored or
     outlived CONN_MAX_AGE goes back (to the pool, which checks it before lending it again).
     Celery's own closing is made rare by CELERY_DB_REUSE_MAX: it closes the whole pool."""
@@ -26,7 +27,7 @@ def _connections_back_to_pool(task=None, **kwargs) -> None:
 
 
 @worker_ready.connect(weak=False)
-def _inbound_dispatch_start(**kwargs) -> None:
+def _inbound_dispatch_start(**kwargs: Any) -> None:
     """In the worker's main process, once its pool is up: the listener of inbox/dispatch.py."""
     from inbox.intake import dispatch
 
@@ -34,7 +35,7 @@ def _inbound_dispatch_start(**kwargs) -> None:
 
 
 @worker_shutdown.connect(weak=False)
-def _inbound_dispatch_stop(**kwargs) -> None:
+def _inbound_dispatch_stop(**kwargs: Any) -> None:
     from inbox.intake import dispatch
 
     dispatch.stop_in_worker()

@@ -12,10 +12,14 @@ import logging
 import re
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # The request being served, for code far from the view that records who did something (the audit log).
-request_var: contextvars.ContextVar[object | None] = contextvars.ContextVar("request", default=None)
+request_var: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("request", default=None)
 
 # A request id from outside is kept only when it is a plain token: it ends up in logs and headers.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
@@ -27,7 +31,7 @@ def request_id_from(header: str | None) -> str:
     return secrets.token_hex(16)
 
 
-def current_request() -> object | None:
+def current_request() -> HttpRequest | None:
     return request_var.get()
 
 

@@ -5,6 +5,9 @@ All run sync or async, whichever the server calls with (no thread hop of their o
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,14 +21,14 @@ class _Middleware:
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         if iscoroutinefunction(self.get_response):
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest):
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if iscoroutinefunction(self):
-            return self._acall(request)
+            return self._acall(request)  # type: ignore[attr-defined]  # asgiref's type guard narrows self
         refused = self.refuse(request)
         if refused is not None:
             return refused
@@ -68,17 +71,18 @@ class RequestIdMiddleware(_Middleware):
     task that processes what the request stored.
     """
 
+    # `id` and `_context_tokens` are attributes this middleware adds to the request (hence the ignores).
     def before(self, request: HttpRequest) -> None:
-        request.id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-        request._context_tokens = (request_id_var.set(request.id), request_var.set(request))
+        request.id = request_id_from(request.headers.get(REQUEST_ID_HEADER))  # type: ignore[attr-defined]
+        request._context_tokens = (request_id_var.set(request.id), request_var.set(request))  # type: ignore[attr-defined]
 
     def finally_(self, request: HttpRequest) -> None:
-        id_token, request_token = request._context_tokens
+        id_token, request_token = request._context_tokens  # type: ignore[attr-defined]
         request_var.reset(request_token)
         request_id_var.reset(id_token)
 
     def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        response[REQUEST_ID_HEADER] = request.id
+        response[REQUEST_ID_HEADER] = request.id  # type: ignore[attr-defined]
         return response
 
 

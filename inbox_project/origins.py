@@ -10,7 +10,8 @@ each ALLOWED_HOSTS entry, which is what `make run` serves.
 from __future__ import annotations
 
 import os
-from urllib.parse import SplitResult, urlsplit
+from typing import Any
+from urllib.parse import ParseResult, SplitResult, urlsplit
 
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -20,7 +21,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]
 
 
-def origin_of(url: str | SplitResult) -> Origin | None:
+def origin_of(url: str | SplitResult | ParseResult) -> Origin | None:
     """(scheme, host, port) of an http(s) URL, the port filled in; None for anything else."""
     parts = urlsplit(url) if isinstance(url, str) else url
     scheme = (parts.scheme or "").lower()
@@ -45,10 +46,10 @@ class AppOriginValidator(OriginValidator):
     """channels' OriginValidator, comparing scheme, host and port with the app's own origins
     (read from the settings on every handshake)."""
 
-    def __init__(self, application):
+    def __init__(self, application: Any) -> None:
         super().__init__(application, allowed_origins=())
 
-    def valid_origin(self, parsed_origin) -> bool:
+    def valid_origin(self, parsed_origin: ParseResult | None) -> bool:
         if parsed_origin is None:
             return False
         origin = origin_of(parsed_origin)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
@@ -48,14 +50,14 @@ def reset_allowed(request: HttpRequest, email: str) -> bool:
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not reset_allowed(request, str(request.POST.get("email", ""))):
             return HttpResponse(
                 "Too many password reset requests. Try again later.", status=429, content_type="text/plain; charset=utf-8"
             )
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form) -> HttpResponse:
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         base = urlsplit(settings.PUBLIC_BASE_URL)
         form.save(
             domain_override=base.netloc,
@@ -65,7 +67,7 @@ class PasswordResetView(auth_views.PasswordResetView):
             email_template_name=self.email_template_name,
             subject_template_name=self.subject_template_name,
             html_email_template_name=self.html_email_template_name,
-            extra_email_context=self.extra_email_context,
+            extra_email_context=self.extra_email_context,  # type: ignore[arg-type]  # the stubs: Mapping here, dict there
             request=self.request,
         )
         return HttpResponseRedirect(self.get_success_url())

@@ -6,9 +6,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers import selectors
-
 from customers.links import http_url_or_blank
-from customers.models import Channel, ConsentPurpose, Customer, Identity, Order, OrderItem
+from customers.models import Channel, ConsentPurpose, Customer, Identity, Label, Order, OrderItem
 
 
 class IdentitySerializer(serializers.ModelSerializer):
@@ -70,7 +69,9 @@ class OrderWithCustomerSerializer(OrderSerializer):
 
 
 class CustomerListSerializer(serializers.ModelSerializer):
-    labels = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    labels: serializers.SlugRelatedField[Label] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
     identities = IdentitySerializer(many=True, read_only=True)
 
     class Meta:
@@ -116,7 +117,8 @@ class ConsentInputSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
     granted = serializers.BooleanField()
-    source = serializers.CharField(max_length=64, required=False, default="api")
+    # The field named `source` shadows Field.source in the stubs only: DRF takes declared fields off the class.
+    source = serializers.CharField(max_length=64, required=False, default="api")  # type: ignore[assignment]
 
 
 class MergeInputSerializer(serializers.Serializer):

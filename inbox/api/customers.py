@@ -7,10 +7,12 @@ outside them is answered 404, never 403, so ids don't leak.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,21 +35,21 @@ PRIVACY_ROLES = ("admin", "manager")
 class CustomerApiError(exceptions.APIException):
     """Rendered as {code, detail} by the project's exception handler."""
 
-    def __init__(self, code: str, detail: str, status_code: int = 400):
+    def __init__(self, code: str, detail: str, status_code: int = 400) -> None:
         super().__init__(detail=detail, code=code)
         self.status_code = status_code
 
 
-def _visible_customer(request, pk) -> Customer:
+def _visible_customer(request: Request, pk: int) -> Customer:
     return get_object_or_404(selectors.customer_detail_queryset(customers=customers_visible_to(request.user)), pk=pk)
 
 
-def _require_privacy_role(request) -> None:
+def _require_privacy_role(request: Request) -> None:
     if role_of(request.user) not in PRIVACY_ROLES:
         raise CustomerApiError("forbidden", "Only managers and admins may do this.", status.HTTP_403_FORBIDDEN)
 
 
-def _detail(request, pk) -> Response:
+def _detail(request: Request, pk: int) -> Response:
     return Response(CustomerSerializer(_visible_customer(request, pk)).data)
 
 
@@ -55,17 +57,17 @@ def _detail(request, pk) -> Response:
 class CustomerListView(generics.ListAPIView):
     serializer_class = CustomerListSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Customer]:
         return selectors.customers_search(customers=customers_visible_to(self.request.user), q=self.request.query_params.get("q", ""))
 
 
 class CustomerDetailView(APIView):
     @extend_schema(responses=CustomerSerializer)
-    def get(self, request, pk: int):
+    def get(self, request: Request, pk: int) -> Response:
         return _detail(request, pk)
 
     @extend_schema(request=CustomerPatchSerializer, responses=CustomerSerializer)
-    def patch(self, request, pk: int):
+    def patch(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         if customer.erased_at:
             raise CustomerApiError("erased", "This customer was erased.", status.HTTP_409_CONFLICT)
@@ -86,7 +88,7 @@ class CustomerDetailView(APIView):
 
 class CustomerConsentView(APIView):
     @extend_schema(request=ConsentInputSerializer, responses=CustomerSerializer)
-    def post(self, request, pk: int):
+    def post(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         body = ConsentInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -98,7 +100,7 @@ class CustomerConsentView(APIView):
 
 class CustomerMergeView(APIView):
     @extend_schema(request=MergeInputSerializer, responses=CustomerSerializer)
-    def post(self, request, pk: int):
+    def post(self, request: Request, pk: int) -> Response:
         kept = _visible_customer(request, pk)
         body = MergeInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -116,7 +118,7 @@ class CustomerMergeView(APIView):
 
 class CustomerMergeSuggestionsView(APIView):
     @extend_schema(responses=SuggestionSerializer(many=True))
-    def get(self, request, pk: int):
+    def get(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         suggestions = selectors.merge_suggestions(
             customer=customer, candidates=customers_visible_to(request.user)
@@ -126,7 +128,7 @@ class CustomerMergeSuggestionsView(APIView):
 
 class CustomerExportView(APIView):
     @extend_schema(responses={200: {"type": "object"}})
-    def get(self, request, pk: int):
+    def get(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         _require_privacy_role(request)
         response = Response(selectors.customer_export(customer=customer))
@@ -136,7 +138,7 @@ class CustomerExportView(APIView):
 
 class CustomerEraseView(APIView):
     @extend_schema(request=None, responses={200: {"type": "object"}})
-    def post(self, request, pk: int):
+    def post(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         _require_privacy_role(request)
         if customer.erased_at:
@@ -151,7 +153,7 @@ class CustomerEraseView(APIView):
 class OrderLookupView(generics.ListAPIView):
     serializer_class = OrderWithCustomerSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):
             return Order.objects.none()
         number = self.request.query_params.get("number", "").strip()

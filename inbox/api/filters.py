@@ -53,7 +53,7 @@ class TeamFilter(django_filters.CharFilter):
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
+    field_class = forms.IntegerField  # type: ignore[assignment]  # the stubs expect NumberFilter's DecimalField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
@@ -92,6 +92,10 @@ class ConversationFilter(django_filters.FilterSet):
         help_text="Search customer name, email, phone, message text (notes included) and order number (#1042)",
     )
     label = django_filters.CharFilter(field_name="labels__name", help_text="Conversations carrying this label")
+    unread = django_filters.BooleanFilter(
+        method="filter_unread",
+        help_text="true: only those unread for you (customer messages came in since you last opened them)",
+    )
     ordering = django_filters.ChoiceFilter(
         method="filter_ordering",
         choices=list(ORDERINGS.items()),
@@ -113,6 +117,12 @@ class ConversationFilter(django_filters.FilterSet):
 
     def filter_window(self, queryset, name, value):
         return selectors.conversations_in_window(queryset, state=value, now=timezone.now())
+
+    def filter_unread(self, queryset, name, value):
+        if value is None:
+            return queryset
+        unread = selectors.conversations_unread_for(queryset, user=self.request.user)
+        return unread if value else queryset.exclude(pk__in=unread.values("pk"))
 
     def filter_q(self, queryset, name, value):
         return selectors.conversations_matching(queryset, q=value)

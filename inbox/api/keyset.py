@@ -75,15 +75,16 @@ class KeysetCursorPagination(CursorPagination):
     """`{next, previous, results}` with opaque cursors; views choose the Keyset via `get_keyset`."""
 
     keyset = Keyset("id", descending=True)
+    base_url: str  # set by paginate_queryset before any link is made
 
     def get_keyset(self, request, view) -> Keyset:
         getter = getattr(view, "get_keyset", None)
         return getter() if getter else self.keyset
 
-    def paginate_queryset(self, queryset: QuerySet, request, view=None):
+    def paginate_queryset(self, queryset: QuerySet, request, view=None):  # type: ignore[override]  # views pass querysets
         self.request = request
         self.base_url = request.build_absolute_uri()
-        self.page_size = self.get_page_size(request)
+        self.page_size = self.get_page_size(request) or self.page_size
         self.current_keyset = self.get_keyset(request, view)
         position = self._decode(request)
         reverse = bool(position and position["r"])

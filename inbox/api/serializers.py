@@ -161,7 +161,10 @@ class ErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField(help_text="e.g. not_found, invalid, parse_error, window_closed, opted_out, too_long")
     detail = serializers.CharField()
-    fields = serializers.DictField(required=False, help_text="Per-field messages, on validation errors only")
+    # Shadows Serializer.fields in the stubs only: DRF takes declared fields off the class.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        required=False, help_text="Per-field messages, on validation errors only"
+    )
 
 
 class ConversationUpdateSerializer(serializers.Serializer):
@@ -228,7 +231,7 @@ class ReplyCreateSerializer(serializers.Serializer):
         child=AttachmentRefField(), required=False, max_length=10,
         help_text="Upload tokens from POST /conversations/{id}/attachments/ (or `{url, content_type}` objects)",
     )
-    quick_replies = QuickReplySerializer(
+    quick_replies = QuickReplySerializer(  # type: ignore[call-arg]  # many=True hands max_length to the ListSerializer
         many=True, required=False, max_length=13, help_text="Messenger/Instagram buttons under the text"
     )
     comment_reply = serializers.ChoiceField(

@@ -320,7 +320,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_by(self, obj: Notification) -> dict | None:
-        return {"id": obj.actor_id, "username": obj.actor.get_username()} if obj.actor_id else None
+        return {"id": obj.actor_id, "username": obj.actor.get_username()} if obj.actor is not None else None
 
     def get_text(self, obj: Notification) -> str:
         return obj.data.get("text", "")

@@ -76,7 +76,8 @@ def comment_receive(*, inbox: Inbox, comment: dict) -> Message | None:
         display_name=str(comment.get("from_name") or ""),
     ).identity
     conversation = conversation_for_identity(inbox=inbox, identity=identity, thread_key=comment_thread_key(post_id=post_id))
-    at = comment.get("created_time") if isinstance(comment.get("created_time"), datetime) else timezone.now()
+    created = comment.get("created_time")
+    at = created if isinstance(created, datetime) else timezone.now()
     message = message_receive(
         inbox=inbox,
         conversation=conversation,
@@ -209,7 +210,7 @@ def comment_reply_prepare(
     return {**payload, "comment_reply": mode, "comment_id": target.external_id}
 
 
-def private_reply_exists(*, inbox_id: int, comment_id: str) -> bool:
+def private_reply_exists(*, inbox_id: int, comment_id: str | None) -> bool:
     """Meta allows one private reply per comment: whoever sent it (agent or auto-responder)."""
     return (
         Message.objects.filter(

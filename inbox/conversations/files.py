@@ -5,6 +5,7 @@ providers fetch our uploads from.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -145,7 +146,7 @@ def outgoing_files(message: Message) -> list[OutgoingFile]:
                 url=outbound_url(attachment),
                 content_type=str(attachment.get("content_type") or ""),
                 name=str(attachment.get("name") or ""),
-                read=lambda attachment=attachment: stored_bytes(attachment),
+                read=partial(stored_bytes, attachment),
             )
         )
     return out

@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.http import Http404
 
 from customers.models import Label, Order
@@ -98,7 +99,7 @@ def conversations_matching(qs: QuerySet[Conversation], *, q: str) -> QuerySet[Co
     q = q.strip()
     if not q:
         return qs
-    match = (
+    match: Q | Combinable = (
         Q(customer__name__icontains=q)
         | Q(customer__email__icontains=q)
         | Q(customer__phone__icontains=q)

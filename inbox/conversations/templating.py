@@ -166,10 +166,10 @@ class _CountedNode(Node):
     def __init__(self, inner: Node):
         self.inner = inner
         self.token = getattr(inner, "token", None)
-        self.origin = getattr(inner, "origin", None)
+        self.origin = getattr(inner, "origin", None)  # type: ignore[assignment]  # as Django's own nodes may
 
     def render(self, context) -> str:
-        output = self.inner.render_annotated(context)
+        output = str(self.inner.render_annotated(context))  # a str (SafeString stays one); the stubs say int | str
         budget = _budget.get()
         if budget is not None:
             budget.output += len(output)
@@ -230,13 +230,13 @@ def compile_template(text: str):
     except TemplateSyntaxError as exc:
         raise TemplateRefused(f"template error: {exc}") from None
     _static_check(template.nodelist)
-    loops = template.nodelist.get_nodes_by_type(ForNode)
+    loops = [node for node in template.nodelist.get_nodes_by_type(ForNode) if isinstance(node, ForNode)]
     for nodelist in _nodelists(template.nodelist):
         for index, node in enumerate(nodelist):
             if isinstance(node, _OUTPUT_NODES):
                 nodelist[index] = _CountedNode(node)
     for loop in loops:
-        loop.nodelist_loop.insert(0, _LoopBudgetNode())
+        loop.nodelist_loop.insert(0, _LoopBudgetNode())  # type: ignore[arg-type]  # a NodeList; the stubs say list[str]
     return template
 
 

@@ -7,6 +7,7 @@ could see the conversation before the change so a moved thread leaves their list
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -18,7 +19,14 @@ from inbox.models import Conversation, ConversationEvent, ConversationStatus, Te
 from inbox.realtime import publish as realtime
 from inbox.team.assignment import conversation_assign, conversation_resolved
 
-UNSET = object()
+
+class _Unset(enum.Enum):
+    """The default of an argument left out (None is a value there: no team, not snoozed)."""
+
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET
 
 
 def _pk(obj) -> int | None:
@@ -29,11 +37,11 @@ def conversation_update(
     *,
     conversation: Conversation,
     by,
-    status: str = UNSET,
-    snoozed_until: datetime | None = UNSET,
+    status: str | _Unset = UNSET,
+    snoozed_until: datetime | None | _Unset = UNSET,
     assignee=UNSET,
-    team: Team | None = UNSET,
-    labels: list[str] = UNSET,
+    team: Team | None | _Unset = UNSET,
+    labels: list[str] | _Unset = UNSET,
 ) -> Conversation:
     """Apply the given changes (leave a field out to keep it); ValidationError on bad values.
 

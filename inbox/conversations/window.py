@@ -23,7 +23,7 @@ HUMAN_AGENT = "HUMAN_AGENT"
 # Retired by Meta on 2026-04-27 (error 100): never sent.
 RETIRED_TAGS = frozenset({"CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE"})
 
-MAX_LENGTH = {Channel.MESSENGER: 2000, Channel.INSTAGRAM: 1000, Channel.SMS: 1600, Channel.EMAIL: 100_000}
+MAX_LENGTH: dict[str, int] = {Channel.MESSENGER: 2000, Channel.INSTAGRAM: 1000, Channel.SMS: 1600, Channel.EMAIL: 100_000}
 # Meta allows one private reply to a comment, within 7 days of it.
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 

@@ -126,7 +126,8 @@ class Dispatcher:
     def _lead(self, conn: psycopg.Connection) -> bool:
         """Hold the leader's lock (released when this connection closes), or wait on standby."""
         while not self._stop.is_set():
-            if conn.execute(_LOCK_SQL).fetchone()[0]:
+            row = conn.execute(_LOCK_SQL).fetchone()
+            if row and row[0]:
                 logger.info("inbound dispatch: leading")
                 self.leading.set()
                 return True

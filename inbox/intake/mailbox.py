@@ -13,7 +13,7 @@ import hashlib
 import logging
 from functools import wraps
 from imaplib import IMAP4, IMAP4_SSL
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.signals import inbound
@@ -92,6 +92,13 @@ def _as_bytes(message) -> bytes:
 class _ContractAnswers:
     """Mixed in before an anymail view: the contract's answers around anymail's own checks."""
 
+    if TYPE_CHECKING:  # what the anymail view it is mixed into provides
+        esp_name: str
+        signal: Any
+
+        def run_validators(self, request: HttpRequest) -> None: ...
+        def parse_events(self, request: HttpRequest) -> list[Any]: ...
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not settings.ANYMAIL.get("WEBHOOK_SECRET"):
             # Anymail would only warn and accept anyone's mail.
@@ -168,7 +175,7 @@ def _contract_urlpatterns() -> list[URLPattern]:
     for pattern in urlpatterns:
         esp = _esp_of(pattern)
         view_class = pattern.callback.view_class
-        wrapped = type(view_class.__name__, (_ContractAnswers, view_class), {})
+        wrapped: Any = type(view_class.__name__, (_ContractAnswers, view_class), {})
         callback = _routed(esp, _guarded(wrapped.as_view(**pattern.callback.view_initkwargs)))
         patterns.append(URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name))
     known = {_esp_of(p) for p in patterns}
@@ -217,7 +224,7 @@ def imap_inbox_poll(inbox: Inbox) -> int:
         status, _ = connection.select(config.get("folder") or "INBOX")
         if status != "OK":
             raise IMAP4.error(f"cannot select folder {config.get('folder')!r}")
-        status, data = connection.uid("SEARCH", None, "UNSEEN")
+        status, data = connection.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]  # None: no charset
         if status != "OK":
             raise IMAP4.error("SEARCH UNSEEN failed")
         uids = (data[0] or b"").split()[:IMAP_BATCH]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import nullcontext
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -80,7 +81,7 @@ _NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
 
 def _events_store_pg(*, provider: str, events: list[RawEvent], keys: list[str], notify: bool) -> list[int]:
     table = connection.ops.quote_name(InboundEvent._meta.db_table)
-    params = {"provider": provider, "keys": keys, "kinds": [e.kind for e in events],
+    params: dict[str, Any] = {"provider": provider, "keys": keys, "kinds": [e.kind for e in events],
               "payloads": [json.dumps(e.payload) for e in events],
               "channel": dispatch.CHANNEL, "per_notification": dispatch.IDS_PER_NOTIFICATION}
     insert = _INSERT_SQL.format(table=table)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponseRedirect, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -32,13 +33,13 @@ def _user(request: HttpRequest):
     if request.user.is_authenticated:
         return request.user
     try:
-        found = TokenAuthentication().authenticate(request)
+        found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]  # it reads only the headers
     except AuthenticationFailed:
         return None
     return found[0] if found else None
 
 
-def _file(name: str, *, content_type: str, filename: str, cache: str) -> HttpResponse:
+def _file(name: str, *, content_type: str, filename: str, cache: str) -> HttpResponseBase:
     try:
         handle = default_storage.open(name, "rb")
     except (FileNotFoundError, SuspiciousFileOperation, OSError):
@@ -55,7 +56,7 @@ def _file(name: str, *, content_type: str, filename: str, cache: str) -> HttpRes
 
 
 @require_GET
-def download(request: HttpRequest, message_id: int, index: int) -> HttpResponse:
+def download(request: HttpRequest, message_id: int, index: int) -> HttpResponseBase:
     user = _user(request)
     if user is None:
         return redirect_to_login(request.get_full_path())
@@ -89,7 +90,7 @@ def download(request: HttpRequest, message_id: int, index: int) -> HttpResponse:
 
 
 @require_GET
-def upload_preview(request: HttpRequest, token: str) -> HttpResponse:
+def upload_preview(request: HttpRequest, token: str) -> HttpResponseBase:
     """An upload not yet sent, for the agent who made it."""
     user = _user(request)
     if user is None:
@@ -97,14 +98,14 @@ def upload_preview(request: HttpRequest, token: str) -> HttpResponse:
     data = attachments.upload_load(token, user=user)
     if data is None:
         return _not_found()
-    conversation = Conversation.objects.filter(pk=data.get("c")).first()
+    conversation = Conversation.objects.filter(pk=data.get("c")).first()  # type: ignore[misc]  # None finds none
     if conversation is None or not can_see_conversation(user, conversation):
         return _not_found()
     return _file(data["stored"], content_type=data["content_type"], filename=data["name"], cache="private, max-age=3600")
 
 
 @require_GET
-def public(request: HttpRequest, token: str) -> HttpResponse:
+def public(request: HttpRequest, token: str) -> HttpResponseBase:
     """What Meta and Twilio fetch to deliver an agent's file: the signature is the permission."""
     data = files.public_load(token)
     if data is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -11,8 +13,11 @@ from django.views.decorators.http import require_http_methods
 from customers.csv_import import MAX_IMPORT_BYTES, ImportFailed, csv_import
 from inbox.team.access import role_of
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
-def _may_import(user) -> bool:
+
+def _may_import(user: User | AnonymousUser) -> bool:
     return user.is_staff or user.is_superuser or role_of(user) in ("admin", "manager")
 
 
@@ -34,7 +39,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
         if upload is None:
             context["errors"] = [{"row": None, "message": "Choose a CSV file to import."}]
             status = 400
-        elif upload.size > MAX_IMPORT_BYTES:
+        elif (upload.size or 0) > MAX_IMPORT_BYTES:
             context["errors"] = [{"row": None, "message": f"The file is over {MAX_IMPORT_BYTES // 1024} KiB."}]
             status = 413
         else:

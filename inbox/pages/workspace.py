@@ -6,6 +6,8 @@ socket. A conversation the user may not see is a 404, like in the API.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -48,7 +50,7 @@ def timeline(request: HttpRequest, conversation_id: int) -> JsonResponse:
         return JsonResponse({"code": "invalid", "detail": "before: not an ISO 8601 date-time."}, status=400)
     data = timeline_for(user=request.user, conversation=conversation, before=before_dt)
     conversations = data["conversations"]
-    items = []
+    items: list[tuple[Any, int, dict[str, Any]]] = []
     for message in data["messages"]:
         row = MessageSerializer(message).data
         source = conversations[message.conversation_id]

@@ -18,6 +18,7 @@ import re
 import secrets
 import smtplib
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string
 from email.message import EmailMessage as MIMEMessage
@@ -108,7 +109,7 @@ def addresses_of(msg, headers: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(name, addr) for name, addr in getaddresses(values) if addr]
 
 
-def recipient_addresses(msg, extra: list[str] = ()) -> list[str]:
+def recipient_addresses(msg, extra: Sequence[str] = ()) -> list[str]:
     """Every address the message was delivered to, as written (tokens are case-sensitive)."""
     found = [addr.strip() for _name, addr in addresses_of(msg, RECIPIENT_HEADERS)]
     found += [addr for _name, addr in getaddresses([e for e in extra if e])]
@@ -153,7 +154,7 @@ def inbox_for_addresses(addresses: list[str]) -> Inbox | None:
     return None
 
 
-def is_addressed_to_us(msg, extra: list[str] = ()) -> bool:
+def is_addressed_to_us(msg, extra: Sequence[str] = ()) -> bool:
     """Whether some inbox owns a recipient address (or a reply token): the webhook stores only those."""
     addresses = recipient_addresses(msg, extra)
     if inbox_for_addresses(addresses):

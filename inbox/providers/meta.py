@@ -445,7 +445,7 @@ def inbound_message(kind: str, *, inbox_kind: str, inbox_external_id: str, paylo
 
 def inbox_kind_of(payload: dict) -> str | None:
     """The inbox kind (messenger/instagram) of a stored event's webhook `object`."""
-    return OBJECT_KINDS.get(payload.get("object"))
+    return OBJECT_KINDS.get(payload.get("object") or "")
 
 
 
@@ -455,7 +455,7 @@ def attachments_parse(raw: list) -> list[dict[str, Any]]:
         if not isinstance(attachment, dict):
             continue
         kind = str(attachment.get("type") or "")
-        body = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+        body = attachment["payload"] if isinstance(attachment.get("payload"), dict) else {}
         stored: dict[str, Any] = {
             "url": str(body.get("url") or ""),
             "content_type": ATTACHMENT_CONTENT_TYPES.get(kind, ""),
@@ -488,7 +488,7 @@ def comment_normalise(payload: dict, *, inbox: Inbox) -> dict[str, Any]:
     from_id = str(sender.get("id") or "")
     if payload.get("field") == "feed":
         created = value.get("created_time") if isinstance(value.get("created_time"), int) else payload.get("entry_time")
-        comment = {
+        comment: dict[str, Any] = {
             "id": str(value.get("comment_id")),
             "post_id": str(value.get("post_id") or ""),
             "media_id": "",

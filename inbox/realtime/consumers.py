@@ -146,9 +146,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             return await self.send_json({"type": "error", "code": "bad_frame", "detail": "Frames are JSON objects."})
         kind = content.get("type")
-        handler = {"view": self._on_view, "leave": self._on_leave, "typing": self._on_typing, "ping": self._on_ping}.get(
-            kind
-        )
+        handlers = {"view": self._on_view, "leave": self._on_leave, "typing": self._on_typing, "ping": self._on_ping}
+        handler = handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
             return await self.send_json({"type": "error", "code": "unknown_type", "detail": f"Unknown frame {kind!r}."})
         await handler(content)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -21,7 +22,8 @@ _local: dict[int, dict[str, tuple[float, dict]]] = {}
 
 
 def _prefix() -> str:
-    layer = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
+    layers: dict[str, Any] = settings.CHANNEL_LAYERS
+    layer = layers.get("default", {}).get("CONFIG", {})
     return f"{layer.get('prefix', 'inbox')}:presence"
 
 
@@ -42,7 +44,8 @@ def _viewers(entries: list[dict]) -> list[dict]:
 async def _update(conversation_id: int, channel: str, entry: dict | None) -> list[dict]:
     """Upsert (entry) or remove (None) this socket's row; return the current viewers."""
     now = time.time()
-    if not getattr(settings, "REDIS_URL", None):
+    redis_url = getattr(settings, "REDIS_URL", None)
+    if not redis_url:
         rows = _local.setdefault(conversation_id, {})
         if entry is None:
             rows.pop(channel, None)
@@ -54,7 +57,7 @@ async def _update(conversation_id: int, channel: str, entry: dict | None) -> lis
         return _viewers([e for _, e in rows.values()])
 
     seen_key, info_key = _keys(conversation_id)
-    async with aioredis.from_url(settings.REDIS_URL) as r:
+    async with aioredis.from_url(redis_url) as r:
         async with r.pipeline(transaction=True) as pipe:
             if entry is None:
                 pipe.zrem(seen_key, channel)

@@ -186,7 +186,7 @@ def conversation_assign(*, conversation: Conversation, assignee, by, only_if_una
         if locked.assignee_id != new:
             if assignee is not None:
                 # Serialises with automatic assignment counting this agent's load.
-                Agent.objects.select_for_update().filter(user_id=new).first()
+                Agent.objects.select_for_update().filter(user_id=assignee.pk).first()
             _assignment_apply(locked, assignee, by=by, reason="manual" if by is not None else "system")
             audit_record(actor=by, action="conversation.assign", target=locked, data={"assignee": new})
     conversation.assignee_id = locked.assignee_id
@@ -350,6 +350,7 @@ def agent_availability_set(
     overrides a choice: it only brings back online an agent whom presence had set away.
     """
     if user is None:
+        assert agent is not None, "the user or their agent"
         user = agent.user
     if availability not in Availability.values:
         raise AssignmentRefused(

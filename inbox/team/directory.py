@@ -6,6 +6,8 @@ transaction, so nothing is half-made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -207,7 +209,7 @@ def agent_role_set(*, agent: Agent, role: str) -> Agent:
 
 
 def agent_create(
-    *, username: str, email: str, password: str, role: str = Role.AGENT, teams: list[Team] = (),
+    *, username: str, email: str, password: str, role: str = Role.AGENT, teams: Sequence[Team] = (),
     capacity: int | None = None, availability: str = Availability.AWAY,
 ) -> Agent:
     """A user who can log in, with their agent profile, role group and teams."""

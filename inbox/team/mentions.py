@@ -42,7 +42,7 @@ def note_mentions_notify(*, note: Message) -> list[Notification]:
         query |= Q(username__iexact=name)
     conversation = note.conversation
     notified = []
-    for user in get_user_model().objects.filter(query, is_active=True).exclude(pk=note.author_id):
+    for user in get_user_model().objects.filter(query, is_active=True).exclude(pk=note.author_id):  # type: ignore[misc]
         if role_of(user) is None or not can_see_conversation(user, conversation):
             continue
         excerpt = note.text[:EXCERPT_CHARS]

@@ -14,7 +14,8 @@ from django.db import transaction
 from inbox.models import Role
 
 # (app_label, model name or "*", actions). Each role also holds everything of the roles before it.
-_AGENT = [
+Grants = list[tuple[str, str, tuple[str, ...]]]
+_AGENT: Grants = [
     ("inbox", "*", ("view",)),
     ("inbox", "conversation", ("change",)),
     ("inbox", "message", ("add",)),
@@ -22,16 +23,16 @@ _AGENT = [
     ("customers", "*", ("view",)),
     ("customers", "customer", ("change",)),
 ]
-_LEAD = [
+_LEAD: Grants = [
     ("inbox", "agent", ("change",)),
     ("customers", "label", ("add", "change")),
     ("campaigns", "*", ("view",)),
 ]
-_MANAGER = [
+_MANAGER: Grants = [
     ("campaigns", "*", ("add", "change")),
     ("customers", "consentevent", ("add",)),
 ]
-_ADMIN = [
+_ADMIN: Grants = [
     ("inbox", "*", ("add", "change", "delete", "view")),
     ("customers", "*", ("add", "change", "delete", "view")),
     ("campaigns", "*", ("add", "change", "delete", "view")),
@@ -40,7 +41,7 @@ _ADMIN = [
     ("authtoken", "*", ("add", "change", "delete", "view")),
 ]
 
-ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+ROLE_PERMISSIONS: dict[str, Grants] = {
     Role.AGENT: _AGENT,
     Role.LEAD: _AGENT + _LEAD,
     Role.MANAGER: _AGENT + _LEAD + _MANAGER,
