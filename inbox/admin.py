@@ -132,7 +132,12 @@ class InboxAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["kind", "name", "external_id", "team"]}),
         ("Credentials", {"fields": ["credentials_masked", "credentials_json"]}),
-        ("Automation", {"fields": ["settings"], "classes": ["collapse"]}),
+        ("Automation", {"fields": ["settings"], "classes": ["collapse"], "description": (
+            "A JSON object. Among its keys: auto_assign (round-robin to online agents, default false), "
+            "reassign_on_away (hand an away agent's open conversations back, default false), "
+            "unassign_on_resolve (default false: a resolved conversation keeps its assignee; true: resolving "
+            "unassigns it and the history says this setting did), read_receipt (answer, open or never)."
+        )}),
         (None, {"fields": ["created_at"]}),
     ]
 

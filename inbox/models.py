@@ -101,6 +101,9 @@ def _reply_token() -> str:
     return secrets.token_urlsafe(12)
 
 
+# Characters of the last message kept on the conversation for the list's preview.
+PREVIEW_CHARS = 200
+
 # The conversation list's default order (see inbox/api/keyset.py), as index columns.
 _RECENT_FIRST = (F("last_message_at").desc(nulls_last=True), F("id").desc())
 
@@ -120,6 +123,11 @@ class Conversation(models.Model):
     # Email: the token in reply+<token>@ addresses, a fallback when clients drop threading headers.
     reply_token = models.CharField(max_length=32, unique=True, default=_reply_token)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The list's preview of the last message (not notes), kept where messages are stored
+    # (inbox.conversations.threads) so a page of the list reads no messages: its created_at is last_message_at.
+    last_message_text = models.CharField(max_length=PREVIEW_CHARS, blank=True, default="")
+    last_message_direction = models.CharField(max_length=3, blank=True, default="")
+    last_message_sender_type = models.CharField(max_length=10, blank=True, default="")
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     # The customer's last action that opens the Meta messaging window (message, postback, reaction…).
     last_customer_action_at = models.DateTimeField(null=True, blank=True)
@@ -167,6 +175,18 @@ class Conversation(models.Model):
         """Label names by name; from `prefetch_labels()` when the queryset used it (no manager per row)."""
         labels = self.__dict__.get("prefetched_labels")
         return [label.name for label in (self.labels.all() if labels is None else labels)]
+
+    @property
+    def last_message(self) -> dict | None:
+        """The list's preview: {text, direction, sender_type, created_at}; None before any message."""
+        if not self.last_message_direction:
+            return None
+        return {
+            "text": self.last_message_text,
+            "direction": self.last_message_direction,
+            "sender_type": self.last_message_sender_type,
+            "created_at": self.last_message_at,
+        }
 
     @property
     def is_comment_thread(self) -> bool:
@@ -360,6 +380,7 @@ class InboundEvent(models.Model):
 
 class Notification(models.Model):
     """Something an agent should see even if they were offline when it happened (a mention)."""
+        ASSIGNMENT = "assignment", "Assigned a conversation"
 
     class Kind(models.TextChoices):
         MENTION = "mention", "Mentioned in a note"
@@ -382,6 +403,49 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread")]
 
     def __str__(self) -> str:
+class ConversationRead(models.Model):
+    """When an agent last opened a conversation: their own unread state.
+
+    Not the customer's read receipt (Conversation.unread_count and the inbox's `read_receipt`
+    etiquette): opening a thread marks it read for that agent only.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reads")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index the list's per-row lookup (this conversation, this user) reads.
+            models.UniqueConstraint(fields=["conversation", "user"], name="conversation_read_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.conversation_id} read by {self.user_id}"
+
+
+class SavedView(models.Model):
+    """A named set of conversation-list filters: private to its owner, or shared with one team."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=60)
+    # Query parameters of GET /api/v1/conversations/ (status, channel, assignee, team, label, q, ...).
+    filters = models.JSONField(default=dict, blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="saved_views",
+        help_text="Shared with this team's members; empty: private to its owner",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
         return f"Notification {self.pk} for user {self.user_id}"
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inbox.conversations.files import attachments_for_api
+from inbox.conversations.selectors import READ_AT, unread_for
 from inbox.models import Conversation, ConversationStatus, Inbox, Message
 
 
@@ -21,12 +24,23 @@ class WindowSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
 
 
+class LastMessageSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The first 200 characters, whitespace collapsed; blank for a file alone")
+    direction = serializers.ChoiceField(choices=["in", "out"])
+    sender_type = serializers.ChoiceField(choices=["customer", "agent", "bot", "system"])
+    created_at = serializers.DateTimeField()
+
+
 class ConversationSerializer(serializers.ModelSerializer):
     inbox = InboxRefSerializer(read_only=True)
     customer = serializers.SerializerMethodField()
     labels = serializers.ListField(child=serializers.CharField(), source="label_names", read_only=True)
     window = serializers.SerializerMethodField()
     thread = serializers.SerializerMethodField()
+    last_message = serializers.SerializerMethodField()
+    read_at = serializers.SerializerMethodField()
+    unread = serializers.SerializerMethodField()
+    snippet = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
@@ -47,6 +61,11 @@ class ConversationSerializer(serializers.ModelSerializer):
             "snoozed_until",
             "created_at",
             "thread",
+            "last_message",
+            "last_inbound_at",
+            "read_at",
+            "unread",
+            "snippet",
         ]
         read_only_fields = fields
 
@@ -75,6 +94,37 @@ class ConversationSerializer(serializers.ModelSerializer):
     def get_thread(self, obj: Conversation) -> dict:
         """`comments`: one person's comments under one post, answered with comment_reply."""
         return obj.thread
+
+    @extend_schema_field(LastMessageSerializer(allow_null=True))
+    def get_last_message(self, obj: Conversation) -> dict | None:
+        """The list's preview: the last message to or from the customer (notes are not messages)."""
+        return obj.last_message
+
+    @extend_schema_field(
+        {"type": "string", "format": "date-time", "nullable": True,
+         "description": "When you last opened it (per agent); null if never, and in realtime frames"}
+    )
+    def get_read_at(self, obj: Conversation) -> datetime | None:
+        return getattr(obj, READ_AT, None)
+
+    @extend_schema_field(
+        {"type": "boolean", "nullable": True,
+         "description": (
+             "Unread for you: customer messages nobody answered or marked read came in since you last "
+             "opened it. Per agent, so null in realtime frames (which every viewer shares): keep your own."
+         )}
+    )
+    def get_unread(self, obj: Conversation) -> bool | None:
+        if not hasattr(obj, READ_AT):
+            return None
+        return unread_for(obj, getattr(obj, READ_AT))
+
+    @extend_schema_field(
+        {"type": "string", "nullable": True,
+         "description": "Search hits (`q`): where it matched, as HTML-escaped text with the match in <mark>…</mark>"}
+    )
+    def get_snippet(self, obj: Conversation) -> str | None:
+        return getattr(obj, "search_snippet", None)
 
 
 class AttachmentSerializer(serializers.Serializer):
@@ -256,6 +306,76 @@ class UploadSerializer(serializers.Serializer):
 
 class UploadedSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Name it in a reply's `attachments`; valid 24 h, for you and this conversation")
+
+
+# --- Assignment menus and bulk actions --------------------------------------------------------------
+
+
+class AssignableAgentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    username = serializers.CharField()
+    availability = serializers.ChoiceField(choices=["online", "busy", "away"])
+    me = serializers.BooleanField()
+
+
+class TeamRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AssignableSerializer(serializers.Serializer):
+    agents = AssignableAgentSerializer(many=True, help_text="Whom you may assign it to")
+    teams = TeamRefSerializer(many=True, help_text="Where you may route it")
+    may_unassign = serializers.BooleanField(help_text="Whether you may leave it with nobody")
+    assign_to_me = serializers.BooleanField(help_text="Whether \"Assign to me\" applies (you may, and it is not yours yet)")
+
+
+class BulkSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1, max_length=100,
+    )
+    action = serializers.ChoiceField(choices=["assign", "move_team", "label", "snooze", "resolve"])
+    assignee = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="assign: a user id, or null"
+    )
+    team = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="move_team: a team id, or null"
+    )
+    labels = serializers.ListField(
+        child=StrictCharField(max_length=64, trim_whitespace=True), required=False, min_length=1, max_length=50,
+        help_text="label: names added to each conversation (unknown names are created)",
+    )
+    snoozed_until = serializers.DateTimeField(required=False, help_text="snooze: until when (in the future)")
+
+    NEEDS = {"assign": "assignee", "move_team": "team", "label": "labels", "snooze": "snoozed_until"}
+
+    def validate(self, attrs):
+        needed = self.NEEDS.get(attrs["action"])
+        if needed and needed not in attrs:
+            raise serializers.ValidationError({needed: f"Required for {attrs['action']}."})
+        if attrs["action"] == "snooze" and attrs["snoozed_until"] <= timezone.now():
+            raise serializers.ValidationError({"snoozed_until": "Snoozing needs a time in the future."})
+        return attrs
+
+
+class BulkRowErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class BulkRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    conversation = ConversationSerializer(required=False, allow_null=True, help_text="When ok: as it is now (null if out of your sight)")
+    error = BulkRowErrorSerializer(required=False, help_text="When not ok")
+
+
+class BulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = BulkRowSerializer(many=True, help_text="One per id, in the order given")
     url = serializers.CharField(help_text="A preview, for you only")
     content_type = serializers.CharField()
     name = serializers.CharField()

@@ -14,7 +14,7 @@ from django.db.models import Prefetch
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -26,6 +26,11 @@ from inbox.models import Agent, Availability, Inbox, Notification, Role, Team
 from inbox.team import access, assignment
 from inbox.team import directory as teams
 
+UNASSIGN_ON_RESOLVE_HELP = (
+    "Off (the default): a resolved conversation keeps its assignee, so it stays in their \"Mine\" list. "
+    "On: resolving hands it back to nobody and frees the agent for the queue; the history then says the "
+    "inbox setting unassigned it, not the agent."
+)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 META_ID = re.compile(r"^\d{5,32}$")
 
@@ -99,8 +104,9 @@ class InboxSerializer(serializers.ModelSerializer):
     def get_reassign_on_away(self, obj: Inbox) -> bool:
         return bool(obj.settings.get("reassign_on_away", False))
 
+    @extend_schema_field(serializers.BooleanField(help_text=UNASSIGN_ON_RESOLVE_HELP))
     def get_unassign_on_resolve(self, obj: Inbox) -> bool:
-        return bool(obj.settings.get("unassign_on_resolve", True))
+        return assignment.unassigns_on_resolve(obj)
 
 
 class _InboxWriteSerializer(serializers.Serializer):
@@ -114,7 +120,7 @@ class _InboxWriteSerializer(serializers.Serializer):
     holidays = serializers.JSONField(required=False, allow_null=True)
     auto_assign = serializers.BooleanField(required=False)
     reassign_on_away = serializers.BooleanField(required=False)
-    unassign_on_resolve = serializers.BooleanField(required=False)
+    unassign_on_resolve = serializers.BooleanField(required=False, help_text=UNASSIGN_ON_RESOLVE_HELP)
     read_receipt = serializers.CharField(required=False, help_text="answer, open or never")
 
     def settings_changes(self) -> dict:
@@ -412,7 +418,10 @@ class AgentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             agent = self._get(request.user.pk)
         return Response(AgentSerializer(agent).data)
 
-    @extend_schema(summary="My notifications (mentions), newest first; `?unread=1` for unread only",
+    @extend_schema(summary="My notifications (mentions, assignments), newest first; `?unread=1` for unread only",
+                   description="The page also carries `unread`: how many of all my notifications are unread "
+                               "(the bell's count). New ones arrive live on /ws/inbox/ as `mention` and "
+                               "`notification` frames.",
                    responses={200: NotificationSerializer(many=True)})
     @action(detail=False, methods=["get"], url_path="me/notifications")
     def notifications(self, request):
@@ -420,7 +429,9 @@ class AgentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if request.query_params.get("unread") in ("1", "true"):
             mine = mine.filter(read_at=None)
         page = self.paginate_queryset(mine)
-        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+        response = self.get_paginated_response(NotificationSerializer(page, many=True).data)
+        response.data["unread"] = Notification.objects.filter(user=request.user, read_at=None).count()
+        return response
 
     @extend_schema(summary="Mark my notifications read", request=NotificationsReadSerializer,
                    responses={200: OpenApiResponse(description="`{marked: n}`")})

@@ -3,10 +3,12 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from inbox.api.saved_views import SavedViewViewSet
 from inbox.api.views import ConversationViewSet
 
 router = SimpleRouter()
 router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("views", SavedViewViewSet, basename="saved-view")
 
 urlpatterns = [
     *router.urls,

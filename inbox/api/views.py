@@ -15,6 +15,9 @@ from inbox.api.errors import ApiError
 from inbox.api.filters import DEFAULT_ORDERING, ConversationFilter
 from inbox.api.keyset import Keyset, KeysetCursorPagination
 from inbox.api.serializers import (
+    AssignableSerializer,
+    BulkResultSerializer,
+    BulkSerializer,
     ConversationSerializer,
     ConversationUpdateSerializer,
     ErrorSerializer,
@@ -25,9 +28,10 @@ from inbox.api.serializers import (
     UploadSerializer,
 )
 from inbox.conversations import attachments as attachment_services
-from inbox.conversations import reply, selectors
+from inbox.conversations import bulk, reply, selectors
 from inbox.conversations import triage as conversation_services
 from inbox.models import META_CHANNELS, Conversation, Team
+from inbox.team import assignment
 
 CONVERSATION_KEYSETS = {
     "-last_message_at": Keyset("last_message_at", descending=True),
@@ -77,6 +81,17 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_object(self):
         # Never through filter_queryset: list filters must not hide a conversation on its own URL.
         return selectors.conversation_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        q = request.query_params.get("q", "").strip()
+        if q and page:
+            # Why each hit matched, for the page only (one query): see selectors.search_snippets.
+            snippets = selectors.search_snippets(page, q=q)
+            for conversation in page:
+                conversation.search_snippet = snippets.get(conversation.pk)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_keyset(self) -> Keyset:
         if self.action == "messages":
@@ -235,9 +250,120 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         conversation = conversation_services.conversation_mark_unread(conversation=self.get_object(), by=request.user)
         return Response(self._fresh(conversation))
 
+    @extend_schema(
+        summary="I opened it: mark it read for me",
+        description=(
+            "Your own unread state (`read_at`, `unread` on the conversation; the `unread` filter): other "
+            "agents' lists do not change and the customer is told nothing (that is `read/`, which follows "
+            "the inbox's read-receipt etiquette)."
+        ),
+        request=None,
+        responses={200: ConversationSerializer, **COMMON_ERRORS},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def opened(self, request, pk=None):
+        conversation = self.get_object()
+        conversation_services.conversation_opened(conversation=conversation, by=request.user)
+        return Response(self._fresh(conversation))
+
+    @extend_schema(
+        summary="Who and which teams you may choose for this conversation",
+        description=(
+            "The assignee and team menus: exactly what PATCH would accept from you. Agents may take an "
+            "unassigned conversation of their team (and release their own); leads and managers choose among "
+            "the active agents of the conversation's team; admins among every agent. Leads, managers and "
+            "admins route to any team, agents only among their own."
+        ),
+        responses={200: AssignableSerializer, **COMMON_ERRORS},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def assignable(self, request, pk=None):
+        conversation = self.get_object()
+        people = assignment.assignable_agents(user=request.user, conversation=conversation)
+        return Response({
+            "agents": [
+                {"id": u.pk, "name": u.get_full_name() or u.get_username(), "username": u.get_username(),
+                 "availability": u.agent.availability, "me": u.pk == request.user.pk}
+                for u in people
+            ],
+            "teams": [{"id": t.pk, "name": t.name} for t in assignment.assignable_teams(user=request.user)],
+            "may_unassign": assignment.may_unassign(user=request.user, conversation=conversation),
+            "assign_to_me": conversation.assignee_id != request.user.pk and any(u.pk == request.user.pk for u in people),
+        })
+
+    @extend_schema(
+        summary="Send a failed reply again",
+        description=(
+            "The same message row goes back to `queued` (provider id and error cleared) and is sent again. "
+            "The channel's rules are checked as for a new reply: 409 `window_closed` (the Messenger/Instagram "
+            "window closed since; write a new reply, with the HUMAN_AGENT tag where allowed), 409 `opted_out`, "
+            "409 `not_failed` (it is not failed), 409 `not_retryable` (a note, or a message sent elsewhere)."
+        ),
+        request=None,
+        responses={200: MessageSerializer, 409: _error("`not_failed`, `not_retryable`, `window_closed`, `opted_out`"),
+                   **COMMON_ERRORS},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], url_path=r"messages/(?P<message_id>[0-9]{1,18})/retry")
+    def retry(self, request, pk=None, message_id=None):
+        message = reply.message_retry(conversation=self.get_object(), message_id=int(message_id), by=request.user)
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        summary="One action on many conversations",
+        description=(
+            "`action`: `assign` (`assignee`: a user id, or null to unassign), `move_team` (`team`: a team id, "
+            "or null), `label` (`labels` added to each conversation's own), `snooze` (`snoozed_until` in the "
+            "future), `resolve`. At most 100 `ids`. Each conversation changes in its own transaction, by the "
+            "same rules as a PATCH; the answer says, per id in the order given, whether it did: "
+            "`{id, ok: true, conversation}` or `{id, ok: false, error: {code, detail}}` (e.g. `not_found`, "
+            "`forbidden`, `already_assigned`, `invalid_assignee`). `conversation` is null when the change moved "
+            "it out of your sight. A body that cannot apply to any conversation is a 400."
+        ),
+        request=BulkSerializer,
+        responses={200: BulkResultSerializer, 400: BAD_INPUT, 401: COMMON_ERRORS[401]},
+        examples=[
+            OpenApiExample("Resolve three", value={"ids": [12, 15, 18], "action": "resolve"}, request_only=True),
+            OpenApiExample("Assign to user 7", value={"ids": [12, 15], "action": "assign", "assignee": 7}, request_only=True),
+            OpenApiExample("Label", value={"ids": [12], "action": "label", "labels": ["refund"]}, request_only=True),
+        ],
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def bulk(self, request):
+        body = BulkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        action_name = data["action"]
+        params: dict = {}
+        if action_name == "assign":
+            params["assignee"] = _user_or_none(data["assignee"])
+        elif action_name == "move_team":
+            params["team"] = _team_or_none(data["team"])
+        elif action_name == "label":
+            params["labels"] = data["labels"]
+        elif action_name == "snooze":
+            params["snoozed_until"] = data["snoozed_until"]
+        outcomes = bulk.conversations_bulk_apply(user=request.user, ids=data["ids"], action=action_name, **params)
+        done = [o.id for o in outcomes if o.ok]
+        fresh = {c.pk: c for c in selectors.conversations_listed(user=request.user).filter(pk__in=done)}
+        results = []
+        for o in outcomes:
+            if o.ok:
+                row = fresh.get(o.id)
+                results.append({"id": o.id, "ok": True, "conversation": ConversationSerializer(row).data if row else None})
+            else:
+                results.append({"id": o.id, "ok": False, "error": {"code": o.code, "detail": o.detail}})
+        return Response({
+            "action": action_name,
+            "succeeded": len(done),
+            "failed": len(outcomes) - len(done),
+            "results": results,
+        })
+
     def _fresh(self, conversation) -> dict:
-        """Serialize as the list does (related rows joined), even if the change moved it out of sight."""
-        fresh = Conversation.objects.select_related("inbox", "customer").prefetch_related(selectors.LABELS).get(pk=conversation.pk)
+        """Serialize as the list does (related rows joined, your read state), even if the change moved it out of sight."""
+        fresh = selectors.with_read_state(
+            Conversation.objects.select_related("inbox", "customer").prefetch_related(selectors.LABELS), user=self.request.user
+        ).get(pk=conversation.pk)
         return ConversationSerializer(fresh).data
 
 

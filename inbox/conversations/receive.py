@@ -75,7 +75,7 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
     if stored is None:
         return None  # the same event, delivered concurrently, got there first
     message, conversation = stored
-    note_inbound(conversation, at=incoming.timestamp, customer_action=incoming.is_customer_action)
+    note_inbound(conversation, at=incoming.timestamp, customer_action=incoming.is_customer_action, message=message)
     # The message was made just now (so has no record yet); in a conversation made just now, it is the only one.
     metrics.record_inbound(message, conversation=conversation, new_message=True, only_message=conversation_created)
     # A conversation made in this transaction has no labels yet (nobody could label it).
@@ -137,7 +137,7 @@ def _echo_receive(
     if stored is None:
         return None
     message, conversation = stored
-    note_outbound(conversation, at=incoming.timestamp, human=True)
+    note_outbound(conversation, at=incoming.timestamp, human=True, message=message)
     metrics.record_reply(message)
     _published(message, conversation)
     return message

@@ -88,7 +88,7 @@ def reply_send(
             payload=payload or {},
             created_at=now,
         )
-        note_outbound(conversation, at=now, human=sender_type == SenderType.AGENT)
+        note_outbound(conversation, at=now, human=sender_type == SenderType.AGENT, message=message)
         realtime.message_changed(message, "message.created")
         realtime.conversation_changed(conversation, "conversation.updated")
         transaction.on_commit(lambda: message_dispatch(message.pk))
@@ -193,6 +193,55 @@ def _send_failed(message: Message, exc: ProviderError) -> float | None:
             granted=False,
             source="provider_error",
             proof={"code": exc.code, "message": message.pk},
+
+
+def message_retry(*, conversation: Conversation, message_id: int, by: AbstractBaseUser | None) -> Message:
+    """Send a failed reply again: the same row goes back to `queued` and is dispatched once more.
+
+    The channel's rules are checked again as for a new reply (the window may have closed since, the
+    customer may have opted out): a refusal leaves the row failed. The provider's id and error are
+    cleared and the attempts start over; the row stays the idempotency key of the send.
+    """
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("inbox", "customer", "identity")
+            .get(pk=conversation.pk)
+        )
+        message = Message.objects.select_for_update().filter(pk=message_id, conversation=conversation).first()
+        if message is None:
+            raise ReplyRefused("not_found", "No such message in this conversation.", 404)
+        message.conversation = conversation
+        if message.direction != Direction.OUT or message.is_private or message.payload.get("echo"):
+            raise ReplyRefused("not_retryable", "Only replies sent from this inbox can be sent again.", 409)
+        if message.status != MessageStatus.FAILED:
+            raise ReplyRefused("not_failed", f"Only a failed message can be sent again; this one is {message.status}.", 409)
+        now = timezone.now()
+        if conversation.is_comment_thread or message.payload.get("comment_reply"):
+            comment_reply_prepare(
+                conversation=conversation, payload=message.payload, tag=message.tag or None,
+                attachments=message.attachments, sender_type=message.sender_type, now=now,
+            )
+            policy = SendPolicy(message.messaging_type, message.tag)
+        else:
+            policy = reply_policy(conversation=conversation, tag=message.tag or None, sender_type=message.sender_type, now=now)
+        if is_opted_out(customer=conversation.customer, channel=conversation.channel):
+            raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
+        message.status = MessageStatus.QUEUED
+        message.external_id = None
+        message.error_code = ""
+        message.error_detail = ""
+        message.send_attempts = 0
+        message.next_attempt_at = None
+        message.tag = policy.tag
+        message.messaging_type = policy.messaging_type
+        message.save(update_fields=[
+            "status", "external_id", "error_code", "error_detail", "send_attempts", "next_attempt_at", "tag", "messaging_type",
+        ])
+        logger.info("message %s re-queued by user %s", message.pk, by.pk if by is not None else None)
+        realtime.message_changed(message, "message.updated")
+        transaction.on_commit(lambda: message_dispatch(message.pk))
+    return message
         )
     realtime.message_changed(message, "message.updated")
     return None

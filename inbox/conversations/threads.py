@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from customers.models import Customer, Identity
 from inbox.conversations.window import window_opened
-from inbox.models import META_CHANNELS, Conversation, ConversationStatus, Inbox
+from inbox.models import META_CHANNELS, PREVIEW_CHARS, Conversation, ConversationStatus, Inbox, Message
 from inbox.realtime import publish as realtime
 
 
@@ -64,10 +64,22 @@ def loaded_relations(locked: Conversation, *, inbox: Inbox, earlier: Conversatio
         locked.customer = customer
 
 
-def note_inbound(conversation: Conversation, *, at: datetime, customer_action: bool) -> None:
+def _preview_note(conversation: Conversation, message: Message | None, fields: list[str]) -> None:
+    """The list's preview follows the latest message (the caller checked it is the latest)."""
+    if message is None:
+        return
+    conversation.last_message_text = " ".join((message.text or "").split())[:PREVIEW_CHARS]
+    conversation.last_message_direction = message.direction
+    conversation.last_message_sender_type = message.sender_type
+    fields += ["last_message_text", "last_message_direction", "last_message_sender_type"]
+
+
+def note_inbound(conversation: Conversation, *, at: datetime, customer_action: bool, message: Message | None = None) -> None:
+    """A customer message at `at` (`message`, for the list's preview) on a locked conversation row."""
     fields = ["last_message_at", "last_inbound_at", "waiting_since", "unread_count", "status", "snoozed_until"]
-    if conversation.last_message_at is None or at > conversation.last_message_at:
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
         conversation.last_message_at = at
+        _preview_note(conversation, message, fields)
     if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
         conversation.last_inbound_at = at
     if conversation.waiting_since is None or at < conversation.waiting_since:
@@ -90,10 +102,12 @@ def customer_action_note(conversation: Conversation, *, at: datetime, save: bool
         realtime.conversation_changed(conversation, "conversation.updated")
 
 
-def note_outbound(conversation: Conversation, *, at: datetime, human: bool) -> None:
+def note_outbound(conversation: Conversation, *, at: datetime, human: bool, message: Message | None = None) -> None:
+    """A reply (or echo, or automated message) at `at` (`message`, for the list's preview)."""
     fields = ["last_message_at"]
-    if conversation.last_message_at is None or at > conversation.last_message_at:
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
         conversation.last_message_at = at
+        _preview_note(conversation, message, fields)
     if human and conversation.waiting_since is not None:
         conversation.waiting_since = None
         conversation.unread_count = 0

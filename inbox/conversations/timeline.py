@@ -38,7 +38,7 @@ def workspace_data(*, user) -> dict:
     if not is_admin(user):
         agents_qs = agents_qs.filter(Q(agent__teams__in=mine) | Q(pk=user.pk)).distinct()
     agents = [
-        {"id": u.pk, "name": u.get_full_name() or u.get_username()}
+        {"id": u.pk, "name": u.get_full_name() or u.get_username(), "username": u.get_username()}
         for u in agents_qs.order_by("username").only("id", "username", "first_name", "last_name")
     ]
     inboxes = [
@@ -54,6 +54,8 @@ def workspace_data(*, user) -> dict:
         "canned": [
             {"shortcut": c.shortcut, "title": c.title, "text": c.text} for c in canned_for(user=user)
         ],
+        # Endpoints the page's scripts may use (static/inbox/workspace/state.js reads these).
+        "features": {"message_retry": True, "saved_views": True, "bulk": True, "assignable": True, "opened": True},
     }
 
 

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.services import labels_for
-from inbox.models import Conversation, ConversationEvent, ConversationStatus, Team
+from inbox.models import Conversation, ConversationEvent, ConversationRead, ConversationStatus, Team
 from inbox.realtime import publish as realtime
-from inbox.team.assignment import conversation_assign, conversation_resolved
+from inbox.team.assignment import check_may_route, conversation_assign, conversation_resolved
 
 
 class _Unset(enum.Enum):
@@ -81,6 +81,7 @@ def conversation_update(
                         data={"from": conv.status, "to": new_status, "snoozed_until": until.isoformat() if until else None},
                     )
                 )
+            check_may_route(by=by, conversation=conv, team=team)
                 conv.resolved_at = now if new_status == ConversationStatus.RESOLVED else None
                 fields |= {"status", "resolved_at"}
             conv.status = new_status
@@ -127,12 +128,25 @@ def conversation_update(
 
 
 def conversation_mark_read(*, conversation: Conversation, by) -> Conversation:
-    """The agent has seen it: no unread messages left."""
+    """The agent has seen it (the inbox's read-receipt moment): no unread messages left, for everyone."""
+    conversation_opened(conversation=conversation, by=by)
     return _unread_set(conversation=conversation, unread=False)
+
+def conversation_opened(*, conversation: Conversation, by) -> datetime:
+    """`by` opened the thread: read for them (their own unread state), whatever the customer is told.
+
+    Touches only `by`'s ConversationRead row, so no frame goes out: nobody else's list changes.
+    """
+    now = timezone.now()
+    ConversationRead.objects.update_or_create(conversation=conversation, user_id=by.pk, defaults={"read_at": now})
+    return now
+
 
 
 def conversation_mark_unread(*, conversation: Conversation, by) -> Conversation:
-    """Flag it for later: at least one unread message (a count already above stays)."""
+    """Flag it for later: at least one unread message (a count already above stays), unread for `by` too."""
+    if by is not None:
+        ConversationRead.objects.filter(conversation=conversation, user_id=by.pk).delete()
     return _unread_set(conversation=conversation, unread=True)
 
 

@@ -57,7 +57,18 @@ def conversation_data(conversation: Conversation, *, labels: list | None = None)
         "snoozed_until": _time(conversation.snoozed_until),
         "created_at": _time(conversation.created_at),
         "thread": conversation.thread,
+        "last_message": _last_message(conversation),
+        "last_inbound_at": _time(conversation.last_inbound_at),
+        # Per agent (the API's answer for whoever asks); a frame goes to everyone who may see it.
+        "read_at": None,
+        "unread": None,
+        "snippet": None,
     }
+
+
+def _last_message(conversation: Conversation) -> dict[str, Any] | None:
+    last = conversation.last_message
+    return None if last is None else {**last, "created_at": _time(last["created_at"])}
 
 
 def message_data(message: Message) -> dict[str, Any]:

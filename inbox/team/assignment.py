@@ -17,7 +17,12 @@ inbox's team) who are under capacity, the one whose last assignment is oldest go
 loaded breaks ties. Capacity counts open and pending conversations assigned to the agent.
 
 Inbox settings read here (Inbox.settings): `auto_assign` (bool, default off),
-`reassign_on_away` (bool, default off), `unassign_on_resolve` (bool, default on).
+`reassign_on_away` (bool, default off), `unassign_on_resolve` (bool, default off: resolving keeps
+the owner, so "Mine → Resolved" lists what an agent closed; on, a resolved conversation goes back
+to nobody and the history says the inbox setting did it, not the agent).
+
+Who may choose whom (`assignable_agents`, `assignable_teams`) is the same rule the writes check, so
+the workspace's menus list only what the server accepts.
 """
 
 from __future__ import annotations
@@ -36,7 +41,17 @@ from django.utils import timezone
 from inbox import signals
 from inbox.audit import audit_record
 from inbox.conversations.errors import ReplyRefused
-from inbox.models import Agent, Availability, Conversation, ConversationEvent, ConversationStatus, Inbox, Role, Team
+from inbox.models import (
+    Agent,
+    Availability,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Inbox,
+    Notification,
+    Role,
+    Team,
+)
 from inbox.realtime import publish as realtime
 from inbox.team.access import agent_of, can_see_conversation, is_admin, is_lead, role_of, team_ids_of
 
@@ -138,8 +153,88 @@ def _check_may_assign(*, by, conversation: Conversation, assignee) -> None:
             raise AssignmentRefused("invalid_assignee", "The assignee is not a member of this conversation's team.", 400)
 
 
+def assignable_agents(*, user, conversation: Conversation) -> list:
+    """The users `user` may assign `conversation` to, as `_check_may_assign` decides (by name).
+
+    Agents: themselves, while it is unassigned or theirs. Leads and managers: the active agents of
+    the conversation's team. Admins: every active agent. Empty when `user` may not see it.
+    """
+    role = role_of(user)
+    if role is None or not can_see_conversation(user, conversation):
+        return []
+    User = get_user_model()
+    team = conversation_team(conversation)
+    if role == Role.AGENT:
+        if conversation.assignee_id == user.pk:
+            return [user]
+        if conversation.assignee_id is not None or team is None or team.pk not in team_ids_of(user):
+            return []
+        return [user]
+    people = User.objects.filter(is_active=True, agent__isnull=False)
+    if role != Role.ADMIN:
+        if team is None:
+            return []
+        people = people.filter(agent__teams=team)
+    return list(people.select_related("agent").distinct().order_by("first_name", "last_name", "username"))
+
+
+def may_unassign(*, user, conversation: Conversation) -> bool:
+    """Whether `user` may leave `conversation` with nobody (agents: only their own)."""
+    role = role_of(user)
+    if role is None or conversation.assignee_id is None:
+        return False
+    return role != Role.AGENT or conversation.assignee_id == user.pk
+
+
+def assignable_teams(*, user) -> list[Team]:
+    """The teams `user` may route conversations to: any team for leads, managers and admins
+    (routing is their call); an agent only among their own teams."""
+    role = role_of(user)
+    if role is None:
+        return []
+    if role == Role.AGENT:
+        return list(Team.objects.filter(pk__in=team_ids_of(user)).order_by("name"))
+    return list(Team.objects.order_by("name"))
+
+
+def check_may_route(*, by, conversation: Conversation, team: Team | None) -> None:
+    """403 when `by` may not route `conversation` to `team` (None: back to its inbox's team)."""
+    if by is None:
+        return
+    if team is None:
+        if role_of(by) == Role.AGENT and conversation.team_id not in (None, *team_ids_of(by)):
+            raise AssignmentRefused("forbidden", "Agents may route conversations only within their own teams.", 403)
+        return
+    if team.pk not in {t.pk for t in assignable_teams(user=by)}:
+        raise AssignmentRefused("forbidden", "Agents may route conversations only within their own teams.", 403)
+
+
+def assignment_notify(*, conversation: Conversation, user, by, reason: str) -> Notification:
+    """Tell `user` a conversation is theirs now: stored for the bell, and live on their socket."""
+    text = str(conversation.customer)
+    notification = Notification.objects.create(
+        user=user, kind=Notification.Kind.ASSIGNMENT, conversation=conversation, actor=by,
+        data={"reason": reason, "text": text},
+    )
+    realtime.publish(
+        [f"user-{user.pk}"],
+        {
+            "type": "notification",
+            "kind": Notification.Kind.ASSIGNMENT,
+            "notification": notification.pk,
+            "conversation": conversation.pk,
+            "message": None,
+            "by": {"id": by.pk, "username": by.get_username()} if by is not None else None,
+            "text": text,
+            "reason": reason,
+        },
+    )
+    return notification
+
+
 def _assignment_apply(conversation: Conversation, assignee, *, by, reason: str, drain: bool = True) -> None:
-    """Write the change on a locked conversation: the row, the history entry, the realtime event."""
+    """Write the change on a locked conversation: the row, the history entry, the realtime event,
+    and the new assignee's notification (unless they took it themselves)."""
     old = conversation.assignee_id
     new = assignee.pk if assignee is not None else None
     conversation.assignee = assignee
@@ -155,6 +250,8 @@ def _assignment_apply(conversation: Conversation, assignee, *, by, reason: str, 
     realtime.conversation_changed(
         conversation, "conversation.updated", previous_groups=[f"user-{old}"] if old else None
     )
+    if new is not None and (by is None or by.pk != new):
+        assignment_notify(conversation=conversation, user=assignee, by=by, reason=reason)
     if drain and old is not None and conversation.status in OPEN_STATUSES:
         # The old assignee has room for one more: offer them the queue once this commits.
         queue_drain_after_commit(user_ids=[old])
@@ -296,20 +393,24 @@ def queue_drain_after_commit(*, user_ids: Iterable[int] = (), team_ids: Iterable
 # --- Resolve, availability, presence --------------------------------------------------------------
 
 
-def conversation_resolved(*, conversation: Conversation, by) -> Conversation:
-    """Call once a conversation is resolved: unassign it (unless its inbox says `unassign_on_resolve: false`).
+def unassigns_on_resolve(inbox: Inbox) -> bool:
+    """The inbox's opt-in `unassign_on_resolve` (default off: resolving keeps the owner)."""
+    return bool((inbox.settings or {}).get("unassign_on_resolve", False))
 
-    The history keeps who had it; the freed agent is offered the queue after commit.
-    """
+
+def conversation_resolved(*, conversation: Conversation, by) -> Conversation:
+    """Call once a conversation is resolved: it keeps its assignee, unless its inbox opted in to
+    `unassign_on_resolve`. Then the history records the inbox setting (no actor, reason `resolved`)
+    as what unassigned it, never the person who resolved, and the freed agent is offered the queue."""
     with transaction.atomic():
         locked = _lock_conversation(conversation)
         if (
             locked.status == ConversationStatus.RESOLVED
             and locked.assignee_id is not None
-            and locked.inbox.settings.get("unassign_on_resolve", True)
+            and unassigns_on_resolve(locked.inbox)
         ):
             old = locked.assignee_id
-            _assignment_apply(locked, None, by=by, reason="resolved")
+            _assignment_apply(locked, None, by=None, reason="resolved")
             queue_drain_after_commit(user_ids=[old])
     conversation.assignee_id = locked.assignee_id
     return locked

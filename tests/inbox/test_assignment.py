@@ -196,9 +196,11 @@ def test_a_customer_reply_keeps_the_assignee(auto_inbox, bob, dave, django_captu
 
 
 @pytest.mark.django_db
-def test_resolving_unassigns_and_the_freed_agent_takes_the_oldest_waiting_conversation(
+def test_an_inbox_that_opts_in_unassigns_on_resolve_and_the_freed_agent_takes_the_oldest_waiting_conversation(
     auto_inbox, bob, django_capture_on_commit_callbacks
 ):
+    auto_inbox.settings["unassign_on_resolve"] = True
+    auto_inbox.save()
     set_agent(bob, capacity=1)
     first, older, newer = waiting(auto_inbox, 3)
     Conversation.objects.filter(pk=first.pk).update(waiting_since=None)
@@ -215,19 +217,20 @@ def test_resolving_unassigns_and_the_freed_agent_takes_the_oldest_waiting_conver
     assert assignee_of(newer) is None
     unassigned = ConversationEvent.objects.filter(conversation=first, kind="assigned").last()
     assert unassigned.data == {"from": bob.pk, "to": None, "reason": "resolved"}
-    assert unassigned.actor == bob
+    # The inbox's setting unassigned it, not Bob: the history must not say he did.
+    assert unassigned.actor is None
 
 
 @pytest.mark.django_db
-def test_an_inbox_may_keep_the_assignee_on_resolve(auto_inbox, bob):
-    auto_inbox.settings["unassign_on_resolve"] = False
-    auto_inbox.save()
+def test_resolving_keeps_the_assignee_by_default_and_records_no_unassignment(auto_inbox, bob):
+    assert "unassign_on_resolve" not in auto_inbox.settings
     [conversation] = waiting(auto_inbox, 1)
     conversation_assign(conversation=conversation, assignee=bob, by=None)
 
     conversation_update(conversation=conversation, by=bob, status="resolved")
 
     assert assignee_of(conversation) == bob.pk
+    assert [e.data["to"] for e in ConversationEvent.objects.filter(conversation=conversation, kind="assigned")] == [bob.pk]
 
 
 # --- Availability and presence -------------------------------------------------------------------------
@@ -567,6 +570,8 @@ def test_a_drain_racing_a_new_message_assigns_each_conversation_once(auto_inbox,
 
 @pytest.mark.django_db
 def test_the_assignment_history_counts_what_each_agent_received_and_released(auto_inbox, lead, bob, dave):
+    auto_inbox.settings["unassign_on_resolve"] = True
+    auto_inbox.save()
     start = timezone.now()
     set_agent(lead, availability="busy")
     set_agent(dave, availability="busy")
