@@ -301,6 +301,10 @@ class Message(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     send_attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When an attempt whose outcome is not known began: stamped and committed before the provider
+    # call, cleared once the provider answered. Set on a queued row, the send may have gone out
+    # (a worker killed mid-send, a read timeout): the next attempt looks for it first (conversations/reply.py).
+    send_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

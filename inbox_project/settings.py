@@ -343,6 +343,12 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_URL = env_url("TWILIO_API_URL", "https://api.twilio.com", ("http", "https"))
 SHOPIFY_WEBHOOK_SECRET = env_str("SHOPIFY_WEBHOOK_SECRET", "")
 PROVIDER_HTTP_TIMEOUT = env_int("PROVIDER_HTTP_TIMEOUT", 15)
+# URLs from outside (media in a provider's payload) are fetched only from public addresses
+# (inbox_project/safe_fetch.py); these `host:port` pairs may be private anyway. Empty in production.
+FETCH_ALLOW_PRIVATE_HOSTS = env_list("FETCH_ALLOW_PRIVATE_HOSTS", [])
+# A Meta send interrupted before its answer was recorded (a worker killed mid-send) is re-sent only
+# after this long without the echo webhook that would show it went out (inbox/conversations/reply.py).
+META_ECHO_GRACE_SECONDS = env_int("META_ECHO_GRACE_SECONDS", 60)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

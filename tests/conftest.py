@@ -96,10 +96,13 @@ def _fake_server():
 
 @pytest.fixture
 def fake_provider(_fake_server, settings):
-    """The providers' APIs, faked on loopback; META_GRAPH_URL and TWILIO_API_URL point at it."""
+    """The providers' APIs, faked on loopback; META_GRAPH_URL and TWILIO_API_URL point at it, and
+    the safe fetcher may fetch from it (FETCH_ALLOW_PRIVATE_HOSTS)."""
     _fake_server.reset()
     settings.META_GRAPH_URL = _fake_server.url + "/v24.0"
     settings.TWILIO_API_URL = _fake_server.url
+    # Media URLs on the fake CDN are fetched although it is on loopback: this host:port only.
+    settings.FETCH_ALLOW_PRIVATE_HOSTS = [_fake_server.url.removeprefix("http://")]
     yield _fake_server
     _fake_server.reset()
 

@@ -11,7 +11,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Script:
     body: bytes
     content_type: str
     times: int | None  # None: forever
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -59,8 +60,10 @@ class FakeProviderServer:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 recorded = Recorded(self.command, parts.path, parse_qs(parts.query), dict(self.headers), body)
-                status, payload, ctype = fake._answer(recorded)
+                status, payload, ctype, *extra = fake._answer(recorded)
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -79,25 +82,25 @@ class FakeProviderServer:
         self.server.server_close()
 
     def script(self, path_regex: str, *, status: int = 200, json_body=None, text: str = "", times: int | None = 1,
-               content_type: str | None = None, body: bytes | None = None) -> None:
+               content_type: str | None = None, body: bytes | None = None, headers: dict | None = None) -> None:
         """Answer requests whose path matches with this (the first `times` of them; None: all).
 
-        `body` answers raw bytes (media downloads).
+        `body` answers raw bytes (media downloads); `headers` adds response headers (a redirect's Location).
         """
         if body is None:
             body = json.dumps(json_body).encode() if json_body is not None else text.encode()
         ctype = content_type or ("application/json" if json_body is not None else "text/plain")
         with self.lock:
-            self.scripts.append(Script(re.compile(path_regex), status, body, ctype, times))
+            self.scripts.append(Script(re.compile(path_regex), status, body, ctype, times, dict(headers or {})))
 
-    def _answer(self, recorded: Recorded) -> tuple[int, bytes, str]:
+    def _answer(self, recorded: Recorded) -> tuple:
         with self.lock:
             self.requests.append(recorded)
             for script in self.scripts:
                 if script.pattern.search(recorded.path) and (script.times is None or script.times > 0):
                     if script.times is not None:
                         script.times -= 1
-                    return script.status, script.body, script.content_type
+                    return script.status, script.body, script.content_type, script.headers
         if callable(self.default_responder):
             status, body = self.default_responder(recorded)
             return status, json.dumps(body).encode(), "application/json"
@@ -111,3 +114,72 @@ class FakeProviderServer:
         with self.lock:
             self.requests.clear()
             self.scripts.clear()
+
+
+
+class TwilioMessages:
+    """Twilio's Messages resource as a stateful fake (a FakeProviderServer `default_responder`):
+    `POST …/Messages.json` creates a message and answers it (optionally after `delay` seconds, as a
+    slow API would), `GET …/Messages.json?To=&From=&PageSize=` lists the account's messages newest
+    first in Twilio's page format (tests/fixtures/twilio/messages_list.json), with `next_page_uri`
+    and `PageToken` paging. Anything else answers `fallback(recorded)` or 200 {}."""
+
+    def __init__(self, *, delay: float = 0.0, fallback=None):
+        import itertools
+
+        self.delay = delay
+        self.fallback = fallback
+        self.lock = threading.Lock()
+        self.created: list[dict] = []
+        self.lists: int = 0
+        self._sids = itertools.count(1)
+
+    def __call__(self, recorded: Recorded):
+        import time
+        from email.utils import formatdate
+
+        if not recorded.path.endswith("/Messages.json"):
+            return self.fallback(recorded) if self.fallback else (200, {})
+        account = recorded.path.split("/Accounts/", 1)[1].split("/", 1)[0]
+        if recorded.method == "POST":
+            form = recorded.form()
+            with self.lock:
+                sid = f"SM{next(self._sids):032x}"
+                item = {
+                    "account_sid": account, "api_version": "2010-04-01", "sid": sid, "body": form.get("Body", ""),
+                    "to": form.get("To"), "from": form.get("From"),
+                    "messaging_service_sid": form.get("MessagingServiceSid"),
+                    "date_created": formatdate(time.time(), usegmt=True).replace("GMT", "+0000"),
+                    "date_sent": None, "date_updated": None, "direction": "outbound-api", "status": "queued",
+                    "num_media": str(len(parse_qs(recorded.body.decode()).get("MediaUrl", []))),
+                    "num_segments": "1", "error_code": None, "error_message": None, "price": None, "price_unit": "USD",
+                    "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+                }
+                self.created.append(item)
+            if self.delay:
+                time.sleep(self.delay)
+            return 201, item
+        query = {k: v[-1] for k, v in recorded.query.items()}
+        size = int(query.get("PageSize") or 50)
+        start = int(query.get("PageToken") or 0)
+        with self.lock:
+            self.lists += 1
+            matching = [
+                m for m in reversed(self.created)
+                if (not query.get("To") or m["to"] == query["To"]) and (not query.get("From") or m["from"] == query["From"])
+            ]
+        page = matching[start:start + size]
+        base = f"/2010-04-01/Accounts/{account}/Messages.json"
+        filters = "&".join(f"{k}={quote(query[k])}" for k in ("To", "From") if query.get(k))
+        more = start + size < len(matching)
+        return 200, {
+            "messages": page,
+            "next_page_uri": f"{base}?{filters}&PageSize={size}&PageToken={start + size}" if more else None,
+            "page": start // size, "page_size": size, "start": start, "end": start + max(len(page) - 1, 0),
+            "uri": f"{base}?{filters}&PageSize={size}", "first_page_uri": f"{base}?{filters}&PageSize={size}&Page=0",
+            "previous_page_uri": None,
+        }
+
+    def sent_to(self, number: str) -> list[dict]:
+        with self.lock:
+            return [m for m in self.created if m["to"] == number]

@@ -16,7 +16,6 @@ import mimetypes
 import posixpath
 import secrets
 import tempfile
-import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -34,7 +33,19 @@ from inbox import jobs
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.files import is_remote, needs_twilio_auth, public_url
 from inbox.models import Conversation, Direction, Message
+from inbox.providers.media_types import (  # noqa: F401 - part of this module's interface
+    ALLOWED_TYPE_PREFIXES,
+    ALLOWED_TYPES,
+    GENERIC_TYPES,
+    INLINE_IMAGE_TYPES,
+    REFUSED_TYPES,
+    clean_type,
+    served_type,
+    shown_inline,
+    type_allowed,
+)
 from inbox.realtime import publish as realtime
+from inbox_project import safe_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -48,33 +59,6 @@ UPLOAD_MAX_AGE = 24 * 3600
 UPLOAD_SALT = "inbox.attachments.upload"
 
 
-# SVG and HTML are deliberately absent: both can run script when opened from our origin.
-ALLOWED_TYPE_PREFIXES = ("image/", "audio/", "video/")
-REFUSED_TYPES = frozenset({"image/svg+xml"})
-ALLOWED_TYPES = frozenset(
-    {
-        "application/pdf",
-        "application/zip",
-        "application/octet-stream",
-        "application/msword",
-        "application/rtf",
-        "application/vnd.ms-excel",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "text/plain",
-        "text/csv",
-        "text/calendar",
-        "text/vcard",
-        "text/x-vcard",
-    }
-)
-# Shown in the page (<img>, <audio>, <video>); everything else downloads.
-INLINE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/bmp"})
-GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
-
-
 class FetchFailed(Exception):
     def __init__(self, code: str, detail: str, *, transient: bool):
         super().__init__(f"{code}: {detail}")
@@ -83,23 +67,7 @@ class FetchFailed(Exception):
         self.transient = transient
 
 
-# --- Content types ---------------------------------------------------------------------------------
-
-
-def clean_type(value: Any) -> str:
-    return str(value or "").split(";", 1)[0].strip().lower()
-
-
-def type_allowed(content_type: str) -> bool:
-    content_type = clean_type(content_type)
-    if content_type in REFUSED_TYPES:
-        return False
-    return content_type in ALLOWED_TYPES or content_type.startswith(ALLOWED_TYPE_PREFIXES)
-
-
-def shown_inline(content_type: str) -> bool:
-    content_type = clean_type(content_type)
-    return content_type in INLINE_IMAGE_TYPES or content_type.startswith(("audio/", "video/"))
+# --- Limits and names (the type allowlist is inbox/providers/media_types.py) ----------------------
 
 
 def max_bytes(channel: str | None = None) -> int:
@@ -130,18 +98,22 @@ def message_needs_fetch(message: Message) -> bool:
     return any(is_remote(a) for a in message.attachments or [])
 
 
+def _twilio_auth(url: str) -> tuple[str, str] | None:
+    """Our Twilio credentials for Twilio's own API only, hop by hop (never for its CDN or anyone else)."""
+    return (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN) if needs_twilio_auth(url) else None
+
+
 def _download(url: str, *, declared_type: str, limit: int) -> dict[str, Any]:
-    auth = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN) if needs_twilio_auth(url) else None
-    session = requests.Session()
-    session.max_redirects = MAX_REDIRECTS
-    started = time.monotonic()
+    """Fetch one provider URL into storage through the safe fetcher (inbox_project/safe_fetch.py):
+    public addresses only, every redirect hop checked, the checked address pinned, size and time capped."""
     try:
-        # requests drops the Authorization header when a redirect leaves the host (Twilio -> its CDN).
-        with session.get(url, auth=auth, stream=True, timeout=FETCH_TIMEOUT) as response:
+        with safe_fetch.fetch(
+            url, auth=_twilio_auth, timeout=FETCH_TIMEOUT, max_redirects=MAX_REDIRECTS, deadline=FETCH_DEADLINE_SECONDS
+        ) as (response, deadline):
             status = response.status_code
             if status == 429 or status >= 500:
                 raise FetchFailed("unavailable", f"The provider answered HTTP {status}.", transient=True)
-            if status >= 400:
+            if status >= 300:
                 # Meta's CDN answers 403/404 once a URL expired; Twilio 401/404 for deleted media.
                 raise FetchFailed("gone", f"The provider answered HTTP {status}.", transient=False)
             content_type = clean_type(response.headers.get("Content-Type"))
@@ -151,31 +123,27 @@ def _download(url: str, *, declared_type: str, limit: int) -> dict[str, Any]:
             content_type = content_type or "application/octet-stream"
             if not type_allowed(content_type):
                 raise FetchFailed("type_not_allowed", f"{content_type} attachments are not accepted.", transient=False)
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > limit:
-                raise FetchFailed("too_large", f"The file is {int(length)} bytes; the limit is {limit}.", transient=False)
             digest = hashlib.sha256()
             size = 0
             with tempfile.TemporaryFile() as buffer:
-                for chunk in response.iter_content(CHUNK):
+                for chunk in safe_fetch.read_capped(response, limit=limit, deadline=deadline, chunk=CHUNK):
                     size += len(chunk)
-                    if size > limit:
-                        raise FetchFailed("too_large", f"The file is over the {limit}-byte limit.", transient=False)
-                    if time.monotonic() - started > FETCH_DEADLINE_SECONDS:
-                        raise FetchFailed("timeout", "The download took too long.", transient=True)
                     digest.update(chunk)
                     buffer.write(chunk)
                 buffer.seek(0)
                 stored = default_storage.save(_storage_name(content_type), File(buffer))
+    except safe_fetch.FetchRefused as exc:
+        # A name that does not resolve may be DNS having a bad minute; an address or scheme never changes.
+        raise FetchFailed(exc.code, exc.detail, transient=exc.code == "unresolvable") from None
+    except safe_fetch.FetchTooLarge as exc:
+        raise FetchFailed("too_large", str(exc), transient=False) from None
+    except safe_fetch.FetchTimedOut:
+        raise FetchFailed("timeout", "The download took too long.", transient=True) from None
     except requests.Timeout:
         raise FetchFailed("timeout", "The provider did not answer in time.", transient=True) from None
-    except requests.TooManyRedirects:
-        raise FetchFailed("gone", "Too many redirects.", transient=False) from None
     except requests.RequestException as exc:
         # Never the exception text: it quotes the URL, which may carry tokens.
         raise FetchFailed("unreachable", f"Could not reach the provider ({type(exc).__name__}).", transient=True) from None
-    finally:
-        session.close()
     return {"stored": stored, "content_type": content_type, "size": size, "sha256": digest.hexdigest()}
 
 

@@ -21,6 +21,8 @@ PUBLIC_URL_MAX_AGE = 3600
 PUBLIC_SALT = "inbox.attachments.public"
 # Meta attachment kinds that are not media (a link preview, a template, a map pin).
 NOT_MEDIA_KINDS = frozenset({"fallback", "template", "location"})
+# Fetch errors that say the URL itself is not one to visit (inbox_project/safe_fetch.py).
+REFUSED_URL_ERRORS = frozenset({"address_refused", "bad_url"})
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -71,6 +73,8 @@ def redirect_target(message: Message, attachment: dict) -> str:
     url = str(attachment.get("url") or "")
     if urlsplit(url).scheme not in ("http", "https"):
         return ""
+    if attachment.get("error") in REFUSED_URL_ERRORS:
+        return ""  # a URL our fetcher would not touch (loopback, private) is no place to send an agent
     if message.conversation.channel in META_CHANNELS:
         return url  # Meta's CDN URLs are public (until they expire)
     if message.direction == Direction.OUT and not needs_twilio_auth(url):

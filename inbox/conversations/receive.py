@@ -117,8 +117,7 @@ def _echo_receive(
     """
     ours = _own_message(incoming, conversation)
     if ours is not None:
-        if not ours.external_id:
-            Message.objects.filter(pk=ours.pk, external_id__isnull=True).update(external_id=incoming.external_id)
+        _own_echo_settle(ours.pk, incoming)
         return None
     stored = _message_store(
         conversation=conversation,
@@ -141,6 +140,39 @@ def _echo_receive(
     metrics.record_reply(message)
     _published(message, conversation)
     return message
+
+
+def _own_echo_settle(message_id: int, incoming: InboundMessage) -> None:
+    """The echo of our own send proves it went out: a row whose send was interrupted before the
+    provider's answer was recorded (a worker killed mid-send) is settled as sent with the echo's
+    id, so the send path never sends it again (conversations/reply.py waits for this echo).
+    An echo of an attachment sent ahead of the text only marks that part delivered."""
+    with transaction.atomic():
+        # Waits for a send in progress to commit its own answer (it holds the row's lock).
+        message = Message.objects.select_for_update(of=("self",)).filter(pk=message_id).first()
+        if message is None or message.external_id:
+            return
+        if incoming.own_message_part is not None:
+            parts = dict((message.payload or {}).get("parts_delivered") or {})
+            parts[str(incoming.own_message_part)] = incoming.external_id
+            message.payload = {**(message.payload or {}), "parts_delivered": parts}
+            message.save(update_fields=["payload"])
+            return
+        message.external_id = incoming.external_id
+        fields = ["external_id"]
+        settled = message.status in (MessageStatus.QUEUED, MessageStatus.FAILED)
+        if settled:
+            message.status = MessageStatus.SENT
+            message.sent_at = message.sent_at or incoming.timestamp
+            message.next_attempt_at = None
+            message.send_started_at = None
+            message.error_code = ""
+            message.error_detail = ""
+            fields += ["status", "sent_at", "next_attempt_at", "send_started_at", "error_code", "error_detail"]
+        message.save(update_fields=fields)
+        if settled:
+            metrics.record_reply(message)
+            realtime.message_changed(message, "message.updated")
 
 
 def _own_message(incoming: InboundMessage, conversation: Conversation) -> Message | None:

@@ -1,16 +1,19 @@
 """Replying: an agent's (or automation's) reply queued as a row under the channel's rules, then
 delivered once by a task; private notes.
 
-Every outbound message is a row first (status `queued`); the task that sends it holds the row's
-lock across the provider call, so a retried task never sends twice.
+Every outbound message is a row first (status `queued`); the task that sends it commits an
+"attempt started" stamp, then calls the provider holding the row's lock, so a retried task never
+sends twice, and an attempt cut short by a kill is looked for (or waited for) before a re-send
+(message_deliver).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +28,7 @@ from inbox.conversations.threads import note_outbound
 from inbox.conversations.window import SendPolicy, length_check, reply_policy
 from inbox.models import Conversation, ConversationEvent, Direction, Message, MessageStatus, SenderType
 from inbox.providers import provider_for_channel
-from inbox.providers.base import ProviderError
+from inbox.providers.base import RECOVER_ECHO, RECOVER_LOOKUP, Provider, ProviderError, SendResult
 from inbox.realtime import publish as realtime
 
 logger = logging.getLogger(__name__)
@@ -129,54 +132,147 @@ def retry_delay(attempt: int) -> float:
     return random.uniform(0, min(600, 5 * 2**attempt))
 
 
-def message_deliver(message_id: int) -> float | None:
-    """Send a queued message once. Returns seconds until a retry is due, or None when done.
+def _locked(message_id: int, *, wait: bool = False) -> Message | None:
+    """The row, locked, if it is still to be sent. A row another worker holds is skipped, unless
+    `wait` (this worker stamped the attempt, and the other can only be a short check of it)."""
+    message = (
+        Message.objects.select_for_update(skip_locked=not wait, of=("self",))
+        .select_related("conversation", "inbox", "conversation__identity", "conversation__customer")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None or message.status != MessageStatus.QUEUED or message.external_id:
+        return None
+    return message
 
-    The row lock is held across the provider call so a duplicate task waits and then sees the
-    provider id; the id is committed the moment the provider answers. Only a process killed
-    between the provider's answer and the commit can cause a second send.
+
+def _attempt_start(message: Message, provider: Provider) -> datetime:
+    """Stamp an attempt on the locked row (saved by the caller's commit, before the provider hears of it)."""
+    for attr, value in provider.send_prepare(message).items():
+        setattr(message, attr, value)
+    message.send_attempts += 1
+    message.send_started_at = timezone.now()
+    message.save()
+    return message.send_started_at
+
+
+def message_deliver(message_id: int) -> float | None:
+    """Send a queued message once, even across a worker killed mid-send. Returns seconds until a
+    retry is due, or None when done.
+
+    1. Under the row's lock, an attempt is stamped (`send_started_at`, email's Message-ID) and
+       COMMITTED before the provider can hear of it.
+    2. The provider is called holding the row's lock again (a duplicate task skips the row; an
+       echo webhook waits for the answer); its answer is committed with the provider id, and the
+       stamp cleared.
+    A stamp found on a queued row is an attempt whose outcome was never recorded (killed between
+    1 and the commit of 2, or a read timeout): it may have reached the provider. Before sending
+    again, the provider module's recovery (providers/base.py RECOVER_*) settles it: Twilio is
+    asked for the message and a match is adopted; on Meta the echo naming our row settles it, so
+    a re-send waits META_ECHO_GRACE_SECONDS after that attempt; email re-sends the same Message-ID.
     """
     with transaction.atomic():
-        message = (
-            Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("conversation", "inbox", "conversation__identity", "conversation__customer")
-            .filter(pk=message_id)
-            .first()
-        )
-        if message is None or message.status != MessageStatus.QUEUED or message.external_id:
+        message = _locked(message_id)
+        if message is None:
             return None
-        message.send_attempts += 1
+        provider = provider_for_channel(message.conversation.channel)
+        interrupted = message.send_started_at
+        plan = provider.recovery(message) if interrupted else None
+        if plan == RECOVER_ECHO:
+            due = interrupted + timedelta(seconds=settings.META_ECHO_GRACE_SECONDS)
+            now = timezone.now()
+            if now < due:
+                message.next_attempt_at = due
+                message.save(update_fields=["next_attempt_at"])
+                logger.info("message %s: an attempt may have gone out; waiting for its echo until %s", message.pk, due)
+                return max(0.5, (due - now).total_seconds())
+        if plan == RECOVER_LOOKUP:
+            stamp = None  # look first; the new attempt is stamped only if nothing is found
+        else:
+            stamp = _attempt_start(message, provider)
+    if stamp is None:
+        found = _look_first(message, provider, since=interrupted)
+        if not isinstance(found, datetime):
+            return found
+        stamp = found
+    return _attempt(message_id, provider, stamp)
+
+
+def _look_first(message: Message, provider: Provider, *, since: datetime) -> datetime | float | None:
+    """Ask the provider whether the interrupted attempt went out; adopt it, or stamp a new attempt.
+    Returns the new attempt's stamp, or what message_deliver returns when there is nothing to send."""
+    try:
+        candidates = provider.find_sent(message, since=since)
+    except ProviderError as exc:
+        with transaction.atomic():
+            locked = _locked(message.pk, wait=True)
+            if locked is None or locked.send_started_at != since:
+                return None
+            locked.send_attempts += 1
+            return _send_failed(locked, exc, outcome_known=False)
+    with transaction.atomic():
+        locked = _locked(message.pk, wait=True)
+        if locked is None or locked.send_started_at != since:
+            return None  # another worker settled it or moved on meanwhile
+        ids = [c.external_id for c in candidates if c.external_id]
+        taken = set(Message.objects.filter(inbox=locked.inbox, external_id__in=ids).values_list("external_id", flat=True))
+        match = next((c for c in candidates if c.external_id and c.external_id not in taken), None)
+        if match is not None:
+            logger.info("message %s: the interrupted attempt reached the provider as %s; adopted", locked.pk, match.external_id)
+            _send_succeeded(locked, match)
+            return None
+        return _attempt_start(locked, provider)
+
+
+def _attempt(message_id: int, provider: Provider, stamp: datetime) -> float | None:
+    with transaction.atomic():
+        message = _locked(message_id, wait=True)
+        if message is None or message.send_started_at != stamp:
+            return None  # another worker's attempt took over
+        # The row lock is held across the call: a duplicate task skips the row, an echo waits.
         try:
-            result = provider_for_channel(message.conversation.channel).send(message, files=outgoing_files(message))
+            result = provider.send(message, files=outgoing_files(message))
         except ProviderError as exc:
-            return _send_failed(message, exc)
-        message.external_id = result.external_id
-        message.status = MessageStatus.SENT
-        message.sent_at = timezone.now()
-        message.next_attempt_at = None
-        for attr, value in result.fields.items():
-            setattr(message, attr, value)
-        message.save()
-        # A reply answers the customer once the provider took it, not when it was queued.
-        metrics.record_reply(message)
-        realtime.message_changed(message, "message.updated")
+            # A timeout may have reached the provider (keep the stamp: the next attempt looks
+            # first); any other error is the provider's answer, and nothing went out.
+            return _send_failed(message, exc, outcome_known=exc.reason != "timeout")
+        _send_succeeded(message, result)
     return None
 
 
-def _send_failed(message: Message, exc: ProviderError) -> float | None:
+def _send_succeeded(message: Message, result: SendResult) -> None:
+    message.external_id = result.external_id
+    message.status = MessageStatus.SENT
+    message.sent_at = timezone.now()
+    message.next_attempt_at = None
+    message.send_started_at = None
+    for attr, value in result.fields.items():
+        setattr(message, attr, value)
+    message.save()
+    # A reply answers the customer once the provider took it, not when it was queued.
+    metrics.record_reply(message)
+    realtime.message_changed(message, "message.updated")
+
+
+def _send_failed(message: Message, exc: ProviderError, *, outcome_known: bool = True) -> float | None:
+    if outcome_known:
+        message.send_started_at = None
     if exc.transient and message.send_attempts < MAX_SEND_ATTEMPTS:
         delay = retry_delay(message.send_attempts)
         message.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         message.error_code = exc.code[:32]
         message.error_detail = exc.detail
-        message.save(update_fields=["send_attempts", "next_attempt_at", "error_code", "error_detail"])
+        message.save(update_fields=["send_attempts", "next_attempt_at", "error_code", "error_detail", "send_started_at"])
         logger.info("message %s: transient %s, retry in %.1fs", message.pk, exc.reason, delay)
         return delay
     message.status = MessageStatus.FAILED
     message.error_code = exc.code[:32]
     message.error_detail = exc.detail or exc.reason
     message.next_attempt_at = None
-    message.save(update_fields=["status", "send_attempts", "error_code", "error_detail", "next_attempt_at"])
+    message.send_started_at = None
+    message.save(
+        update_fields=["status", "send_attempts", "error_code", "error_detail", "next_attempt_at", "send_started_at"]
+    )
     conversation = message.conversation
     if exc.reason == "window_closed":
         now = timezone.now()
@@ -193,6 +289,9 @@ def _send_failed(message: Message, exc: ProviderError) -> float | None:
             granted=False,
             source="provider_error",
             proof={"code": exc.code, "message": message.pk},
+        )
+    realtime.message_changed(message, "message.updated")
+    return None
 
 
 def message_retry(*, conversation: Conversation, message_id: int, by: AbstractBaseUser | None) -> Message:
@@ -242,6 +341,3 @@ def message_retry(*, conversation: Conversation, message_id: int, by: AbstractBa
         realtime.message_changed(message, "message.updated")
         transaction.on_commit(lambda: message_dispatch(message.pk))
     return message
-        )
-    realtime.message_changed(message, "message.updated")
-    return None

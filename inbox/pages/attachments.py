@@ -1,7 +1,9 @@
 """Files: inbound and sent attachments for agents who may see them, and signed URLs for providers.
 
-Every response is `nosniff`, sandboxed and downloads unless it is a raster image, audio or
-video, so a customer's file can never run script on our origin.
+Every response is `nosniff`, sandboxed (`Content-Security-Policy: default-src 'none'; sandbox`),
+typed from an allowlist (inbox/providers/media_types.py; anything else is application/octet-stream)
+and downloads unless it is a raster image, audio or video, so a customer's file can never run
+script on our origin.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def _file(name: str, *, content_type: str, filename: str, cache: str) -> HttpRes
         handle = default_storage.open(name, "rb")
     except (FileNotFoundError, SuspiciousFileOperation, OSError):
         return _not_found()
-    content_type = attachments.clean_type(content_type) or "application/octet-stream"
+    # Whatever type the sender (or an old row) claimed: only allowlisted types are served as
+    # themselves, anything else is application/octet-stream and a download.
+    content_type = attachments.served_type(content_type)
     inline = attachments.shown_inline(content_type)
     response = FileResponse(
         handle, content_type=content_type, as_attachment=not inline, filename=filename or "attachment"

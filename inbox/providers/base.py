@@ -7,7 +7,11 @@ A provider is an edge: it knows the provider's formats and API, and nothing of t
   the provider module's parse functions turn a stored event into `InboundMessage`s and the like,
   which the intake side (inbox/intake/) hands to the conversation services;
 - `send(message, files)` delivers an outbound `Message` and returns the provider's id, or raises
-  ProviderError saying whether a retry can help.
+  ProviderError saying whether a retry can help;
+- `send_prepare(message)` names fields to store on the row before its first attempt (email's
+  Message-ID), `recovery(message)` says how a send interrupted before its outcome was recorded is
+  settled without a second copy (RECOVER_*), and `find_sent(message, since)` looks for it at the
+  provider when that is the way (inbox/conversations/reply.py decides and calls these).
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ class ProviderError(Exception):
         self.code = str(code)
         self.detail = detail
         self.transient = transient
+
+
+# How an attempt that may have reached the provider (worker killed mid-send, answer lost) is settled:
+RECOVER_LOOKUP = "lookup"  # ask the provider for it (find_sent) and adopt a match instead of sending
+RECOVER_ECHO = "echo"  # its echo webhook names our row; wait META_ECHO_GRACE_SECONDS for it, then re-send
+RECOVER_RESEND = "resend"  # a re-send is the same message to the receiver (email: the same Message-ID)
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,10 @@ class InboundMessage:
     is_echo: bool = False
     # Whether it opens/extends the Meta messaging window.
     is_customer_action: bool = True
-    # An echo of our own send: the id of the row it came from (Meta returns the metadata we set).
+    # An echo of our own send: the id of the row it came from (Meta returns the metadata we set),
+    # and which part of it when it is an attachment sent ahead of the text (None: the last part).
     own_message_id: int | None = None
+    own_message_part: int | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     # Email.
     subject: str = ""
@@ -113,3 +125,16 @@ class Provider:
 
     def send(self, message: Message, files: list[OutgoingFile]) -> SendResult:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def send_prepare(self, message: Message) -> dict[str, Any]:
+        """Fields to store on the row, and commit, before its first attempt (none by default)."""
+        return {}
+
+    def recovery(self, message: Message) -> str:
+        """How an interrupted attempt of this message is settled (a RECOVER_* value)."""
+        return RECOVER_RESEND
+
+    def find_sent(self, message: Message, *, since: datetime) -> list[SendResult]:
+        """Messages at the provider that may be this one, sent since `since`, newest first
+        (RECOVER_LOOKUP providers); raises ProviderError when the provider cannot say."""
+        return []

@@ -42,6 +42,7 @@ from customers.models import Channel
 from customers.services import email_normalise
 from inbox.models import Conversation, Direction, Inbox, Message
 from inbox.providers.base import OutgoingFile, Provider, ProviderError, SendResult
+from inbox.providers.media_types import served_type
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +274,8 @@ def attachment_store(part) -> dict[str, Any]:
     return {
         "url": default_storage.url(path),
         "stored": path,
-        "content_type": part.get_content_type(),
+        # The sender's claim, cleaned: a type off the allowlist is kept as application/octet-stream.
+        "content_type": served_type(part.get_content_type()),
         "name": name or safe,
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -347,6 +349,12 @@ class EmailProvider(Provider):
     def split(self, request):
         raise NotImplementedError("Inbound email arrives through django-anymail's webhooks or IMAP polling.")
 
+    def send_prepare(self, message: Message) -> dict[str, Any]:
+        """The Message-ID, stored on the row before the first attempt (a re-send reuses it)."""
+        if message.email_message_id:
+            return {}
+        return {"email_message_id": make_msgid(domain=settings.EMAIL_DOMAIN)}
+
     def send(self, message: Message, files: list[OutgoingFile]) -> SendResult:
         conversation = message.conversation
         inbox = message.inbox
@@ -365,7 +373,9 @@ class EmailProvider(Provider):
                 subject = conversation.subject or inbox.name
             # A subject taken from the customer's mail is theirs to get wrong: one line of it.
             subject = " ".join(subject.split())
-        message_id = make_msgid(domain=settings.EMAIL_DOMAIN)
+        # Ours, made once before the first attempt (send_prepare) and reused by every re-send, so
+        # a retry after a lost answer is the same message to the receiving side, which keeps one.
+        message_id = message.email_message_id or make_msgid(domain=settings.EMAIL_DOMAIN)
         domain = inbox.external_id.rsplit("@", 1)[-1]
         headers = {"Message-ID": message_id}
         in_reply_to, references = "", []

@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from inbox.models import Inbox, Message
 from inbox.providers.base import (
+    RECOVER_ECHO,
+    RECOVER_RESEND,
     BadPayload,
     InboundMessage,
     OutgoingFile,
@@ -243,18 +245,38 @@ class MetaProvider(Provider):
         url = f"{settings.META_GRAPH_URL.rstrip('/')}/{graph_sender_id(inbox)}/messages"
 
         metadata = f"{OWN_METADATA_PREFIX}{message.pk}"
-        bodies = [self._body(message, {"attachment": a, "metadata": metadata}) for a in _outgoing_attachments(files)]
         # Meta takes text or one attachment per message: attachments go first, the text (with the
-        # quick replies) last, and the text's id is the message's.
-        if message.text or not bodies:
-            text: dict[str, Any] = {"text": message.text, "metadata": metadata}
+        # quick replies) last, and the last part's id is the message's. Each part's metadata names
+        # the row, and the parts before the last their index too (`inbox-message:<pk>/<n>`), so
+        # an echo of an attachment is never taken for the whole message.
+        contents: list[dict[str, Any]] = [{"attachment": a} for a in _outgoing_attachments(files)]
+        if message.text or not contents:
+            text: dict[str, Any] = {"text": message.text}
             quick_replies = (message.payload or {}).get("quick_replies")
             if isinstance(quick_replies, list) and quick_replies:
                 text["quick_replies"] = quick_replies
-            bodies.append(self._body(message, text))
-        ids = [self._post(url, params, body) for body in bodies]
+            contents.append(text)
+        # Parts whose echo already came back (an earlier attempt was interrupted) are not sent again.
+        delivered = (message.payload or {}).get("parts_delivered") or {}
+        ids = []
+        for index, content in enumerate(contents):
+            last = index == len(contents) - 1
+            if not last and isinstance(delivered.get(str(index)), str):
+                ids.append(delivered[str(index)])
+                continue
+            body = self._body(message, {**content, "metadata": metadata if last else f"{metadata}/{index}"})
+            ids.append(self._post(url, params, body))
         fields = {"payload": {**(message.payload or {}), "attachment_message_ids": ids[:-1]}} if len(ids) > 1 else {}
         return SendResult(external_id=ids[-1], fields=fields)
+
+    def recovery(self, message: Message) -> str:
+        """Send API messages carry our metadata and come back as echoes naming the row
+        (inbox/conversations/receive.py settles it): wait for the echo before sending again.
+        Comment replies carry none; a private reply is refused by Meta a second time (one per
+        comment), a public one would be repeated."""
+        if (message.payload or {}).get("comment_reply"):
+            return RECOVER_RESEND
+        return RECOVER_ECHO
 
     @staticmethod
     def _send_comment_reply(message: Message) -> SendResult:
@@ -393,14 +415,26 @@ def private_reply(*, inbox: Inbox, comment_id: str, text: str) -> str:
 # --- Reading stored events back -------------------------------------------------------------------
 
 
-def own_message_id(metadata: Any) -> int | None:
-    """The id of our own row a Send API message carries as `metadata` (its echo names it)."""
+def _own_metadata(metadata: Any) -> tuple[int, int | None] | None:
+    """(row id, part index or None for the last part) from `inbox-message:<pk>[/<n>]`."""
     if not isinstance(metadata, str) or not metadata.startswith(OWN_METADATA_PREFIX):
         return None
-    try:
-        return int(metadata[len(OWN_METADATA_PREFIX):])
-    except ValueError:
+    pk, _, part = metadata[len(OWN_METADATA_PREFIX):].partition("/")
+    if not pk.isdigit() or (part and not part.isdigit()):
         return None
+    return int(pk), (int(part) if part else None)
+
+
+def own_message_id(metadata: Any) -> int | None:
+    """The id of our own row a Send API message carries as `metadata` (its echo names it)."""
+    own = _own_metadata(metadata)
+    return own[0] if own else None
+
+
+def own_message_part(metadata: Any) -> int | None:
+    """Which attachment sent ahead of the text an echo is (None: the message's last part)."""
+    own = _own_metadata(metadata)
+    return own[1] if own else None
 
 
 def inbound_message(kind: str, *, inbox_kind: str, inbox_external_id: str, payload: dict) -> InboundMessage:
@@ -436,6 +470,7 @@ def inbound_message(kind: str, *, inbox_kind: str, inbox_external_id: str, paylo
             is_customer_action=False,
             payload={"metadata": message.get("metadata", ""), "app_id": message.get("app_id")},
             own_message_id=own_message_id(message.get("metadata")),
+            own_message_part=own_message_part(message.get("metadata")),
         )
     extra = {k: v for k, v in message.items() if k not in ("mid", "text", "attachments", "is_echo")}
     if "referral" in item:  # the ad or link the conversation started from

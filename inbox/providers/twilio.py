@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -25,6 +27,7 @@ from customers.services import phone_normalise
 from inbox import sms
 from inbox.models import Message, MessageStatus
 from inbox.providers.base import (
+    RECOVER_LOOKUP,
     BadPayload,
     InboundMessage,
     OutgoingFile,
@@ -41,6 +44,10 @@ API_VERSION = "2010-04-01"
 SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 MAX_MEDIA = 10  # Twilio's MMS limit
 SEND_TIMEOUT = (5, 20)  # connect, read (seconds)
+# Looking for a send whose answer was lost (find_sent).
+LOOKUP_PAGE_SIZE = 50
+LOOKUP_MAX_PAGES = 5
+LOOKUP_CLOCK_SKEW = timedelta(minutes=5)
 
 # Twilio handles these itself (it blocks or unblocks the number); we mirror them as consent.
 OPT_OUT_KEYWORDS = frozenset({"STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL"})
@@ -180,6 +187,112 @@ class TwilioProvider(Provider):
         info = sms.segments(message.text or "")
         # An MMS is one message whatever its text; an SMS costs one message per segment.
         return SendResult(external_id=sid, fields={"segments": 1 if media else info.segments, "encoding": info.encoding})
+
+
+    # --- Finding a send whose answer we never recorded ---------------------------------------------
+
+    def recovery(self, message: Message) -> str:
+        return RECOVER_LOOKUP
+
+    def find_sent(self, message: Message, *, since: datetime) -> list[SendResult]:
+        """Our account's messages to this number created since `since`, that are this one (same
+        sender, recipient and body), newest first. Twilio takes no idempotency key, so this is how
+        a send interrupted after Twilio took it is adopted instead of texting the customer twice.
+
+        Twilio's list API: `GET /2010-04-01/Accounts/{AccountSid}/Messages.json?To=…&From=…&PageSize=…`
+        answers a page, newest first:
+            {"messages": [{"sid": "SM…", "to": "+1…", "from": "+1…", "body": "…", "status": "queued",
+                           "direction": "outbound-api", "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
+                           "date_sent": null, "messaging_service_sid": null, "num_media": "0",
+                           "num_segments": "1", …}, …],
+             "next_page_uri": "/2010-04-01/Accounts/AC…/Messages.json?…&PageToken=PA…" or null,
+             "page": 0, "page_size": 50, "uri": "…", "first_page_uri": "…", "previous_page_uri": null,
+             "start": 0, "end": 49}
+        (a sample page is tests/fixtures/twilio/messages_list.json). We do not filter on
+        `DateSent>=`: a message Twilio still holds as queued has no date_sent yet and would be
+        missed; pages are read, newest first, until `date_created` is older than `since` (less a
+        few minutes for clock skew), at most LOOKUP_MAX_PAGES of them.
+        """
+        account, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
+        if not account or not token:
+            raise ProviderError(reason="rejected", code="not_configured", detail="Twilio is not configured.", transient=False)
+        base = settings.TWILIO_API_URL.rstrip("/")
+        to = message.conversation.identity.external_id
+        service = (message.inbox.credentials or {}).get("messaging_service_sid")
+        sender = "" if service else message.inbox.external_id
+        params: dict[str, str] | None = {"To": to, "PageSize": str(LOOKUP_PAGE_SIZE)}
+        if sender:
+            params["From"] = sender
+        url = f"{base}/{API_VERSION}/Accounts/{account}/Messages.json"
+        oldest = since - LOOKUP_CLOCK_SKEW
+        body = message.text or ""
+        found: list[SendResult] = []
+        for _page in range(LOOKUP_MAX_PAGES):
+            page = _list_page(url, params=params, auth=(account, token))
+            items = page.get("messages")
+            if not isinstance(items, list):
+                raise ProviderError(reason="server_error", code="bad_list", detail="Twilio's list had no messages.", transient=True)
+            reached_older = False
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                created = _rfc2822(item.get("date_created"))
+                if created is not None and created < oldest:
+                    reached_older = True
+                    continue
+                if _is_this_send(item, to=to, sender=sender, service=service, body=body):
+                    found.append(_adopted(item, body))
+            next_uri = page.get("next_page_uri")
+            if reached_older or not isinstance(next_uri, str) or not next_uri:
+                break
+            url, params = base + next_uri, None  # the next page's URI carries the filters
+        return found
+
+
+def _list_page(url: str, *, params: dict[str, str] | None, auth: tuple[str, str]) -> dict[str, Any]:
+    try:
+        response = requests.get(url, params=params, auth=auth, timeout=SEND_TIMEOUT)
+    except requests.Timeout as exc:
+        raise ProviderError(reason="timeout", code="timeout", detail="Twilio's list API did not answer.", transient=True) from exc
+    except requests.RequestException as exc:
+        raise ProviderError(reason="timeout", code="connection", detail="Could not reach Twilio's list API.", transient=True) from exc
+    if response.status_code >= 300:
+        error = _send_error(response)
+        # Whatever Twilio says about a list, the send itself was not refused: look again later.
+        raise ProviderError(reason="server_error", code=error.code, detail=error.detail, transient=True)
+    return _json(response)
+
+
+def _rfc2822(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _is_this_send(item: dict[str, Any], *, to: str, sender: str, service: str | None, body: str) -> bool:
+    if not str(item.get("direction") or "").startswith("outbound") or not SID_RE.match(str(item.get("sid") or "")):
+        return False
+    if item.get("to") != to or (item.get("body") or "") != body:
+        return False
+    if service:
+        return item.get("messaging_service_sid") == service
+    return item.get("from") == sender
+
+
+def _adopted(item: dict[str, Any], body: str) -> SendResult:
+    info = sms.segments(body)
+    try:
+        media = int(item.get("num_media") or 0)
+    except (TypeError, ValueError):
+        media = 0
+    return SendResult(
+        external_id=str(item.get("sid") or ""),
+        fields={"segments": 1 if media else info.segments, "encoding": info.encoding},
+    )
 
 
 def inbound_message(p: dict[str, str], *, inbox_external_id: str) -> InboundMessage:
