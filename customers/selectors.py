@@ -7,12 +7,14 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from .models import Channel, ConsentEvent, ConsentPurpose, Customer, CustomerEvent, Identity, Order
+from .models import Channel, ConsentEvent, ConsentPurpose, Customer, CustomerEvent, Identity, MergeRecord, Order
 
 
 def consent_state(*, customer: Customer, channel: str, purpose: str) -> bool | None:
@@ -193,9 +195,24 @@ def customer_profile(customer: Customer) -> dict:
     }
 
 
-def customer_export(*, customer: Customer) -> dict:
+def _merged_record(merged: Customer) -> dict:
+    record = MergeRecord.objects.filter(merged_customer_id=merged.pk).order_by("-created_at", "-id").first()
+    said = (record.merged_snapshot if record else {}) or {}
+    return {
+        "id": merged.pk,
+        **{attr: said.get(attr, getattr(merged, attr)) for attr in ("name", "email", "phone", "timezone", "notes")},
+        "labels": said.get("labels", []),
+        "merged_at": record.created_at.isoformat() if record else None,
+    }
+
+
+def customer_export(*, customer: Customer, by: AbstractBaseUser | AnonymousUser | None = None) -> dict:
     """Everything held about a customer, JSON-ready: profile, identities, consent ledger, orders,
-    events, merges, and what other apps hold (by the related-object walk and `customer_exporting`)."""
+    events, merges, and what other apps hold (by the related-object walk and `customer_exporting`).
+
+    `by` is the user asking (None: the system); receivers of `customer_exporting` get it and keep
+    out what that user may not see (the inbox: other teams' conversations).
+    """
     from django.core import serializers as django_serializers
 
     from .signals import customer_exporting
@@ -207,9 +224,8 @@ def customer_export(*, customer: Customer) -> dict:
             **customer_profile(customer),
             "created_at": customer.created_at.isoformat(),
             "erased_at": customer.erased_at.isoformat() if customer.erased_at else None,
-            "merged_records": [
-                {"id": c.pk, "name": c.name, "email": c.email, "phone": c.phone} for c in family[1:]
-            ],
+            # A merged record is blanked at merge; what it said lives on in its merge's snapshot.
+            "merged_records": [_merged_record(c) for c in family[1:]],
         },
         "identities": list(
             Identity.objects.filter(customer__in=family).values(
@@ -248,7 +264,7 @@ def customer_export(*, customer: Customer) -> dict:
         data[model._meta.label_lower] = [
             {"id": obj["pk"], **obj["fields"]} for obj in django_serializers.serialize("python", rows)
         ]
-    for _receiver, sections in customer_exporting.send(sender=Customer, customer=customer):
+    for _receiver, sections in customer_exporting.send(sender=Customer, customer=customer, by=by):
         if isinstance(sections, dict):
             data.update(sections)
     # Round-trip through the encoder so dates, decimals and UUIDs are plain JSON values.

@@ -448,7 +448,9 @@ def customer_merge(*, kept: Customer, other: Customer, by: User | AnonymousUser 
     The walk over `Customer._meta.related_objects` moves identities, orders, consent, events and
     whatever other apps hang on a customer (conversations) without this app knowing them. A row
     that cannot move without breaking a uniqueness rule stays with the merged record, and is
-    listed in the audit.
+    listed in the audit. The merged record's own fields (name, contacts, notes, labels) go to
+    `kept` where it has none, and are blanked on the merged record; the MergeRecord's snapshot
+    keeps what they were.
     """
     if kept.pk == other.pk:
         raise MergeRefused("same_customer", "A customer cannot be merged into itself.")
@@ -470,8 +472,12 @@ def customer_merge(*, kept: Customer, other: Customer, by: User | AnonymousUser 
         if other.notes and other.notes not in kept.notes:
             kept.notes = f"{kept.notes}\n\n{other.notes}".strip()
         kept.save()
+        # The merged record keeps only its id (old links resolve to `kept`): what it said moved to
+        # `kept` above or stays in the merge's snapshot, for the audit.
+        other.labels.clear()
+        other.name = other.email = other.phone = other.timezone = other.notes = ""
         other.merged_into = kept
-        other.save(update_fields=["merged_into", "updated_at"])
+        other.save(update_fields=["name", "email", "phone", "timezone", "notes", "merged_into", "updated_at"])
         # Records merged into `other` earlier now resolve straight to `kept`.
         Customer.objects.filter(merged_into=other).update(merged_into=kept)
         record = MergeRecord.objects.create(

@@ -1,7 +1,10 @@
 """`/api/v1/customers/…` and `/api/v1/orders/`. Thin: selectors read, services write.
 
 Visibility comes from the inbox's rules (`inbox.team.access.customers_visible_to`): a customer
-outside them is answered 404, never 403, so ids don't leak.
+outside them is answered 404, never 403, so ids don't leak. A record merged into another answers
+410 `{code: "merged", detail, survivor}` to whoever sees the survivor (404 to everyone else); an
+erased record is seen by managers and admins only. Export holds only the conversations the caller
+may see; erasing a customer who also has conversations outside them needs an admin.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,9 +31,8 @@ from inbox.api.customer_serializers import (
     OrderWithCustomerSerializer,
     SuggestionSerializer,
 )
-from inbox.team.access import customers_visible_to, role_of
-
-PRIVACY_ROLES = ("admin", "manager")
+from inbox.conversations.privacy import ErasureRefused, erasure_allowed
+from inbox.team.access import PRIVACY_ROLES, customers_visible_to, role_of
 
 
 class CustomerApiError(exceptions.APIException):
@@ -40,8 +43,31 @@ class CustomerApiError(exceptions.APIException):
         self.status_code = status_code
 
 
+class CustomerMerged(CustomerApiError):
+    """The id names a record merged into another: 410 with the survivor's id (the handler adds `extra`)."""
+
+    def __init__(self, customer: Customer) -> None:
+        survivor = customer.merged_into_id
+        super().__init__(
+            "merged", f"Customer {customer.pk} was merged into customer {survivor}; use that id.", status.HTTP_410_GONE
+        )
+        self.extra = {"survivor": survivor}
+
+
 def _visible_customer(request: Request, pk: int) -> Customer:
-    return get_object_or_404(selectors.customer_detail_queryset(customers=customers_visible_to(request.user)), pk=pk)
+    """The current customer `pk` as the caller may see it: 404 outside their visibility, 410 (with
+    the survivor's id) for a merged-away record whose survivor they see."""
+    customer = get_object_or_404(
+        selectors.customer_detail_queryset(customers=customers_visible_to(request.user)), pk=pk
+    )
+    if customer.merged_into_id:
+        raise CustomerMerged(customer)
+    return customer
+
+
+def _refuse_if_erased(customer: Customer) -> None:
+    if customer.erased_at:
+        raise CustomerApiError("erased", "This customer was erased.", status.HTTP_409_CONFLICT)
 
 
 def _require_privacy_role(request: Request) -> None:
@@ -69,8 +95,7 @@ class CustomerDetailView(APIView):
     @extend_schema(request=CustomerPatchSerializer, responses=CustomerSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
-        if customer.erased_at:
-            raise CustomerApiError("erased", "This customer was erased.", status.HTTP_409_CONFLICT)
+        _refuse_if_erased(customer)
         body = CustomerPatchSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         try:
@@ -90,6 +115,7 @@ class CustomerConsentView(APIView):
     @extend_schema(request=ConsentInputSerializer, responses=CustomerSerializer)
     def post(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
+        _refuse_if_erased(customer)
         body = ConsentInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.consent_record(
@@ -131,7 +157,8 @@ class CustomerExportView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         customer = _visible_customer(request, pk)
         _require_privacy_role(request)
-        response = Response(selectors.customer_export(customer=customer))
+        # Only the conversations the caller may see (inbox.conversations.privacy).
+        response = Response(selectors.customer_export(customer=customer, by=request.user))
         response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.json"'
         return response
 
@@ -143,7 +170,13 @@ class CustomerEraseView(APIView):
         _require_privacy_role(request)
         if customer.erased_at:
             raise CustomerApiError("already_erased", "This customer was already erased.", status.HTTP_409_CONFLICT)
-        record = services.customer_erase(customer=customer, by=request.user)
+        if not erasure_allowed(request.user, customer):
+            raise CustomerApiError(ErasureRefused.code, ErasureRefused.detail, status.HTTP_403_FORBIDDEN)
+        try:
+            record = services.customer_erase(customer=customer, by=request.user)
+        except ErasureRefused:  # a conversation of another team's arrived since the check
+            raise CustomerApiError(ErasureRefused.code, ErasureRefused.detail, status.HTTP_403_FORBIDDEN) from None
+
         return Response(
             {"id": record.pk, "customer": record.customer_id, "erased_at": record.created_at, "summary": record.summary}
         )

@@ -57,6 +57,9 @@ def exception_handler(exc, context):
     if detail is None:
         detail = "; ".join(_flatten(response.data))
     body = {"code": code, "detail": str(detail)}
+    extra = getattr(exc, "extra", None)
+    if isinstance(extra, dict):  # more an error names, e.g. a merged customer's survivor
+        body.update({k: v for k, v in extra.items() if k not in body})
     if isinstance(exc, exceptions.ValidationError) and isinstance(response.data, dict):
         body["fields"] = response.data
     response.data = body

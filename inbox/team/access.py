@@ -17,6 +17,8 @@ from inbox.models import Agent, Conversation, Inbox, Role, Team
 
 # Roles that triage: see their teams' conversations and assign them to anyone in those teams.
 LEAD_ROLES = frozenset({Role.LEAD, Role.MANAGER, Role.ADMIN})
+# Roles that answer privacy requests: export and erase customers, see erased records.
+PRIVACY_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
 
 
 def agent_of(user) -> Agent | None:
@@ -112,13 +114,27 @@ def customers_visible_to(user) -> QuerySet[Customer]:
 
     A customer with no conversation at all (a buyer known only from the shop's orders) belongs
     to no team, so any agent may see it: that is how an agent finds the buyer behind an order
-    number and merges them into the person writing.
+    number and merges them into the person writing. Two kinds of record are narrower:
+
+    - A record merged into another has no conversation left, but it is not nobody's: it is seen by
+      exactly who sees the record it was merged into (the API answers it with the survivor's id).
+    - An erased record is seen only by managers (and admins), who answer for privacy requests;
+      agents and leads get 404 for it.
     """
-    if role_of(user) is None:
+    role = role_of(user)
+    if role is None:
         return Customer.objects.none()
-    if is_admin(user):
+    if role == Role.ADMIN:
         return Customer.objects.all()
-    return Customer.objects.filter(
+    current = Customer.objects.filter(merged_into=None).filter(
         Q(pk__in=conversations_visible_to(user).values("customer_id"))
         | ~Exists(Conversation.objects.filter(customer=OuterRef("pk")))
     )
+    if role not in PRIVACY_ROLES:
+        current = current.filter(erased_at=None)
+    return Customer.objects.filter(Q(pk__in=current.values("pk")) | Q(merged_into__in=current.values("pk")))
+
+
+def conversations_hidden_from(user, customers: QuerySet[Customer]) -> QuerySet[Conversation]:
+    """The conversations of `customers` that `user` may not see (none for an admin)."""
+    return Conversation.objects.filter(customer__in=customers).exclude(pk__in=conversations_visible_to(user).values("pk"))
