@@ -67,6 +67,10 @@ export function openConversation(id, push) {
     loadCustomer(data.conversation.customer.id);
     send({ type: "view", conversation: id });
     if (data.read_receipt === "open") { markRead(); }
+    // Read for this agent (their own unread state), whatever the customer is told.
+    if (FEATURES.opened) {
+      post("conversations/" + id + "/opened/", {}).then((c) => { if (c && c.id === id) { conversationChanged(c); } }).catch(() => {});
+    }
   }).catch((err) => {
     if (isAbort(err) || seq !== openSeq) { return; }
     state.current = null;
@@ -149,6 +153,8 @@ function describeEvent(item) {
     case "team": return actor + " moved it to " + (TEAMS.get(d.to || d.team) || "another team");
     case "labels": return actor + " changed labels";
     case "window": return "The messaging window closed";
+    // Who, what (the confirmation's own words, with the amount) and what Shopify answered.
+    case "order_action": return actor + ": " + (d.summary || "an order action") + " Shopify: " + (d.shopify || d.status || "");
     default: return String(item.event || "").replace(/_/g, " ");
   }
 }
