@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -38,10 +38,15 @@ def _is_comment(message: Message) -> bool:
     return "comment_id" in (message.payload or {})
 
 
+def _is_survey_answer(message: Message) -> bool:
+    # A rating or comment answering a satisfaction survey asks for no reply (inbox/csat/answers.py).
+    return "csat" in (message.payload or {})
+
+
 def _counts(message: Message) -> bool:
     return (
         message.direction == Direction.IN and message.sender_type == SenderType.CUSTOMER and not message.is_private
-        and not _is_comment(message)
+        and not _is_comment(message) and not _is_survey_answer(message)
     )
 
 
@@ -306,15 +311,18 @@ def rebuild(*, inbox_ids: list[int] | None = None, batch: int = 5000) -> int:
         current_conv = None
         prev_at = None
         open_records: list[ResponseRecord] = []
-        rows = messages.order_by("conversation_id", "created_at", "id").values_list(
+        answers_survey = ExpressionWrapper(Q(payload__has_key="csat"), output_field=BooleanField())
+        rows = messages.annotate(survey_answer=answers_survey).order_by("conversation_id", "created_at", "id").values_list(
             "id", "conversation_id", "inbox_id", "direction", "sender_type", "created_at", "author_id",
-            "conversation__channel",
+            "conversation__channel", "survey_answer",
         )
-        for mid, conv_id, inbox_id, direction, sender_type, created_at, author_id, channel in rows.iterator(chunk_size=batch):
+        for mid, conv_id, inbox_id, direction, sender_type, created_at, author_id, channel, survey_answer in rows.iterator(
+            chunk_size=batch
+        ):
             if conv_id != current_conv:
                 current_conv, prev_at, open_records = conv_id, None, []
             schedule = schedules[inbox_id]
-            if direction == Direction.IN and sender_type == SenderType.CUSTOMER:
+            if direction == Direction.IN and sender_type == SenderType.CUSTOMER and not survey_answer:
                 if prev_at is None or created_at - prev_at >= SILENCE:
                     record = ResponseRecord(
                         inbox_id=inbox_id, conversation_id=conv_id, customer_message_id=mid, channel=channel,

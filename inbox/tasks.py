@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from inbox.conversations import attachments, profiles, reply
 from inbox.conversations.reply import retry_delay
+from inbox.csat import surveys
 from inbox.intake import mailbox, store
 from inbox.models import InboundEvent, Message, MessageStatus
 
@@ -91,3 +92,9 @@ def attachments_fetch(self, message_id: int) -> None:
 def imap_poll() -> dict[str, int]:
     """Email's periodic work: one dispatcher task polls every IMAP mailbox (beat: inbox-imap-poll)."""
     return mailbox.imap_poll()
+
+
+@shared_task(ignore_result=True)
+def csat_dispatch() -> dict[str, int]:
+    """Satisfaction surveys: one dispatcher sends every survey that is due (beat: inbox-csat-dispatch)."""
+    return surveys.surveys_send_due()

@@ -222,6 +222,7 @@ CELERY_BEAT_SCHEDULE = {
     "inbox-imap-poll": {"task": "inbox.tasks.imap_poll", "schedule": 60.0},
     "inbox-assignment-sweep": {"task": "inbox.team.assignment.assignment_sweep", "schedule": 60.0},
     "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_due", "schedule": 30.0},
+    "inbox-csat-dispatch": {"task": "inbox.tasks.csat_dispatch", "schedule": 60.0},
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from customers.models import Channel
 from inbox.api.errors import ApiError
 from inbox.api.serializers import ErrorSerializer
+from inbox.csat.config import csat_settings
 from inbox.models import Agent, Availability, Inbox, Notification, Role, Team
 from inbox.team import access, assignment
 from inbox.team import directory as teams
@@ -74,12 +75,13 @@ class InboxSerializer(serializers.ModelSerializer):
     auto_assign = serializers.SerializerMethodField()
     reassign_on_away = serializers.SerializerMethodField()
     unassign_on_resolve = serializers.SerializerMethodField()
+    csat = serializers.SerializerMethodField()
 
     class Meta:
         model = Inbox
         fields = [
             "id", "kind", "name", "external_id", "team", "has_credentials", "greeting", "away", "business_hours",
-            "holidays", "auto_assign", "reassign_on_away", "unassign_on_resolve", "settings", "created_at",
+            "holidays", "auto_assign", "reassign_on_away", "unassign_on_resolve", "csat", "settings", "created_at",
         ]
         read_only_fields = fields
 
@@ -104,6 +106,10 @@ class InboxSerializer(serializers.ModelSerializer):
     def get_reassign_on_away(self, obj: Inbox) -> bool:
         return bool(obj.settings.get("reassign_on_away", False))
 
+    def get_csat(self, obj: Inbox) -> dict:
+        """Satisfaction surveys after a resolve: on/off, delay, text, at most one per customer per N days."""
+        return csat_settings(obj.settings).as_dict()
+
     @extend_schema_field(serializers.BooleanField(help_text=UNASSIGN_ON_RESOLVE_HELP))
     def get_unassign_on_resolve(self, obj: Inbox) -> bool:
         return assignment.unassigns_on_resolve(obj)
@@ -122,6 +128,9 @@ class _InboxWriteSerializer(serializers.Serializer):
     reassign_on_away = serializers.BooleanField(required=False)
     unassign_on_resolve = serializers.BooleanField(required=False, help_text=UNASSIGN_ON_RESOLVE_HELP)
     read_receipt = serializers.CharField(required=False, help_text="answer, open or never")
+    csat = serializers.JSONField(
+        required=False, help_text="Satisfaction surveys: {enabled, delay_minutes (0-10080), text, once_per_days (0-365)}"
+    )
 
     def settings_changes(self) -> dict:
         return {k: v for k, v in self.validated_data.items() if k in teams.SETTINGS_KEYS}

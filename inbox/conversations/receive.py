@@ -18,6 +18,7 @@ from customers.services import consent_withdraw_or_grant, identity_resolve
 from inbox import metrics, signals
 from inbox.conversations import profiles
 from inbox.conversations.threads import conversation_find_or_create, loaded_relations, note_inbound, note_outbound
+from inbox.csat import answers as csat_answers
 from inbox.models import (
     META_CHANNELS,
     STATUS_RANK,
@@ -52,6 +53,9 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
     if incoming.is_echo:
         return _echo_receive(inbox=inbox, conversation=conversation, incoming=incoming, customer=customer)
 
+    # A rating or comment answering the thread's satisfaction survey (a new thread has none).
+    survey_reply = None if conversation_created else csat_answers.survey_reply_of(conversation=conversation, incoming=incoming)
+    payload = incoming.payload if survey_reply is None else {**incoming.payload, "csat": survey_reply.as_payload()}
     stored = _message_store(
         conversation=conversation,
         inbox=inbox,
@@ -64,7 +68,7 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
         attachments=incoming.attachments,
         external_id=incoming.external_id,
         status=MessageStatus.RECEIVED,
-        payload=incoming.payload,
+        payload=payload,
         segments=incoming.segments,
         encoding=incoming.encoding,
         email_message_id=incoming.email_message_id,
@@ -75,14 +79,20 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
     if stored is None:
         return None  # the same event, delivered concurrently, got there first
     message, conversation = stored
-    note_inbound(conversation, at=incoming.timestamp, customer_action=incoming.is_customer_action, message=message)
+    answered = survey_reply is not None
+    note_inbound(conversation, at=incoming.timestamp, expects_answer=not answered, customer_action=incoming.is_customer_action, message=message)
     # The message was made just now (so has no record yet); in a conversation made just now, it is the only one.
     metrics.record_inbound(message, conversation=conversation, new_message=True, only_message=conversation_created)
     # A conversation made in this transaction has no labels yet (nobody could label it).
     _published(message, conversation, labels=[] if conversation_created else None)
     # Auto-replies and bounces (RFC 3834) are kept on the record but set nothing off: answering
     # an out-of-office with a greeting is how mail loops start.
-    if not incoming.payload.get("auto_submitted"):
+    if survey_reply is not None:
+        # An answer to a survey is recorded and sets nothing off either: the conversation stays
+        # resolved, no greeting, away message or auto-assignment answers a "5", and it never counts
+        # in the responsiveness figures (inbox/metrics.py skips `csat` messages).
+        csat_answers.survey_reply_record(survey_reply, at=incoming.timestamp, message=message)
+    elif not incoming.payload.get("auto_submitted"):
         transaction.on_commit(lambda: signals.message_received.send(sender=Message, message=message))
     return message
 

@@ -74,7 +74,7 @@ def _preview_note(conversation: Conversation, message: Message | None, fields: l
     fields += ["last_message_text", "last_message_direction", "last_message_sender_type"]
 
 
-def note_inbound(conversation: Conversation, *, at: datetime, customer_action: bool, message: Message | None = None) -> None:
+def note_inbound(conversation: Conversation, *, at: datetime, customer_action: bool, expects_answer: bool = True, message: Message | None = None) -> None:
     """A customer message at `at` (`message`, for the list's preview) on a locked conversation row."""
     fields = ["last_message_at", "last_inbound_at", "waiting_since", "unread_count", "status", "snoozed_until"]
     if conversation.last_message_at is None or at >= conversation.last_message_at:
@@ -82,14 +82,16 @@ def note_inbound(conversation: Conversation, *, at: datetime, customer_action: b
         _preview_note(conversation, message, fields)
     if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
         conversation.last_inbound_at = at
-    if conversation.waiting_since is None or at < conversation.waiting_since:
+    # A customer's answer to a satisfaction survey (`expects_answer=False`) asks nothing of anyone:
+    # it neither waits for a reply nor reopens the conversation.
+    if expects_answer and (conversation.waiting_since is None or at < conversation.waiting_since):
         conversation.waiting_since = at
     if customer_action and conversation.channel in META_CHANNELS:
         customer_action_note(conversation, at=at, save=False)
         fields += ["last_customer_action_at", "window_expires_at"]
     # The row is locked (select_for_update) since it was read: the count read is the count to add to.
-    conversation.unread_count += 1
-    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
+    conversation.unread_count += 1 if expects_answer else 0
+    if expects_answer and conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
         conversation.status = ConversationStatus.OPEN
         conversation.snoozed_until = None
     conversation.save(update_fields=fields)

@@ -70,7 +70,10 @@ def timeline_for(*, user, conversation: Conversation, before: datetime | None = 
         c.pk: c for c in visible.select_related("inbox").only("id", "channel", "inbox__id", "inbox__name", "inbox__kind")
     }
     messages = Message.objects.filter(conversation_id__in=list(conversations)).select_related("conversation", "author")
-    events = ConversationEvent.objects.filter(conversation_id__in=list(conversations)).select_related("actor")
+    # A macro's steps show as the macro's one entry (its `data.steps` says what each did).
+    events = ConversationEvent.objects.filter(
+        conversation_id__in=list(conversations), part_of__isnull=True
+    ).select_related("actor")
     if before is not None:
         messages = messages.filter(created_at__lt=before)
         events = events.filter(created_at__lt=before)

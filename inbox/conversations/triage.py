@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.services import labels_for
+from inbox.csat.schedule import survey_schedule
 from inbox.models import Conversation, ConversationEvent, ConversationRead, ConversationStatus, Team
 from inbox.realtime import publish as realtime
 from inbox.team.assignment import check_may_route, conversation_assign, conversation_resolved
@@ -123,6 +124,8 @@ def conversation_update(
         if fields or events:
             realtime.conversation_changed(conv, "conversation.updated", previous_groups=previous_groups)
         if "status" in fields and conv.status == ConversationStatus.RESOLVED:
+            # Before the resolve unassigns it: the survey rates the agent who had it.
+            survey_schedule(conversation=conv, now=now)
             conv = conversation_resolved(conversation=conv, by=by)
     return conv
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inbox.pages import attachments, dashboard, live, workspace
+from inbox.pages import attachments, csat, dashboard, live, workspace
 
 urlpatterns = [
     path("", workspace.workspace, name="workspace"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("attachments/<int:message_id>/<int:index>/", attachments.download, name="attachment-download"),
     path("attachments/upload/<str:token>/", attachments.upload_preview, name="attachment-upload"),
     path("media/o/<str:token>/", attachments.public, name="attachment-public"),
+    path("csat/<str:token>/", csat.rate, name="csat-rate"),
 ]

@@ -128,6 +128,12 @@ def auto_assign_candidates(*, team: Team, exclude: Iterable[int] = ()) -> list[A
 # --- Manual assignment --------------------------------------------------------------------------
 
 
+def check_may_assign(*, by, conversation: Conversation, assignee) -> None:
+    """AssignmentRefused unless `by` may give `conversation` to `assignee` (None: leave it with nobody),
+    for callers that check before changing anything (a macro's preview and preflight)."""
+    _check_may_assign(by=by, conversation=conversation, assignee=assignee)
+
+
 def _check_may_assign(*, by, conversation: Conversation, assignee) -> None:
     """403 for what `by` may see but not do; 404 when `by` may not see the conversation at all."""
     if not can_see_conversation(by, conversation):

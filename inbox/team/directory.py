@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from inbox.audit import audit_record, current_request
 from inbox.conversations.window import MAX_LENGTH
+from inbox.csat.config import csat_clean
 from inbox.models import META_CHANNELS, Agent, Availability, Inbox, Role, Team
 from inbox.team import business_hours
 from inbox.team.roles import user_groups_sync
@@ -22,7 +23,7 @@ from inbox.team.roles import user_groups_sync
 # Inbox.settings keys the API accepts, and the booleans among them.
 AUTOMATION_KEYS = ("greeting", "away", "business_hours", "holidays", "bot")
 FLAG_KEYS = ("auto_assign", "reassign_on_away", "unassign_on_resolve")
-SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS + ("read_receipt",)
+SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS + ("read_receipt", "csat")
 
 
 def _message_setting(name: str, value, *, kind: str) -> dict:
@@ -107,6 +108,8 @@ def inbox_settings_clean(*, inbox_kind: str, current: dict, changes: dict) -> di
             merged[key] = _message_setting(key, value, kind=inbox_kind)
         elif key == "bot":
             merged[key] = _bot_setting(value, kind=inbox_kind)
+        elif key == "csat":
+            merged[key] = csat_clean(value, current=merged.get("csat"), inbox_kind=inbox_kind)
         elif key in FLAG_KEYS:
             if not isinstance(value, bool):
                 raise ValidationError(f"{key} must be true or false.")
