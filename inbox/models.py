@@ -384,10 +384,10 @@ class InboundEvent(models.Model):
 
 class Notification(models.Model):
     """Something an agent should see even if they were offline when it happened (a mention)."""
-        ASSIGNMENT = "assignment", "Assigned a conversation"
 
     class Kind(models.TextChoices):
         MENTION = "mention", "Mentioned in a note"
+        ASSIGNMENT = "assignment", "Assigned a conversation"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_notifications")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -407,6 +407,9 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread")]
 
     def __str__(self) -> str:
+        return f"Notification {self.pk} for user {self.user_id}"
+
+
 class ConversationRead(models.Model):
     """When an agent last opened a conversation: their own unread state.
 
@@ -449,8 +452,6 @@ class SavedView(models.Model):
     def __str__(self) -> str:
         return self.name
 
-
-        return f"Notification {self.pk} for user {self.user_id}"
 
 
 class AuditEntry(models.Model):
