@@ -281,6 +281,8 @@ class RefundData:
     external_id: str
     amount: Decimal
     created_at: datetime
+    # The note staff (or an app) gave the refund: how an app recognises a refund it asked for.
+    note: str = ""
 
 
 @dataclass

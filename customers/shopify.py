@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .links import http_url_or_blank
-from .models import Channel, ConsentPurpose, Customer, WebhookReceipt
+from .models import Channel, ConsentPurpose, Customer, Order, WebhookReceipt
 from .selectors import consent_state
 from .services import (
     ItemData,
@@ -34,6 +34,7 @@ from .services import (
     order_refund_add,
     order_sync,
 )
+from .signals import order_delivered
 
 logger = logging.getLogger(__name__)
 SOURCE = "shopify"
@@ -139,7 +140,10 @@ def _refund_data(refund: dict) -> RefundData:
                 line.get("total_tax"), field="refund tax"
             )
     created = _when(refund.get("processed_at") or refund.get("created_at"), field="refund created_at")
-    return RefundData(external_id=str(refund["id"]), amount=amount, created_at=created or timezone.now())
+    return RefundData(
+        external_id=str(refund["id"]), amount=amount, created_at=created or timezone.now(),
+        note=_str(refund.get("note"))[:500],
+    )
 
 
 def order_data(payload: dict) -> OrderData:
@@ -205,15 +209,21 @@ def order_data(payload: dict) -> OrderData:
 
 
 def _order(payload: dict) -> None:
-    order_sync(data=order_data(payload))
+    data = order_data(payload)
+    synced = order_sync(data=data)
+    order_delivered.send(sender=Order, order=synced.order, refunds=data.refunds)
 
 
 def _refund(payload: dict) -> None:
     if not isinstance(payload, dict) or payload.get("order_id") in (None, ""):
         raise PayloadInvalid("a refund needs an order_id")
-    if not order_refund_add(source=SOURCE, order_external_id=str(payload["order_id"]), refund=_refund_data(payload)):
+    refund = _refund_data(payload)
+    if not order_refund_add(source=SOURCE, order_external_id=str(payload["order_id"]), refund=refund):
         logger.info("shopify refund %s for unknown order %s: the order's next update lists it",
                     payload.get("id"), payload.get("order_id"))
+        return
+    order = Order.objects.get(source=SOURCE, external_id=str(payload["order_id"]))
+    order_delivered.send(sender=Order, order=order, refunds=[refund])
 
 
 # Shopify's marketing consent states that are a decision (not_subscribed is "never asked").

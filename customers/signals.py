@@ -10,6 +10,11 @@
   privacy export. A section named after a model label ("inbox.conversation") replaces the plain
   rows the generic walk found for that model.
 
+- `order_delivered(order, refunds)`: sent inside the transaction of a Shopify webhook about an
+  order we hold (orders/*, refunds/create), once it is recorded: the order as it now stands and
+  the refunds the delivery listed (RefundData, with their notes), new or already held. The inbox
+  recognises in them the refunds, cancellations and address changes it asked Shopify for.
+
 `by` is the user who asked (None when the system does it). Receivers apply their own app's
 boundaries for that user: the inbox exports only the conversations `by` may see, and refuses (by
 raising, which rolls the erasure back) an erasure touching conversations `by` may not see unless
@@ -22,3 +27,4 @@ customer_event = Signal()
 customer_merged = Signal()
 customer_erasing = Signal()
 customer_exporting = Signal()
+order_delivered = Signal()

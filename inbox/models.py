@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -337,6 +339,7 @@ class ConversationEvent(models.Model):
         WINDOW = "window", "Window closed"
         MACRO = "macro", "Macro applied"
         CSAT = "csat", "Satisfaction rating"
+        ORDER_ACTION = "order_action", "Order action"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -451,7 +454,6 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
 
 
 class AuditEntry(models.Model):
@@ -643,3 +645,103 @@ class CsatResponse(models.Model):
     def __str__(self) -> str:
         return f"Survey {self.pk} of conversation {self.conversation_id} ({self.status})"
 
+
+# --- Order actions (inbox/orders/): a connected Shopify store and what agents asked it to do -------
+
+
+class ShopifyStore(models.Model):
+    """The shop's Shopify store: its myshopify.com domain, Admin API token and the refund limits.
+
+    One store per installation (the orders synced from Shopify's webhooks carry no shop). The token
+    is encrypted at rest like inbox credentials and never leaves in an API answer.
+    """
+
+    shop_domain = models.CharField(max_length=255, unique=True, help_text="e.g. northwind.myshopify.com")
+    credentials = EncryptedJSONField(blank=True, default=dict, help_text="{access_token}")
+    name = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    # The most one action may refund (or one discount code may be worth) per role; admins: no limit.
+    agent_refund_limit = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("50.00"))
+    lead_refund_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("250.00"), help_text="Leads and managers"
+    )
+    # The largest percentage discount code a non-admin may create.
+    discount_percent_limit = models.PositiveSmallIntegerField(default=20)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.shop_domain
+
+
+class OrderActionKind(models.TextChoices):
+    REFUND = "refund", "Refund"
+    CANCEL = "cancel", "Cancel"
+    SHIPPING_ADDRESS = "shipping_address", "Shipping address change"
+    NOTIFICATION = "notification", "Notification resend"
+    DISCOUNT_CODE = "discount_code", "Discount code"
+
+
+class OrderActionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Done by Shopify"
+    FAILED = "failed", "Failed"
+    RECONCILED = "reconciled", "Confirmed by Shopify's webhook"
+
+
+class OrderAction(models.Model):
+    """An action on an order (or, for a discount code, on a customer), a row before it is an API call.
+
+    Like an outbound message: the row is made in the request that asked, a task calls Shopify, and
+    the row is the idempotency key (`idempotency_key` goes to Shopify where it takes one; refunds
+    carry `reference` in their note, so after a lost answer the order's refunds are read back and
+    the refund found, never made twice). Shopify's later webhooks mark it `reconciled`.
+    """
+
+    kind = models.CharField(max_length=20, choices=OrderActionKind.choices)
+    status = models.CharField(max_length=12, choices=OrderActionStatus.choices, default=OrderActionStatus.QUEUED)
+    order = models.ForeignKey(
+        "customers.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="order_actions")
+    store = models.ForeignKey(ShopifyStore, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions")
+    # What was asked, as the service planned it (line items, restock, notify, reason, address...).
+    params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    summary = models.CharField(max_length=500, help_text="What will happen, in words, as the confirmation said")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Shopify's id for what it made: the refund, the cancel job, the discount node...
+    shopify_id = models.CharField(max_length=255, blank=True)
+    # Shopify's answer: the mutation payload and its userErrors, or the transport error.
+    response = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_detail = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The timeline entry (on the customer's open conversation, when there is one).
+    event = models.ForeignKey(ConversationEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["order", "-created_at"], name="order_action_order"),
+            models.Index(fields=["customer", "-created_at"], name="order_action_customer"),
+            models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="order_action_queued_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        """The tag a refund's note carries, by which a refund whose answer was lost is recognised."""
+        return f"[inbox {self.idempotency_key.hex[:12]}]"

@@ -15,7 +15,8 @@ from inbox.conversations import attachments, profiles, reply
 from inbox.conversations.reply import retry_delay
 from inbox.csat import surveys
 from inbox.intake import mailbox, store
-from inbox.models import InboundEvent, Message, MessageStatus
+from inbox.models import InboundEvent, Message, MessageStatus, OrderAction, OrderActionStatus
+from inbox.orders import run as order_runs
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,23 @@ def sweep() -> dict[str, int]:
     )
     for message_id in message_ids:
         message_send.delay(message_id)
-    if event_ids or message_ids:
-        logger.info("sweeper re-dispatched %d events, %d messages", len(event_ids), len(message_ids))
-    return {"events": len(event_ids), "messages": len(message_ids)}
+    # Order actions waiting on Shopify: a retry due, or one whose worker died (the row says what to do).
+    action_ids = list(OrderAction.objects.filter(due, status=OrderActionStatus.QUEUED).values_list("id", flat=True)[:200])
+    for action_id in action_ids:
+        order_action_run.delay(action_id)
+    if event_ids or message_ids or action_ids:
+        logger.info("sweeper re-dispatched %d events, %d messages, %d order actions",
+                    len(event_ids), len(message_ids), len(action_ids))
+    return {"events": len(event_ids), "messages": len(message_ids), "order_actions": len(action_ids)}
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def order_action_run(self, action_id: int) -> None:
+    """Carry out one order action through Shopify (inbox/orders/run.py): once, whatever the retries."""
+    retry_in = order_runs.order_action_deliver(action_id)
+    if retry_in is not None and not self.request.is_eager:
+        raise self.retry(countdown=retry_in)
+    # In-process (eager) runs can't wait: the row keeps next_attempt_at and the sweeper retries it.
 
 
 MAX_FETCH_RETRIES = 5

@@ -343,6 +343,9 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_URL = env_url("TWILIO_API_URL", "https://api.twilio.com", ("http", "https"))
 SHOPIFY_WEBHOOK_SECRET = env_str("SHOPIFY_WEBHOOK_SECRET", "")
+# Shopify's GraphQL Admin API for order actions ({shop}: the store's myshopify.com domain, {version}:
+# the API version inbox/providers/shopify.py is written for). Tests point it at a local fake.
+SHOPIFY_ADMIN_URL_TEMPLATE = env_str("SHOPIFY_ADMIN_URL_TEMPLATE", "https://{shop}/admin/api/{version}/graphql.json")
 PROVIDER_HTTP_TIMEOUT = env_int("PROVIDER_HTTP_TIMEOUT", 15)
 # URLs from outside (media in a provider's payload) are fetched only from public addresses
 # (inbox_project/safe_fetch.py); these `host:port` pairs may be private anyway. Empty in production.

@@ -108,6 +108,18 @@ def fake_provider(_fake_server, settings):
 
 
 @pytest.fixture
+def fake_shopify(fake_provider, settings):
+    """One Shopify store's GraphQL Admin API (tests/fake_shopify.py), served by the fake server;
+    SHOPIFY_ADMIN_URL_TEMPLATE points at it."""
+    from .fake_shopify import FakeShopify
+
+    shopify = FakeShopify()
+    fake_provider.respond(r"/admin/api/", shopify)
+    settings.SHOPIFY_ADMIN_URL_TEMPLATE = fake_provider.url + "/{shop}/admin/api/{version}/graphql.json"
+    return shopify
+
+
+@pytest.fixture
 def commit(db, monkeypatch):
     """Run on-commit work (tasks, realtime) as a committed transaction would, inside the test's.
 
@@ -257,6 +269,7 @@ def post_meta(client, payload: dict | bytes, *, signature: str | None = None):
 
 
 def load_fixture(name: str) -> dict:
+    """A JSON fixture by its path in tests/fixtures/, one folder per provider: "meta/messenger_text.json"."""
     from pathlib import Path
 
     return json.loads((Path(__file__).parent / "fixtures" / name).read_text())

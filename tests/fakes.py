@@ -14,6 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
 
 
+# What a responder returns to close the connection without answering (a reply lost on the way).
+DROP = object()
+
+
 @dataclass
 class Recorded:
     method: str
@@ -46,6 +50,9 @@ class FakeProviderServer:
     default_status: int = 200
     # Called for a request with no script: returns (status, json-able body).
     default_responder: object = None
+    # (path pattern, callable) pairs tried after the scripts: a stateful fake of one API (FakeShopify).
+    # The callable returns (status, json-able body), or DROP to close the connection unanswered.
+    responders: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> str:
@@ -60,7 +67,12 @@ class FakeProviderServer:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 recorded = Recorded(self.command, parts.path, parse_qs(parts.query), dict(self.headers), body)
-                status, payload, ctype, *extra = fake._answer(recorded)
+                answer = fake._answer(recorded)
+                if answer[0] is DROP:
+                    # A lost answer: the request arrived (and may have been acted on); no reply leaves.
+                    self.close_connection = True
+                    return
+                status, payload, ctype, *extra = answer
                 self.send_response(status)
                 for name, value in (extra[0] if extra else {}).items():
                     self.send_header(name, value)
@@ -101,10 +113,21 @@ class FakeProviderServer:
                     if script.times is not None:
                         script.times -= 1
                     return script.status, script.body, script.content_type, script.headers
+            responder = next((func for pattern, func in self.responders if pattern.search(recorded.path)), None)
+        if responder is not None:
+            result = responder(recorded)
+            if result is DROP:
+                return (DROP,)
+            return result[0], json.dumps(result[1]).encode(), "application/json"
         if callable(self.default_responder):
             status, body = self.default_responder(recorded)
             return status, json.dumps(body).encode(), "application/json"
         return self.default_status, b"{}", "application/json"
+
+    def respond(self, path_regex: str, func) -> None:
+        """Answer requests whose path matches with `func(recorded)` (after any script that matches)."""
+        with self.lock:
+            self.responders.append((re.compile(path_regex), func))
 
     def sent(self, path_regex: str = "") -> list[Recorded]:
         with self.lock:
@@ -114,7 +137,7 @@ class FakeProviderServer:
         with self.lock:
             self.requests.clear()
             self.scripts.clear()
-
+            self.responders.clear()
 
 
 class TwilioMessages:

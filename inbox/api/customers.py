@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -176,7 +175,6 @@ class CustomerEraseView(APIView):
             record = services.customer_erase(customer=customer, by=request.user)
         except ErasureRefused:  # a conversation of another team's arrived since the check
             raise CustomerApiError(ErasureRefused.code, ErasureRefused.detail, status.HTTP_403_FORBIDDEN) from None
-
         return Response(
             {"id": record.pk, "customer": record.customer_id, "erased_at": record.created_at, "summary": record.summary}
         )

@@ -96,10 +96,6 @@ class ConversationFilter(django_filters.FilterSet):
         method="filter_unread",
         help_text="true: only those unread for you (customer messages came in since you last opened them)",
     )
-    unread = django_filters.BooleanFilter(
-        method="filter_unread",
-        help_text="true: only those unread for you (customer messages came in since you last opened them)",
-    )
     ordering = django_filters.ChoiceFilter(
         method="filter_ordering",
         choices=list(ORDERINGS.items()),
@@ -118,12 +114,6 @@ class ConversationFilter(django_filters.FilterSet):
         if value == "none":
             return queryset.filter(team__isnull=True)
         return queryset.filter(team_id__in=[int(v) for v in value.split(",")])
-    def filter_unread(self, queryset, name, value):
-        if value is None:
-            return queryset
-        unread = selectors.conversations_unread_for(queryset, user=self.request.user)
-        return unread if value else queryset.exclude(pk__in=unread.values("pk"))
-
 
     def filter_window(self, queryset, name, value):
         return selectors.conversations_in_window(queryset, state=value, now=timezone.now())

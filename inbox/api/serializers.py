@@ -306,6 +306,15 @@ class UploadSerializer(serializers.Serializer):
 
 class UploadedSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Name it in a reply's `attachments`; valid 24 h, for you and this conversation")
+    url = serializers.CharField(help_text="A preview, for you only")
+    content_type = serializers.CharField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
+class NoteCreateSerializer(serializers.Serializer):
+    text = StrictCharField(trim_whitespace=False)
 
 
 # --- Assignment menus and bulk actions --------------------------------------------------------------
@@ -376,12 +385,3 @@ class BulkResultSerializer(serializers.Serializer):
     succeeded = serializers.IntegerField()
     failed = serializers.IntegerField()
     results = BulkRowSerializer(many=True, help_text="One per id, in the order given")
-    url = serializers.CharField(help_text="A preview, for you only")
-    content_type = serializers.CharField()
-    name = serializers.CharField()
-    size = serializers.IntegerField()
-    sha256 = serializers.CharField()
-
-
-class NoteCreateSerializer(serializers.Serializer):
-    text = StrictCharField(trim_whitespace=False)

@@ -14,6 +14,7 @@ urlpatterns = [
     *router.urls,
     path("", include("inbox.api.team_urls")),
     path("", include("inbox.api.customer_urls")),
+    path("", include("inbox.api.order_urls")),
     path("", include("inbox.api.audit_urls")),
     path("", include("inbox.api.macro_urls")),
     path("", include("inbox.api.csat_urls")),

@@ -24,9 +24,9 @@ LABELS = Prefetch("labels", queryset=Label.objects.order_by("name"), to_attr="pr
 # `window=expiring`: the standard window closes within this much time.
 EXPIRING_WITHIN = timedelta(hours=2)
 
+
 # The asking agent's own read state (ConversationRead.read_at), annotated onto the rows they get.
 READ_AT = "my_read_at"
-
 
 
 def conversations_visible(*, user) -> QuerySet[Conversation]:
@@ -140,6 +140,7 @@ def conversations_matching(qs: QuerySet[Conversation], *, q: str) -> QuerySet[Co
     number = _ORDER_NUMBER.match(q)
     if number:
         match |= Exists(Order.objects.filter(customer=OuterRef("customer_id"), number__iexact=number.group(1)))
+    return qs.filter(match)
 
 
 # --- Search snippets -------------------------------------------------------------------------------
@@ -207,4 +208,3 @@ def snippet_highlight(text: str, q: str) -> str | None:
         at = match.end()
     parts += [escape(flat[at:end]), "…" if end < len(flat) else ""]
     return "".join(parts)
-    return qs.filter(match)

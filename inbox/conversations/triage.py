@@ -20,7 +20,6 @@ from inbox.models import Conversation, ConversationEvent, ConversationRead, Conv
 from inbox.realtime import publish as realtime
 from inbox.team.assignment import check_may_route, conversation_assign, conversation_resolved
 
-
 class _Unset(enum.Enum):
     """The default of an argument left out (None is a value there: no team, not snoozed)."""
 
@@ -82,7 +81,6 @@ def conversation_update(
                         data={"from": conv.status, "to": new_status, "snoozed_until": until.isoformat() if until else None},
                     )
                 )
-            check_may_route(by=by, conversation=conv, team=team)
                 conv.resolved_at = now if new_status == ConversationStatus.RESOLVED else None
                 fields |= {"status", "resolved_at"}
             conv.status = new_status
@@ -91,6 +89,7 @@ def conversation_update(
                 fields.add("snoozed_until")
 
         if team is not UNSET and _pk(team) != conv.team_id:
+            check_may_route(by=by, conversation=conv, team=team)
             events.append(
                 ConversationEvent(
                     conversation=conv,
@@ -135,6 +134,14 @@ def conversation_mark_read(*, conversation: Conversation, by) -> Conversation:
     conversation_opened(conversation=conversation, by=by)
     return _unread_set(conversation=conversation, unread=False)
 
+
+def conversation_mark_unread(*, conversation: Conversation, by) -> Conversation:
+    """Flag it for later: at least one unread message (a count already above stays), unread for `by` too."""
+    if by is not None:
+        ConversationRead.objects.filter(conversation=conversation, user_id=by.pk).delete()
+    return _unread_set(conversation=conversation, unread=True)
+
+
 def conversation_opened(*, conversation: Conversation, by) -> datetime:
     """`by` opened the thread: read for them (their own unread state), whatever the customer is told.
 
@@ -143,14 +150,6 @@ def conversation_opened(*, conversation: Conversation, by) -> datetime:
     now = timezone.now()
     ConversationRead.objects.update_or_create(conversation=conversation, user_id=by.pk, defaults={"read_at": now})
     return now
-
-
-
-def conversation_mark_unread(*, conversation: Conversation, by) -> Conversation:
-    """Flag it for later: at least one unread message (a count already above stays), unread for `by` too."""
-    if by is not None:
-        ConversationRead.objects.filter(conversation=conversation, user_id=by.pk).delete()
-    return _unread_set(conversation=conversation, unread=True)
 
 
 def _unread_set(*, conversation: Conversation, unread: bool) -> Conversation:

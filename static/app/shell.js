@@ -54,13 +54,19 @@ if (bell) {
   const error = $("bell-error");
   let items = [];
   let loading = null;
+  // The server's count of all my unread notifications (the list shows the newest page only).
+  let serverUnread = null;
 
-  const unread = () => items.filter((n) => !n.read_at).length;
+  const unread = () => (serverUnread === null ? items.filter((n) => !n.read_at).length : serverUnread);
 
   function describe(n) {
     const who = n.by ? n.by.username : "Someone";
-    // Mentions today; assignments and the rest are named by their kind until they have their own words.
-    const what = n.kind === "mention" ? `${who} mentioned you` : n.kind === "assignment" ? `${who} assigned you a conversation` : `${who}: ${n.kind}`;
+    if (n.kind === "assignment") {
+      // text: the customer's name. No one "by" it: the round-robin gave it.
+      const whose = n.text ? `${n.text}’s conversation` : "a conversation";
+      return n.by ? `${who} assigned you ${whose}` : `You were given ${whose} automatically`;
+    }
+    const what = n.kind === "mention" ? `${who} mentioned you` : `${who}: ${n.kind}`;
     return n.text ? `${what}: “${n.text}”` : what;
   }
 
@@ -85,6 +91,7 @@ if (bell) {
       try {
         const page = await get(bell.dataset.url);
         items = page.results || [];
+        serverUnread = typeof page.unread === "number" ? page.unread : null;
         error.hidden = true;
       } catch (err) {
         if (!isAbort(err)) { error.hidden = false; error.textContent = "Notifications could not be loaded: " + err.message; }
@@ -115,6 +122,7 @@ if (bell) {
     const item = items.find((n) => n.id === id);
     if (item && !item.read_at) {
       item.read_at = new Date().toISOString();
+      if (serverUnread) { serverUnread -= 1; }
       render();
       // keepalive: the request outlives the navigation the link starts.
       fetch(bell.dataset.readUrl, {
@@ -130,6 +138,7 @@ if (bell) {
       await post(bell.dataset.readUrl, {});
       const now = new Date().toISOString();
       items.forEach((n) => { n.read_at = n.read_at || now; });
+      serverUnread = 0;
       error.hidden = true;
       render();
     } catch (err) {
@@ -148,6 +157,7 @@ if (bell) {
         id: frame.notification, kind: frame.kind || "mention", conversation: frame.conversation, message: frame.message,
         by: frame.by, text: frame.text || "", created_at: new Date().toISOString(), read_at: null,
       });
+      if (serverUnread !== null) { serverUnread += 1; }
       render();
       window.dispatchEvent(new CustomEvent("inbox:notified", { detail: frame }));
     }

@@ -441,7 +441,7 @@ def test_a_mention_and_an_assignment_both_count_in_the_bell(api, alice, bob, mes
 def failed_reply(api, bob, messenger_inbox, fake_provider, django_capture_on_commit_callbacks):
     """A reply Meta refused for good (the user cannot receive messages now), in an open window."""
     conversation = conversation_make(messenger_inbox, customer_wrote_ago=timedelta(minutes=10))
-    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta_error_user_unavailable.json"))
+    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta/error_user_unavailable.json"))
     with django_capture_on_commit_callbacks(execute=True):
         body = api(bob).post(f"{URL}{conversation.pk}/messages/", {"text": "Your parcel left."}, format="json").json()
     message = Message.objects.get(pk=body["id"])

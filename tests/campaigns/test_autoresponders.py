@@ -25,7 +25,7 @@ def fb_responder(messenger_inbox):
 
 
 def feed_comment(comment_id="900000000000001_1200000000000001", from_id="6791000000000001", text=None, post=None):
-    payload = copy.deepcopy(load_fixture("meta_feed_comment.json"))
+    payload = copy.deepcopy(load_fixture("meta/feed_comment.json"))
     value = payload["entry"][0]["changes"][0]["value"]
     value["comment_id"] = comment_id
     value["from"]["id"] = from_id
@@ -85,7 +85,7 @@ def test_no_private_reply_more_than_seven_days_after_the_comment(client, fb_resp
 
 def test_an_instagram_comment_is_answered_on_the_replies_edge(client, instagram_inbox, fake_provider, commit):
     AutoResponder.objects.create(inbox=instagram_inbox, keywords=["price"], public_reply="Check your DMs")
-    post_meta(client, load_fixture("meta_instagram_comment.json"))
+    post_meta(client, load_fixture("meta/instagram_comment.json"))
     assert [r.json() for r in fake_provider.sent(r"/17860000000000001/replies$")] == [{"message": "Check your DMs"}]
 
 

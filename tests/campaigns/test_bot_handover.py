@@ -44,9 +44,9 @@ def bot_inbox(messenger_inbox):
 def say(client, commit, fake_provider):
     """The customer writes (or taps a quick reply) on Messenger, as Meta's webhook delivers it."""
 
-    def post(text: str, *, quick_reply: str | None = None, fixture: str = "meta_messenger_text.json"):
+    def post(text: str, *, quick_reply: str | None = None, fixture: str = "meta/messenger_text.json"):
         if quick_reply is not None:
-            fixture = "meta_messenger_quick_reply.json"
+            fixture = "meta/messenger_quick_reply.json"
         payload = fixture_at(fixture, now_ms())
         message = payload["entry"][0]["messaging"][0]["message"]
         message["mid"], message["text"] = f"m_bot_{next(_mids)}", text
@@ -134,7 +134,7 @@ def test_the_bot_is_silent_once_an_agent_has_replied(bot_inbox, say, bob, fake_p
 def test_the_bot_answers_on_instagram_too(instagram_inbox, say, fake_provider):
     instagram_inbox.settings = {"bot": BOT}
     instagram_inbox.save()
-    say("hi", fixture="meta_instagram_text.json")
+    say("hi", fixture="meta/instagram_text.json")
     conversation = Conversation.objects.get()
     assert conversation.channel == "instagram" and conversation.identity.external_id == IGSID
     assert graph_bodies(fake_provider)[0]["message"]["quick_replies"] == QUICK_REPLIES

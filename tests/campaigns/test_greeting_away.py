@@ -32,7 +32,7 @@ def automated_inbox(messenger_inbox):
 
 
 def customer_message(at: datetime, n: int):
-    payload = copy.deepcopy(load_fixture("meta_messenger_text.json"))
+    payload = copy.deepcopy(load_fixture("meta/messenger_text.json"))
     item = payload["entry"][0]["messaging"][0]
     item["timestamp"] = int(at.timestamp() * 1000)
     item["message"]["mid"] = f"m_test_{n}"

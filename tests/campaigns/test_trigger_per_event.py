@@ -23,7 +23,7 @@ NOON = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)  # 13:00 in Paris
 
 
 def fulfilled(order_id: int, number: str) -> dict:
-    payload = copy.deepcopy(load_fixture("shopify_order_fulfilled.json"))
+    payload = copy.deepcopy(load_fixture("shopify/order_fulfilled.json"))
     payload.update(id=order_id, name=number, order_number=int(number.lstrip("#")))
     return payload
 

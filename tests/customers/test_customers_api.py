@@ -18,7 +18,7 @@ def jane(client, messenger_inbox):
     conversation = thread_with(inbox=messenger_inbox, channel="messenger", external_id="6543210987654321",
                                texts=["Where is my order #1042?"], name="Jane Doe")
     customer = conversation.customer
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
     buyer = Order.objects.get().customer
     return customer, buyer
 
@@ -37,8 +37,8 @@ def test_charlie_gets_404_for_team_a_customer_and_does_not_list_it(api, jane, ch
 def test_the_detail_shows_identities_orders_with_items_consent_and_lifetime_value(api, jane, bob):
     chatter, buyer = jane
     api(bob).post(f"/api/v1/customers/{chatter.pk}/merge/", {"other": buyer.pk}, format="json")
-    post_shopify(api(bob), "orders/fulfilled", load_fixture("shopify_order_fulfilled.json"))
-    post_shopify(api(bob), "refunds/create", load_fixture("shopify_refund_create.json"))
+    post_shopify(api(bob), "orders/fulfilled", load_fixture("shopify/order_fulfilled.json"))
+    post_shopify(api(bob), "refunds/create", load_fixture("shopify/refund_create.json"))
 
     body = api(bob).get(f"/api/v1/customers/{chatter.pk}/").json()
 

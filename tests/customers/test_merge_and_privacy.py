@@ -22,7 +22,7 @@ def jane_twice(client, messenger_inbox):
     """Jane wrote on Messenger (one record) and bought on Shopify (another record)."""
     chat = thread_with(inbox=messenger_inbox, channel="messenger", external_id="6543210987654321",
                        texts=["Where is my order?", "It was #1042"], name="Jane Doe")
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
     buyer = Order.objects.get().customer
     consent_record(customer=buyer, channel="email", purpose="marketing", granted=True, source="checkout")
     return chat.customer, buyer, chat

@@ -42,7 +42,7 @@ def test_a_normal_tracking_url_is_kept():
 
 @pytest.mark.parametrize("url", ["javascript:alert(document.cookie)", "data:text/html,x", "https://"])
 def test_a_shopify_order_with_a_non_http_tracking_url_is_stored_without_it(client, url):
-    payload = copy.deepcopy(load_fixture("shopify_order_fulfilled.json"))
+    payload = copy.deepcopy(load_fixture("shopify/order_fulfilled.json"))
     for fulfillment in payload["fulfillments"]:
         fulfillment["tracking_url"] = url
         fulfillment["tracking_urls"] = [url]

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_stores_a_new_order_with_items_and_attaches_it_to_a_new_customer(client):
-    response = post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
+    response = post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
 
     assert response.status_code == 200
     order = Order.objects.get(source="shopify", external_id="5940139491234")
@@ -49,14 +49,14 @@ def test_it_stores_a_new_order_with_items_and_attaches_it_to_a_new_customer(clie
 def test_an_order_joins_the_customer_who_already_wrote_from_that_address(client, email_inbox):
     conversation = thread_with(inbox=email_inbox, channel="email", external_id="jane.doe@example.com", texts=["hi"])
 
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
 
     assert Order.objects.get().customer_id == conversation.customer_id
     assert Customer.objects.count() == 1
 
 
 def test_a_replayed_delivery_is_handled_once(client, commit):
-    payload = load_fixture("shopify_order_create.json")
+    payload = load_fixture("shopify/order_create.json")
     heard = []
 
     def listener(sender, event, **kwargs):
@@ -78,8 +78,8 @@ def test_a_replayed_delivery_is_handled_once(client, commit):
 
 
 def test_an_older_update_arriving_late_does_not_undo_the_newer_one(client):
-    post_shopify(client, "orders/fulfilled", load_fixture("shopify_order_fulfilled.json"))
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
+    post_shopify(client, "orders/fulfilled", load_fixture("shopify/order_fulfilled.json"))
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
 
     order = Order.objects.get()
     assert order.fulfillment_status == "fulfilled"
@@ -88,9 +88,9 @@ def test_an_older_update_arriving_late_does_not_undo_the_newer_one(client):
 
 
 def test_a_fulfilled_order_carries_its_tracking_and_publishes_shipped_once(client, commit):
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
-    post_shopify(client, "orders/updated", load_fixture("shopify_order_fulfilled.json"))
-    post_shopify(client, "orders/fulfilled", load_fixture("shopify_order_fulfilled.json"))
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
+    post_shopify(client, "orders/updated", load_fixture("shopify/order_fulfilled.json"))
+    post_shopify(client, "orders/fulfilled", load_fixture("shopify/order_fulfilled.json"))
 
     order = Order.objects.get()
     assert order.tracking_url.startswith("https://www.ups.com/")
@@ -101,7 +101,7 @@ def test_a_fulfilled_order_carries_its_tracking_and_publishes_shipped_once(clien
 
 
 def test_a_delivered_shipment_is_published_as_delivered(client):
-    payload = load_fixture("shopify_order_fulfilled.json")
+    payload = load_fixture("shopify/order_fulfilled.json")
     payload["fulfillments"][0]["shipment_status"] = "delivered"
     payload["updated_at"] = "2025-03-04T09:00:00-05:00"
 
@@ -111,10 +111,10 @@ def test_a_delivered_shipment_is_published_as_delivered(client):
 
 
 def test_a_refund_lowers_lifetime_value_once_even_when_listed_again_in_the_order(client):
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
-    refund = load_fixture("shopify_refund_create.json")
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
+    refund = load_fixture("shopify/refund_create.json")
     post_shopify(client, "refunds/create", refund)
-    updated = load_fixture("shopify_order_fulfilled.json")
+    updated = load_fixture("shopify/order_fulfilled.json")
     updated["refunds"] = [refund]
     updated["financial_status"] = "partially_refunded"
     updated["updated_at"] = "2025-03-05T11:00:05-05:00"
@@ -127,8 +127,8 @@ def test_a_refund_lowers_lifetime_value_once_even_when_listed_again_in_the_order
 
 
 def test_a_cancelled_order_no_longer_counts_towards_lifetime_value(client):
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
-    cancelled = load_fixture("shopify_order_create.json")
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
+    cancelled = load_fixture("shopify/order_create.json")
     cancelled.update(cancelled_at="2025-03-01T12:00:00-05:00", cancel_reason="customer",
                      updated_at="2025-03-01T12:00:01-05:00", financial_status="voided")
     post_shopify(client, "orders/cancelled", cancelled)
@@ -144,7 +144,7 @@ def test_a_cancelled_order_no_longer_counts_towards_lifetime_value(client):
     ids=["missing", "garbage", "other-body", "other-secret"],
 )
 def test_a_bad_signature_is_refused_and_nothing_is_stored(client, hmac_header):
-    response = post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"), hmac_header=hmac_header)
+    response = post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"), hmac_header=hmac_header)
 
     assert response.status_code == 401
     assert response.json()["code"] == "bad_signature"
@@ -164,7 +164,7 @@ def test_without_a_configured_secret_every_delivery_is_refused(client, settings)
 
 
 def test_a_signed_but_malformed_order_is_a_400_and_leaves_no_receipt(client):
-    payload = copy.deepcopy(load_fixture("shopify_order_create.json"))
+    payload = copy.deepcopy(load_fixture("shopify/order_create.json"))
     payload["total_price"] = "ninety-eight"
 
     response = post_shopify(client, "orders/create", payload)
@@ -183,9 +183,9 @@ def test_an_unknown_topic_is_acknowledged_and_ignored(client):
 
 
 def test_a_customer_update_records_marketing_consent_and_tags(client):
-    post_shopify(client, "orders/create", load_fixture("shopify_order_create.json"))
-    post_shopify(client, "customers/update", load_fixture("shopify_customer_update.json"))
-    post_shopify(client, "customers/update", load_fixture("shopify_customer_update.json"))
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
+    post_shopify(client, "customers/update", load_fixture("shopify/customer_update.json"))
+    post_shopify(client, "customers/update", load_fixture("shopify/customer_update.json"))
 
     customer = Customer.objects.get()
     assert consent_state(customer=customer, channel="email", purpose="marketing") is True

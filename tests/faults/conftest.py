@@ -78,6 +78,8 @@ class Stack:
             "INBOUND_DISPATCH_RETRY_SECONDS": "1",
             "CELERY_VISIBILITY_TIMEOUT": "3600",
             "PROVIDER_HTTP_TIMEOUT": "10",
+            # An interrupted Meta send waits this long for its echo before it is sent again.
+            "META_ECHO_GRACE_SECONDS": "5",
             "LOG_LEVEL": "WARNING",
             "DB_CONNECT_TIMEOUT": "2",
             "DB_POOL_TIMEOUT": "3",

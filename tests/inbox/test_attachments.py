@@ -49,7 +49,7 @@ def stored_files(root: Path) -> list[Path]:
 
 def messenger_media(meta_post, *urls: str, kinds: tuple[str, ...] = ("image", "file")) -> Message:
     """The customer sends media; Meta's payload names CDN URLs, here on the fake server."""
-    payload = fixture_at("meta_messenger_attachments.json", now_ms(seconds_ago=30))
+    payload = fixture_at("meta/messenger_attachments.json", now_ms(seconds_ago=30))
     item = payload["entry"][0]["messaging"][0]
     item["message"]["attachments"] = [{"type": k, "payload": {"url": u}} for k, u in zip(kinds, urls, strict=True)]
     assert meta_post(payload).status_code == 200
@@ -194,7 +194,7 @@ def test_a_meta_file_not_yet_fetched_redirects_to_the_cdn(meta_post, messenger_i
 
 
 def mms(client, url: str) -> Message:
-    body = form("twilio_inbound_mms.txt", NumMedia="1", MediaUrl0=url, MediaContentType0="image/png", MediaUrl1="")
+    body = form("twilio/inbound_mms.txt", NumMedia="1", MediaUrl0=url, MediaContentType0="image/png", MediaUrl1="")
     assert post_twilio(client, SMS_URL, body).status_code == 200
     return Message.objects.get(external_id=MMS_SID)
 
@@ -254,7 +254,7 @@ def test_an_inbound_email_attachment_is_served_from_storage(email_inbox, commit,
 @pytest.fixture
 def conversation(meta_post, messenger_inbox) -> Conversation:
     """A customer wrote a minute ago: the window is open."""
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=60)))
     return Conversation.objects.get(identity__external_id=PSID)
 
 

@@ -27,7 +27,7 @@ JANE = "6791000000000001"
 
 
 def feed_comment(comment_id=FB_COMMENT, from_id=JANE, text=None, post=FB_POST, created=1767225604):
-    payload = copy.deepcopy(load_fixture("meta_feed_comment.json"))
+    payload = copy.deepcopy(load_fixture("meta/feed_comment.json"))
     value = payload["entry"][0]["changes"][0]["value"]
     value.update(comment_id=comment_id, post_id=post, parent_id=post, created_time=created)
     value["from"]["id"] = from_id
@@ -37,7 +37,7 @@ def feed_comment(comment_id=FB_COMMENT, from_id=JANE, text=None, post=FB_POST, c
 
 
 def ig_comment(comment_id="17860000000000001", media="17950000000000001"):
-    payload = copy.deepcopy(load_fixture("meta_instagram_comment.json"))
+    payload = copy.deepcopy(load_fixture("meta/instagram_comment.json"))
     value = payload["entry"][0]["changes"][0]["value"]
     value["id"] = comment_id
     value["media"]["id"] = media
@@ -107,7 +107,7 @@ def test_comments_on_different_posts_or_by_different_people_get_their_own_thread
 
 def test_a_comment_thread_stays_apart_from_the_persons_dm_thread(webhook, messenger_inbox):
     webhook(feed_comment())
-    dm = load_fixture("meta_messenger_text.json")
+    dm = load_fixture("meta/messenger_text.json")
     dm["entry"][0]["messaging"][0]["sender"]["id"] = JANE
     webhook(dm)
 
@@ -235,7 +235,7 @@ def test_a_comment_gets_only_one_private_reply(fb_thread, bob, alice, fake_provi
 
 
 def test_a_failed_private_reply_may_be_tried_again(fb_thread, bob, fake_provider):
-    fake_provider.script(r"/messages$", status=400, json_body=load_fixture("meta_error_user_unavailable.json"))
+    fake_provider.script(r"/messages$", status=400, json_body=load_fixture("meta/error_user_unavailable.json"))
     assert send(fb_thread, bob, "First", comment_reply="private").status == MessageStatus.FAILED
     assert send(fb_thread, bob, "Again", comment_reply="private").status == MessageStatus.SENT
 
@@ -266,7 +266,7 @@ def test_the_api_takes_comment_reply_and_refuses_with_the_contracts_error_shape(
 
 
 def test_comment_reply_is_refused_in_a_dm_thread(webhook, messenger_inbox, bob, api, fake_provider):
-    webhook(load_fixture("meta_messenger_text.json"))
+    webhook(load_fixture("meta/messenger_text.json"))
     dm = Conversation.objects.get()
     response = api(bob).post(f"/api/v1/conversations/{dm.pk}/messages/", {"text": "x", "comment_reply": "public"}, format="json")
     assert response.status_code == 400 and response.json()["code"] == "invalid"

@@ -132,7 +132,7 @@ def test_direct_mode_sends_no_notification(settings, listener):
 def test_a_webhook_is_processed_by_the_listener_once(client, messenger_inbox, running):
     dispatcher = running()
     assert dispatcher.listening.wait(10)  # past its catch-up: only a notification can bring the webhook
-    payload = load_fixture("meta_messenger_text.json")
+    payload = load_fixture("meta/messenger_text.json")
     mid = payload["entry"][0]["messaging"][0]["message"]["mid"]
 
     assert post_meta(client, payload).status_code == 200

@@ -14,7 +14,7 @@ from inbox.intake import mailbox as email_inbound
 from inbox.tasks import imap_poll as imap_poll_task
 from inbox.models import Conversation, InboundEvent, Inbox, Message
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "email"
 IMAP = {"host": "imap.shop.example", "port": 993, "username": "support@shop.example", "password": "app-password",
         "ssl": True, "folder": "INBOX"}
 
@@ -88,7 +88,7 @@ def imap_inbox(email_inbox):
 
 
 def test_it_stores_unseen_messages_once_across_two_polls(imap_inbox, mailbox, commit):
-    unseen = mailbox.deliver((FIXTURES / "email_imap_unseen.eml").read_bytes())
+    unseen = mailbox.deliver((FIXTURES / "imap_unseen.eml").read_bytes())
     already_read = mailbox.deliver(b"From: old@example.org\r\nTo: support@shop.example\r\nMessage-ID: <old@x>\r\n\r\nold\r\n",
                                    "\\Seen")
 
@@ -109,7 +109,7 @@ def test_it_stores_unseen_messages_once_across_two_polls(imap_inbox, mailbox, co
 
 
 def test_a_message_seen_again_after_a_crash_is_still_stored_once(imap_inbox, mailbox, commit):
-    uid = mailbox.deliver((FIXTURES / "email_imap_unseen.eml").read_bytes())
+    uid = mailbox.deliver((FIXTURES / "imap_unseen.eml").read_bytes())
     email_inbound.imap_poll()
     # As if the worker died after storing but before the \Seen flag reached the server.
     mailbox.messages[uid][1].discard("\\Seen")
@@ -121,7 +121,7 @@ def test_a_message_seen_again_after_a_crash_is_still_stored_once(imap_inbox, mai
 
 
 def test_it_fetches_with_peek_so_nothing_is_flagged_before_it_is_stored(imap_inbox, mailbox, commit):
-    mailbox.deliver((FIXTURES / "email_imap_unseen.eml").read_bytes())
+    mailbox.deliver((FIXTURES / "imap_unseen.eml").read_bytes())
 
     email_inbound.imap_poll()
 
@@ -131,7 +131,7 @@ def test_it_fetches_with_peek_so_nothing_is_flagged_before_it_is_stored(imap_inb
 
 
 def test_an_imap_auto_reply_is_stored_and_marked_automatic(imap_inbox, mailbox, commit):
-    mailbox.deliver((FIXTURES / "email_imap_autoreply.eml").read_bytes())
+    mailbox.deliver((FIXTURES / "imap_autoreply.eml").read_bytes())
 
     email_inbound.imap_poll()
 
@@ -140,7 +140,7 @@ def test_an_imap_auto_reply_is_stored_and_marked_automatic(imap_inbox, mailbox, 
 
 def test_the_beat_task_polls_only_inboxes_with_imap_credentials(imap_inbox, mailbox, commit, team_a):
     Inbox.objects.create(kind="email", name="Sales", external_id="sales@shop.example", team=team_a)
-    mailbox.deliver((FIXTURES / "email_imap_unseen.eml").read_bytes())
+    mailbox.deliver((FIXTURES / "imap_unseen.eml").read_bytes())
 
     result = imap_poll_task.delay().get()
 
@@ -151,7 +151,7 @@ def test_the_beat_task_polls_only_inboxes_with_imap_credentials(imap_inbox, mail
 def test_a_mailbox_that_cannot_be_reached_does_not_stop_the_others(imap_inbox, mailbox, commit, team_a, monkeypatch):
     Inbox.objects.create(kind="email", name="Sales", external_id="sales@shop.example", team=team_a,
                          credentials={"imap": {**IMAP, "host": "down.shop.example", "username": "sales"}})
-    mailbox.deliver((FIXTURES / "email_imap_unseen.eml").read_bytes())
+    mailbox.deliver((FIXTURES / "imap_unseen.eml").read_bytes())
 
     class Unreachable(FakeIMAP4SSL):
         def __init__(self, host, port, timeout=None):

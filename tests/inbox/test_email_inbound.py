@@ -18,7 +18,7 @@ from inbox.providers.email import reply_strip
 
 from ..conftest import MAILBOX
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "email"
 SIGNING_KEY = "key-test"
 WEBHOOK_SECRET = "anymail:hook-secret-1"
 MAILGUN_URL = "/webhooks/anymail/mailgun/inbound/"
@@ -40,7 +40,7 @@ def basic_auth(secret: str = WEBHOOK_SECRET) -> str:
 
 def mailgun_form(*, headers: dict[str, str] | None = None, token: str | None = None, **fields) -> dict[str, str]:
     """The fixture's form fields with some headers replaced, signed as Mailgun signs them."""
-    form = json.loads((FIXTURES / "email_mailgun_inbound.json").read_text())
+    form = json.loads((FIXTURES / "mailgun_inbound.json").read_text())
     pairs = json.loads(form["message-headers"])
     for name, value in (headers or {}).items():
         pairs = [p for p in pairs if p[0].lower() != name.lower()]
@@ -189,7 +189,7 @@ def test_it_answers_503_when_the_database_cannot_store(client, email_inbox, sett
 
 
 def test_a_postmark_inbound_json_becomes_a_message_with_its_attachment(client, email_inbox, commit, settings):
-    payload = json.loads((FIXTURES / "email_postmark_inbound.json").read_text())
+    payload = json.loads((FIXTURES / "postmark_inbound.json").read_text())
 
     response = post_postmark(client, payload)
 
@@ -207,7 +207,7 @@ def test_a_postmark_inbound_json_becomes_a_message_with_its_attachment(client, e
 
 
 def test_postmark_with_a_wrong_password_stores_nothing(client, email_inbox, commit):
-    payload = json.loads((FIXTURES / "email_postmark_inbound.json").read_text())
+    payload = json.loads((FIXTURES / "postmark_inbound.json").read_text())
 
     response = post_postmark(client, payload, auth=basic_auth("anymail:guess"))
 

@@ -57,7 +57,7 @@ def profiles_on(settings):
     settings.META_PROFILE_FETCH = True
 
 
-def _message(name: str = "meta_messenger_text.json", *, mid: str | None = None, sender: str | None = None) -> dict:
+def _message(name: str = "meta/messenger_text.json", *, mid: str | None = None, sender: str | None = None) -> dict:
     payload = fixture_at(name, now_ms())
     item = payload["entry"][0]["messaging"][0]
     if mid:
@@ -96,7 +96,7 @@ def test_an_instagram_sender_gets_their_name(meta_post, instagram_inbox, fake_pr
     fake_provider.script(
         rf"^/v24\.0/{IGSID}$", json_body={"name": "Mara Quinn", "username": "mara.q", "id": IGSID}
     )
-    meta_post(_message("meta_instagram_text.json"))
+    meta_post(_message("meta/instagram_text.json"))
 
     identity = _identity(IGSID)
     assert (identity.display_name, identity.customer.name) == ("Mara Quinn", "Mara Quinn")
@@ -108,7 +108,7 @@ def test_an_instagram_sender_gets_their_name(meta_post, instagram_inbox, fake_pr
 def test_an_instagram_sender_without_a_name_gets_their_username(meta_post, instagram_inbox, fake_provider):
     # Meta leaves `name` out (or null) when the person has not set one.
     fake_provider.script(rf"^/v24\.0/{IGSID}$", json_body={"name": None, "username": "mara.q", "id": IGSID})
-    meta_post(_message("meta_instagram_text.json"))
+    meta_post(_message("meta/instagram_text.json"))
 
     identity = _identity(IGSID)
     assert (identity.display_name, identity.customer.name) == ("mara.q", "mara.q")
@@ -262,7 +262,7 @@ def test_a_nameless_identity_is_asked_again_after_a_day(meta_post, messenger_inb
 
 def test_a_business_echo_to_a_new_person_does_not_look_them_up(meta_post, messenger_inbox, fake_provider):
     # Meta lets the page read a profile once the person has written; an echo is the page writing.
-    meta_post(fixture_at("meta_messenger_echo.json", now_ms()))
+    meta_post(fixture_at("meta/messenger_echo.json", now_ms()))
 
     identity = Identity.objects.get(channel="messenger", scope=PAGE_ID)
     assert fake_provider.sent(rf"^/v24\.0/{identity.external_id}$") == []

@@ -31,14 +31,14 @@ TOKEN = "EAAB-test-page-token"
 @pytest.fixture
 def conversation(meta_post, messenger_inbox) -> Conversation:
     """A customer wrote a minute ago: the window is open."""
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=60)))
     return Conversation.objects.get(identity__external_id=PSID)
 
 
 @pytest.fixture
 def old_conversation(meta_post, messenger_inbox) -> Conversation:
     """The customer's last message is 30 hours old: only a human agent may reply, with the tag."""
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=30 * 3600)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=30 * 3600)))
     return Conversation.objects.get(identity__external_id=PSID)
 
 
@@ -78,7 +78,7 @@ def test_a_human_agent_reply_after_24_hours_carries_the_tag(old_conversation, bo
 
 
 def test_an_instagram_reply_goes_through_the_linked_page(meta_post, instagram_inbox, bob, reply, fake_provider):
-    meta_post(fixture_at("meta_instagram_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/instagram_text.json", now_ms(seconds_ago=60)))
     message = reply(Conversation.objects.get(), bob, "Yes, we ship to Canada.")
 
     [request] = fake_provider.sent("/messages$")
@@ -125,7 +125,7 @@ def test_a_retried_delivery_after_success_never_posts_twice(conversation, bob, f
 
 def test_the_echo_of_our_own_send_is_not_stored_twice(conversation, bob, reply, meta_post, fake_provider):
     message = reply(conversation, bob, "Yes! All sizes are back.")
-    echo = fixture_at("meta_messenger_echo.json", now_ms())
+    echo = fixture_at("meta/messenger_echo.json", now_ms())
     echo["entry"][0]["messaging"][0]["message"].update(
         mid=message.external_id, app_id=1517000000000001, metadata=f"inbox-message:{message.pk}", text=message.text
     )
@@ -136,7 +136,7 @@ def test_the_echo_of_our_own_send_is_not_stored_twice(conversation, bob, reply, 
 
 def test_an_echo_that_overtakes_our_send_gives_the_row_its_id_instead_of_a_twin(conversation, bob, meta_post, queued):
     message = queued(conversation, bob)  # sent, but the provider's answer was never recorded
-    echo = fixture_at("meta_messenger_echo.json", now_ms())
+    echo = fixture_at("meta/messenger_echo.json", now_ms())
     echo["entry"][0]["messaging"][0]["message"].update(metadata=f"inbox-message:{message.pk}", text=message.text)
     meta_post(echo)
 
@@ -149,16 +149,16 @@ def test_delivery_and_read_watermarks_move_statuses_forward_never_back(conversat
     first = reply(conversation, bob, "One")
     second = reply(conversation, bob, "Two")
 
-    delivery = fixture_at("meta_messenger_delivery.json", now_ms() + 1000)
+    delivery = fixture_at("meta/messenger_delivery.json", now_ms() + 1000)
     delivery["entry"][0]["messaging"][0]["delivery"]["mids"] = [second.external_id]
     meta_post(delivery)
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status) == ("delivered", "delivered")
 
-    meta_post(fixture_at("meta_messenger_read.json", now_ms() + 2000))
+    meta_post(fixture_at("meta/messenger_read.json", now_ms() + 2000))
     # A late delivery receipt must not undo "read".
-    meta_post(fixture_at("meta_messenger_delivery.json", now_ms() + 3000))
+    meta_post(fixture_at("meta/messenger_delivery.json", now_ms() + 3000))
     for message in (first, second):
         message.refresh_from_db()
         assert message.status == "read"
@@ -168,19 +168,19 @@ def test_delivery_and_read_watermarks_move_statuses_forward_never_back(conversat
 def test_a_read_watermark_leaves_later_messages_alone(conversation, bob, reply, meta_post, fake_provider):
     before = now_ms()
     reply(conversation, bob, "Later")
-    meta_post(fixture_at("meta_messenger_read.json", before - 1000))
+    meta_post(fixture_at("meta/messenger_read.json", before - 1000))
     assert Message.objects.get(direction="out").status == "sent"
 
 
 def test_instagram_seen_marks_that_message_and_earlier_ones_read(meta_post, instagram_inbox, bob, reply, fake_provider):
-    meta_post(fixture_at("meta_instagram_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/instagram_text.json", now_ms(seconds_ago=60)))
     conversation = Conversation.objects.get()
     first = reply(conversation, bob, "One")
     seen_one = reply(conversation, bob, "Two")
     later = reply(conversation, bob, "Three")
     Message.objects.filter(pk=later.pk).update(created_at=timezone.now() + timezone.timedelta(seconds=5))
 
-    seen = fixture_at("meta_instagram_seen.json", now_ms())
+    seen = fixture_at("meta/instagram_seen.json", now_ms())
     seen["entry"][0]["messaging"][0]["read"]["mid"] = seen_one.external_id
     meta_post(seen)
 
@@ -192,7 +192,7 @@ def test_instagram_seen_marks_that_message_and_earlier_ones_read(meta_post, inst
 
 
 def test_metas_outside_the_window_error_fails_the_message_and_closes_the_window(conversation, bob, reply, fake_provider):
-    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta_error_outside_window.json"))
+    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta/error_outside_window.json"))
     message = reply(conversation, bob, "Still there?")
 
     assert message.status == "failed"
@@ -204,7 +204,7 @@ def test_metas_outside_the_window_error_fails_the_message_and_closes_the_window(
 
 
 def test_a_user_who_cannot_receive_messages_fails_the_message_for_good(conversation, bob, reply, fake_provider):
-    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta_error_user_unavailable.json"))
+    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta/error_user_unavailable.json"))
     message = reply(conversation, bob, "Hello?")
     assert (message.status, message.error_code, message.next_attempt_at) == ("failed", "551", None)
     conversation.refresh_from_db()
@@ -212,7 +212,7 @@ def test_a_user_who_cannot_receive_messages_fails_the_message_for_good(conversat
 
 
 def test_a_rate_limit_leaves_the_message_queued_for_a_later_attempt(conversation, bob, fake_provider, queued):
-    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta_error_rate_limit.json"))
+    fake_provider.script(MESSAGES_PATH, status=400, json_body=load_fixture("meta/error_rate_limit.json"))
     message = queued(conversation, bob)
 
     delay = message_deliver(message.pk)

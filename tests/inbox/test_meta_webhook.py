@@ -64,13 +64,13 @@ def test_the_signature_matches_the_documented_example(meta_post, settings):
     [
         "",  # missing
         "sha256=" + "0" * 64,
-        meta_signature(json.dumps(fixture_at("meta_messenger_text.json")).encode(), secret="another-secret"),
+        meta_signature(json.dumps(fixture_at("meta/messenger_text.json")).encode(), secret="another-secret"),
         "sha1=0123456789abcdef0123456789abcdef01234567",
     ],
     ids=["missing", "zeros", "other-secret", "sha1"],
 )
 def test_a_bad_or_missing_signature_is_refused_and_nothing_is_stored(meta_post, messenger_inbox, signature):
-    response = meta_post(fixture_at("meta_messenger_text.json"), signature=signature)
+    response = meta_post(fixture_at("meta/messenger_text.json"), signature=signature)
     assert response.status_code == 403
     assert response.json()["code"] == "bad_signature"
     assert InboundEvent.objects.count() == 0
@@ -78,7 +78,7 @@ def test_a_bad_or_missing_signature_is_refused_and_nothing_is_stored(meta_post, 
 
 
 def test_the_signature_covers_the_raw_body_so_a_changed_body_is_refused(meta_post, messenger_inbox):
-    original = json.dumps(fixture_at("meta_messenger_text.json")).encode()
+    original = json.dumps(fixture_at("meta/messenger_text.json")).encode()
     tampered = original.replace(b"blue hoodie", b"red hoodie")
     assert meta_post(tampered, signature=meta_signature(original)).status_code == 403
     assert InboundEvent.objects.count() == 0
@@ -86,7 +86,7 @@ def test_the_signature_covers_the_raw_body_so_a_changed_body_is_refused(meta_pos
 
 def test_without_an_app_secret_every_webhook_is_refused(meta_post, messenger_inbox, settings):
     settings.META_APP_SECRET = ""
-    assert meta_post(fixture_at("meta_messenger_text.json")).status_code == 403
+    assert meta_post(fixture_at("meta/messenger_text.json")).status_code == 403
     assert InboundEvent.objects.count() == 0
 
 
@@ -126,7 +126,7 @@ def test_a_malformed_body_is_a_400_and_nothing_is_stored(meta_post, messenger_in
 
 
 def test_a_message_for_a_page_no_inbox_owns_is_acknowledged_and_opens_no_conversation(meta_post):
-    response = meta_post(fixture_at("meta_messenger_text.json"))
+    response = meta_post(fixture_at("meta/messenger_text.json"))
     assert response.status_code == 200
     assert response.content == b"EVENT_RECEIVED"
     assert Conversation.objects.count() == 0
@@ -136,7 +136,7 @@ def test_a_message_for_a_page_no_inbox_owns_is_acknowledged_and_opens_no_convers
 
 
 def test_a_text_message_creates_customer_identity_conversation_and_message_once_across_replays(meta_post, messenger_inbox):
-    payload = fixture_at("meta_messenger_text.json")
+    payload = fixture_at("meta/messenger_text.json")
     for _ in range(3):
         assert meta_post(payload).status_code == 200
 
@@ -158,7 +158,7 @@ def test_a_text_message_creates_customer_identity_conversation_and_message_once_
 
 
 def test_one_post_batching_two_entries_and_several_items_stores_each_message_once(meta_post, messenger_inbox):
-    payload = fixture_at("meta_messenger_batch.json")
+    payload = fixture_at("meta/messenger_batch.json")
     assert meta_post(payload).status_code == 200
     assert meta_post(payload).status_code == 200
 
@@ -171,7 +171,7 @@ def test_one_post_batching_two_entries_and_several_items_stores_each_message_onc
 
 
 def test_messages_land_in_the_order_of_metas_timestamps_whatever_the_order_they_arrive_in(meta_post, messenger_inbox):
-    payload = fixture_at("meta_messenger_batch.json")
+    payload = fixture_at("meta/messenger_batch.json")
     # The later message arrives in its own, earlier webhook.
     later = {"object": "page", "entry": [payload["entry"][0]]}
     earlier = {"object": "page", "entry": [payload["entry"][1]]}
@@ -185,7 +185,7 @@ def test_messages_land_in_the_order_of_metas_timestamps_whatever_the_order_they_
 
 
 def test_attachments_are_stored_with_their_urls_and_kinds(meta_post, messenger_inbox):
-    meta_post(fixture_at("meta_messenger_attachments.json"))
+    meta_post(fixture_at("meta/messenger_attachments.json"))
     message = Message.objects.get()
     assert message.text == ""
     assert message.attachments == [
@@ -199,19 +199,19 @@ def test_attachments_are_stored_with_their_urls_and_kinds(meta_post, messenger_i
 
 
 def test_a_quick_reply_keeps_its_payload(meta_post, messenger_inbox):
-    meta_post(fixture_at("meta_messenger_quick_reply.json"))
+    meta_post(fixture_at("meta/messenger_quick_reply.json"))
     message = Message.objects.get()
     assert message.text == "Track my order"
     assert message.payload["quick_reply"] == {"payload": "TRACK_ORDER"}
 
 
 def test_a_reply_to_another_message_keeps_the_replied_mid(meta_post, messenger_inbox):
-    meta_post(fixture_at("meta_messenger_reply_to.json"))
+    meta_post(fixture_at("meta/messenger_reply_to.json"))
     assert Message.objects.get().payload["reply_to"]["mid"].startswith("m_AG5Hz2Uq")
 
 
 def test_a_postback_is_a_customer_action_that_opens_the_window_and_keeps_its_payload(meta_post, messenger_inbox):
-    meta_post(fixture_at("meta_messenger_postback.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_postback.json", now_ms(seconds_ago=60)))
 
     message = Message.objects.get()
     assert message.text == "Get Started"
@@ -223,7 +223,7 @@ def test_a_postback_is_a_customer_action_that_opens_the_window_and_keeps_its_pay
 
 
 def test_a_postback_without_a_mid_is_still_stored_once(meta_post, messenger_inbox):
-    payload = fixture_at("meta_messenger_postback.json")
+    payload = fixture_at("meta/messenger_postback.json")
     del payload["entry"][0]["messaging"][0]["postback"]["mid"]
     meta_post(payload)
     meta_post(payload)
@@ -232,12 +232,12 @@ def test_a_postback_without_a_mid_is_still_stored_once(meta_post, messenger_inbo
 
 
 def test_a_reaction_is_added_to_the_message_and_reopens_the_window(meta_post, messenger_inbox):
-    old = fixture_at("meta_messenger_text.json", now_ms(seconds_ago=30 * 3600))
+    old = fixture_at("meta/messenger_text.json", now_ms(seconds_ago=30 * 3600))
     meta_post(old)
     conversation = _conversation()
     assert conversation.window_state(timezone.now()) == "human_agent"
 
-    reaction = fixture_at("meta_messenger_reaction.json", now_ms(seconds_ago=10))
+    reaction = fixture_at("meta/messenger_reaction.json", now_ms(seconds_ago=10))
     reaction["entry"][0]["messaging"][0]["reaction"]["mid"] = Message.objects.get().external_id
     meta_post(reaction)
     meta_post(reaction)  # a replay adds nothing
@@ -247,7 +247,7 @@ def test_a_reaction_is_added_to_the_message_and_reopens_the_window(meta_post, me
     conversation.refresh_from_db()
     assert conversation.window_state(timezone.now()) == "open"
 
-    unreact = fixture_at("meta_messenger_reaction.json", now_ms(seconds_ago=5))
+    unreact = fixture_at("meta/messenger_reaction.json", now_ms(seconds_ago=5))
     unreact["entry"][0]["messaging"][0]["reaction"] = {"mid": message.external_id, "action": "unreact"}
     meta_post(unreact)
     message.refresh_from_db()
@@ -255,17 +255,17 @@ def test_a_reaction_is_added_to_the_message_and_reopens_the_window(meta_post, me
 
 
 def test_a_later_reaction_replaces_the_persons_earlier_one(meta_post, messenger_inbox):
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=60)))
     mid = Message.objects.get().external_id
     for seconds_ago, (name, emoji) in ((20, ("love", "\u2764\ufe0f")), (10, ("laugh", "\U0001f606"))):
-        reaction = fixture_at("meta_messenger_reaction.json", now_ms(seconds_ago=seconds_ago))
+        reaction = fixture_at("meta/messenger_reaction.json", now_ms(seconds_ago=seconds_ago))
         reaction["entry"][0]["messaging"][0]["reaction"].update(mid=mid, reaction=name, emoji=emoji)
         meta_post(reaction)
     assert [r["reaction"] for r in Message.objects.get().reactions] == ["laugh"]
 
 
 def test_an_instagram_message_lands_in_the_instagram_inbox(meta_post, instagram_inbox, messenger_inbox):
-    meta_post(fixture_at("meta_instagram_text.json"))
+    meta_post(fixture_at("meta/instagram_text.json"))
     message = Message.objects.get()
     assert message.inbox == instagram_inbox
     assert message.conversation.channel == "instagram"
@@ -275,7 +275,7 @@ def test_an_instagram_message_lands_in_the_instagram_inbox(meta_post, instagram_
 
 
 def test_an_instagram_story_reply_keeps_the_story(meta_post, instagram_inbox):
-    meta_post(fixture_at("meta_instagram_story_reply.json"))
+    meta_post(fixture_at("meta/instagram_story_reply.json"))
     message = Message.objects.get()
     assert message.text == "love this colour \U0001f60d"
     assert message.payload["reply_to"]["story"]["id"] == "17900000000000001"
@@ -283,9 +283,9 @@ def test_an_instagram_story_reply_keeps_the_story(meta_post, instagram_inbox):
 
 
 def test_an_instagram_unsend_marks_the_message_deleted_but_keeps_the_row(meta_post, instagram_inbox):
-    meta_post(fixture_at("meta_instagram_text.json"))
-    meta_post(fixture_at("meta_instagram_unsend.json"))
-    meta_post(fixture_at("meta_instagram_unsend.json"))
+    meta_post(fixture_at("meta/instagram_text.json"))
+    meta_post(fixture_at("meta/instagram_unsend.json"))
+    meta_post(fixture_at("meta/instagram_unsend.json"))
 
     message = Message.objects.get()
     assert message.deleted_at == datetime(2026, 1, 1, tzinfo=UTC)
@@ -294,9 +294,9 @@ def test_an_instagram_unsend_marks_the_message_deleted_but_keeps_the_row(meta_po
 
 
 def test_an_instagram_unreact_removes_the_persons_reaction(meta_post, instagram_inbox):
-    meta_post(fixture_at("meta_instagram_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/instagram_text.json", now_ms(seconds_ago=60)))
     Message.objects.update(reactions=[{"from": IGSID, "reaction": "love", "emoji": "\u2764\ufe0f", "timestamp": 1}])
-    meta_post(fixture_at("meta_instagram_reaction.json", now_ms(seconds_ago=5)))
+    meta_post(fixture_at("meta/instagram_reaction.json", now_ms(seconds_ago=5)))
     assert Message.objects.get().reactions == []
 
 
@@ -304,11 +304,11 @@ def test_an_instagram_unreact_removes_the_persons_reaction(meta_post, instagram_
 
 
 def test_an_echo_from_metas_own_inbox_becomes_an_agent_message_and_clears_waiting(meta_post, messenger_inbox):
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=120)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=120)))
     assert _conversation().waiting_since is not None
 
-    meta_post(fixture_at("meta_messenger_echo.json", now_ms(seconds_ago=60)))
-    meta_post(fixture_at("meta_messenger_echo.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_echo.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_echo.json", now_ms(seconds_ago=60)))
 
     conversation = _conversation()
     assert conversation.waiting_since is None
@@ -321,8 +321,8 @@ def test_an_echo_from_metas_own_inbox_becomes_an_agent_message_and_clears_waitin
 
 
 def test_an_instagram_echo_belongs_to_the_recipients_conversation(meta_post, instagram_inbox):
-    meta_post(fixture_at("meta_instagram_text.json"))
-    meta_post(fixture_at("meta_instagram_echo.json"))
+    meta_post(fixture_at("meta/instagram_text.json"))
+    meta_post(fixture_at("meta/instagram_echo.json"))
     conversation = Conversation.objects.get()
     assert list(conversation.messages.values_list("direction", "sender_type")) == [("in", "customer"), ("out", "agent")]
 
@@ -343,7 +343,7 @@ def comments():
 
 
 def test_a_facebook_page_comment_is_stored_once_and_signalled_normalised(meta_post, messenger_inbox, comments):
-    payload = fixture_at("meta_feed_comment.json")
+    payload = fixture_at("meta/feed_comment.json")
     meta_post(payload)
     meta_post(payload)
 
@@ -372,7 +372,7 @@ def test_a_facebook_page_comment_is_stored_once_and_signalled_normalised(meta_po
 
 
 def test_an_instagram_comment_is_signalled_with_its_media(meta_post, instagram_inbox, comments):
-    meta_post(fixture_at("meta_instagram_comment.json"))
+    meta_post(fixture_at("meta/instagram_comment.json"))
     inbox, comment = comments[0]
     assert inbox == instagram_inbox
     assert (comment["id"], comment["media_id"], comment["from_name"], comment["text"]) == (
@@ -386,20 +386,20 @@ def test_an_instagram_comment_is_signalled_with_its_media(meta_post, instagram_i
 
 
 def test_the_pages_own_comment_is_flagged_so_automation_can_skip_it(meta_post, messenger_inbox, comments):
-    payload = fixture_at("meta_feed_comment.json")
+    payload = fixture_at("meta/feed_comment.json")
     payload["entry"][0]["changes"][0]["value"]["from"] = {"id": PAGE_ID, "name": "Shop Page"}
     meta_post(payload)
     assert comments[0][1]["from_self"] is True
 
 
 def test_feed_activity_that_is_not_a_comment_is_acknowledged_and_not_stored(meta_post, messenger_inbox, comments):
-    assert meta_post(fixture_at("meta_feed_reaction.json")).status_code == 200
+    assert meta_post(fixture_at("meta/feed_reaction.json")).status_code == 200
     assert InboundEvent.objects.count() == 0
     assert comments == []
 
 
 def test_a_comment_for_a_page_no_inbox_owns_is_not_signalled(meta_post, comments):
-    assert meta_post(fixture_at("meta_feed_comment.json")).status_code == 200
+    assert meta_post(fixture_at("meta/feed_comment.json")).status_code == 200
     assert comments == []
 
 
@@ -407,7 +407,7 @@ def test_a_comment_for_a_page_no_inbox_owns_is_not_signalled(meta_post, comments
 
 
 def test_an_unsupported_messaging_item_is_acknowledged_and_not_stored(meta_post, messenger_inbox):
-    assert meta_post(fixture_at("meta_messenger_optin.json")).status_code == 200
+    assert meta_post(fixture_at("meta/messenger_optin.json")).status_code == 200
     assert InboundEvent.objects.count() == 0
 
 
@@ -421,9 +421,9 @@ def test_a_stored_event_of_an_unknown_kind_is_logged_and_marked_processed(messen
 
 
 def test_an_edited_message_shows_the_new_text_and_keeps_the_old_one(meta_post, messenger_inbox):
-    meta_post(fixture_at("meta_messenger_text.json"))
-    meta_post(fixture_at("meta_messenger_edit.json"))
-    meta_post(fixture_at("meta_messenger_edit.json"))
+    meta_post(fixture_at("meta/messenger_text.json"))
+    meta_post(fixture_at("meta/messenger_edit.json"))
+    meta_post(fixture_at("meta/messenger_edit.json"))
 
     message = Message.objects.get()
     assert message.text == "Hi! Is the GREEN hoodie back in stock?"

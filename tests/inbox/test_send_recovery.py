@@ -120,7 +120,7 @@ def test_the_twilio_lookup_follows_next_page_uri(sms_conversation, bob, fake_pro
 
 def test_when_twilio_cannot_list_nothing_is_sent_and_the_lookup_is_retried(sms_conversation, bob, fake_provider, queued):
     message = interrupted(queued(sms_conversation, bob, "Hello"))
-    fake_provider.script(TWILIO_MESSAGES, status=500, json_body=load_fixture("twilio_error_500.json"))
+    fake_provider.script(TWILIO_MESSAGES, status=500, json_body=load_fixture("twilio/error_500.json"))
     delay = message_deliver(message.pk)
     assert delay is not None
     assert [r.method for r in fake_provider.sent(TWILIO_MESSAGES)] == ["GET"]
@@ -172,12 +172,12 @@ def test_a_twilio_send_interrupted_by_a_kill_reaches_twilio_once_across_the_retr
 
 @pytest.fixture
 def conversation(meta_post, messenger_inbox) -> Conversation:
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=60)))
     return Conversation.objects.get(identity__external_id=PSID)
 
 
 def echo_of(message: Message, *, mid: str, metadata: str | None = None) -> dict:
-    echo = fixture_at("meta_messenger_echo.json", now_ms())
+    echo = fixture_at("meta/messenger_echo.json", now_ms())
     echo["entry"][0]["messaging"][0]["message"].update(
         mid=mid, text=message.text, metadata=metadata or f"inbox-message:{message.pk}"
     )
@@ -295,7 +295,7 @@ def test_the_attempt_is_committed_before_the_provider_is_called(
     meta_post, messenger_inbox, bob, fake_provider, monkeypatch
 ):
     monkeypatch.setattr("inbox.conversations.reply.message_dispatch", lambda message_id: None)
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=60)))
     conversation = Conversation.objects.get(identity__external_id=PSID)
     message = reply_send(conversation=conversation, author=bob, text="It shipped")
     seen: dict = {}

@@ -34,7 +34,7 @@ def _twilio_answers(fake, fixture: str, status: int, times: int | None = 1) -> N
 
 
 def test_a_reply_posts_twilios_form_with_basic_auth_and_a_status_callback(conversation, bob, fake_provider, commit):
-    _twilio_answers(fake_provider, "twilio_message_created.json", 201)
+    _twilio_answers(fake_provider, "twilio/message_created.json", 201)
     reply = reply_send(conversation=conversation, author=bob, text="Your replacement ships today.")
 
     [request] = fake_provider.sent(MESSAGES_PATH)
@@ -87,7 +87,7 @@ def test_attachments_go_as_repeated_media_urls(conversation, bob, fake_provider,
 
 
 def test_twilios_21610_fails_the_reply_and_records_the_opt_out(conversation, bob, fake_provider, commit):
-    _twilio_answers(fake_provider, "twilio_error_21610.json", 400)
+    _twilio_answers(fake_provider, "twilio/error_21610.json", 400)
     reply = reply_send(conversation=conversation, author=bob, text="Are you still there?")
 
     reply.refresh_from_db()
@@ -105,7 +105,7 @@ def test_twilios_21610_fails_the_reply_and_records_the_opt_out(conversation, bob
 
 
 def test_an_invalid_number_fails_the_reply_for_good(conversation, bob, fake_provider, commit):
-    _twilio_answers(fake_provider, "twilio_error_21211.json", 400)
+    _twilio_answers(fake_provider, "twilio/error_21211.json", 400)
     reply = reply_send(conversation=conversation, author=bob, text="Hello")
     reply.refresh_from_db()
     assert (reply.status, reply.error_code) == ("failed", "21211")
@@ -114,7 +114,7 @@ def test_an_invalid_number_fails_the_reply_for_good(conversation, bob, fake_prov
 
 @pytest.mark.parametrize(
     "fixture, status, code",
-    [("twilio_error_20429.json", 429, "20429"), ("twilio_error_500.json", 500, "20500")],
+    [("twilio/error_20429.json", 429, "20429"), ("twilio/error_500.json", 500, "20500")],
     ids=["rate-limited", "server-error"],
 )
 def test_a_transient_error_keeps_the_reply_queued_for_a_later_attempt(conversation, bob, fake_provider, fixture, status, code):

@@ -14,7 +14,7 @@ from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.reply import reply_send
 from tests.conftest import SMS_NUMBER, TWILIO_AUTH_TOKEN, load_fixture, twilio_signature
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "twilio"
 SMS_URL = "/webhooks/twilio/sms/"
 STATUS_URL = "/webhooks/twilio/status/"
 CUSTOMER = "+17067815146"
@@ -45,7 +45,7 @@ def post_twilio(client, path: str, body: str, *, signature: str | None = None, t
     ids=["missing", "garbage", "wrong-token"],
 )
 def test_a_badly_signed_inbound_sms_is_refused_and_nothing_is_stored(client, sms_inbox, commit, signature, token):
-    response = post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt"), signature=signature, token=token)
+    response = post_twilio(client, SMS_URL, form("inbound_sms.txt"), signature=signature, token=token)
     assert response.status_code == 403
     assert response.json()["code"] == "bad_signature"
     assert not InboundEvent.objects.exists()
@@ -53,19 +53,19 @@ def test_a_badly_signed_inbound_sms_is_refused_and_nothing_is_stored(client, sms
 
 
 def test_a_signature_for_the_sms_url_does_not_open_the_status_url(client, sms_inbox, commit):
-    body = form("twilio_status_sent.txt")
+    body = form("status_sent.txt")
     sig = twilio_signature("http://testserver" + SMS_URL, dict(parse_qsl(body)))
     assert post_twilio(client, STATUS_URL, body, signature=sig).status_code == 403
 
 
 def test_it_refuses_everything_while_twilio_is_not_configured(client, sms_inbox, settings, commit):
     settings.TWILIO_AUTH_TOKEN = ""
-    assert post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt")).status_code == 403
+    assert post_twilio(client, SMS_URL, form("inbound_sms.txt")).status_code == 403
     assert not InboundEvent.objects.exists()
 
 
 def test_a_correctly_signed_request_for_another_account_is_a_bad_payload(client, sms_inbox, commit):
-    body = form("twilio_inbound_sms.txt", AccountSid="AC00000000000000000000000000000000")
+    body = form("inbound_sms.txt", AccountSid="AC00000000000000000000000000000000")
     response = post_twilio(client, SMS_URL, body)
     assert response.status_code == 400
     assert response.json()["code"] == "bad_payload"
@@ -78,7 +78,7 @@ def test_a_correctly_signed_request_for_another_account_is_a_bad_payload(client,
     ids=["no-sid", "bad-sid", "no-from", "no-to", "from-not-a-phone", "bad-num-media"],
 )
 def test_a_malformed_inbound_sms_is_a_400_and_nothing_is_stored(client, sms_inbox, commit, changes):
-    response = post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt", **changes))
+    response = post_twilio(client, SMS_URL, form("inbound_sms.txt", **changes))
     assert response.status_code == 400
     assert not InboundEvent.objects.exists()
 
@@ -87,7 +87,7 @@ def test_a_malformed_inbound_sms_is_a_400_and_nothing_is_stored(client, sms_inbo
 
 
 def test_an_inbound_sms_makes_a_customer_a_conversation_and_a_message_once(client, sms_inbox, commit):
-    body = form("twilio_inbound_sms.txt")
+    body = form("inbound_sms.txt")
     response = post_twilio(client, SMS_URL, body)
 
     assert response.status_code == 200
@@ -111,7 +111,7 @@ def test_an_inbound_sms_makes_a_customer_a_conversation_and_a_message_once(clien
 
 
 def test_an_mms_keeps_its_text_and_both_media(client, sms_inbox, commit):
-    assert post_twilio(client, SMS_URL, form("twilio_inbound_mms.txt")).status_code == 200
+    assert post_twilio(client, SMS_URL, form("inbound_mms.txt")).status_code == 200
     message = Message.objects.get()
     assert message.text == "Here is the damaged box and my receipt"
     assert [a["content_type"] for a in message.attachments] == ["image/jpeg", "application/pdf"]
@@ -120,12 +120,12 @@ def test_an_mms_keeps_its_text_and_both_media(client, sms_inbox, commit):
 
 
 def test_a_text_with_an_emoji_is_recorded_as_ucs2(client, sms_inbox, commit):
-    post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt", Body="Thanks 👍"))
+    post_twilio(client, SMS_URL, form("inbound_sms.txt", Body="Thanks 👍"))
     assert Message.objects.get().encoding == "ucs2"
 
 
 def test_an_sms_to_a_number_no_inbox_owns_is_acknowledged_and_not_stored_as_a_conversation(client, sms_inbox, commit):
-    response = post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt", To="+14155550000"))
+    response = post_twilio(client, SMS_URL, form("inbound_sms.txt", To="+14155550000"))
     assert response.status_code == 200
     assert not Conversation.objects.exists()
     assert InboundEvent.objects.get().processed_at is not None
@@ -135,8 +135,8 @@ def test_an_sms_to_a_number_no_inbox_owns_is_acknowledged_and_not_stored_as_a_co
 
 
 def test_stop_is_stored_and_withdraws_consent_so_replies_are_refused(client, sms_inbox, bob, fake_provider, commit):
-    post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt"))
-    assert post_twilio(client, SMS_URL, form("twilio_inbound_stop.txt")).status_code == 200
+    post_twilio(client, SMS_URL, form("inbound_sms.txt"))
+    assert post_twilio(client, SMS_URL, form("inbound_stop.txt")).status_code == 200
 
     stop = Message.objects.get(external_id="SM7d1e2f3a4b5c6d7e8f90a1b2c3d4e5f6")
     assert (stop.text, stop.payload) == ("STOP", {"keyword": "STOP"})
@@ -154,7 +154,7 @@ def test_stop_is_stored_and_withdraws_consent_so_replies_are_refused(client, sms
 
 
 def test_a_replayed_stop_records_the_withdrawal_once(client, sms_inbox, commit):
-    body = form("twilio_inbound_stop.txt")
+    body = form("inbound_stop.txt")
     post_twilio(client, SMS_URL, body)
     post_twilio(client, SMS_URL, body)
     assert ConsentEvent.objects.filter(granted=False).count() == 2  # transactional + marketing, once each
@@ -162,20 +162,20 @@ def test_a_replayed_stop_records_the_withdrawal_once(client, sms_inbox, commit):
 
 @pytest.mark.parametrize("word", ["unsubscribe", " Quit ", "STOPALL", "optout", "Cancel", "end", "revoke"])
 def test_every_opt_out_keyword_withdraws_consent(client, sms_inbox, commit, word):
-    post_twilio(client, SMS_URL, form("twilio_inbound_stop.txt", Body=word))
+    post_twilio(client, SMS_URL, form("inbound_stop.txt", Body=word))
     assert is_opted_out(customer=Message.objects.get().conversation.customer, channel="sms")
 
 
 def test_stop_inside_a_sentence_is_just_a_message(client, sms_inbox, commit):
-    post_twilio(client, SMS_URL, form("twilio_inbound_stop.txt", Body="please stop the order"))
+    post_twilio(client, SMS_URL, form("inbound_stop.txt", Body="please stop the order"))
     message = Message.objects.get()
     assert message.payload == {}
     assert not is_opted_out(customer=message.conversation.customer, channel="sms")
 
 
 def test_start_restores_consent(client, sms_inbox, bob, fake_provider, commit):
-    post_twilio(client, SMS_URL, form("twilio_inbound_stop.txt"))
-    post_twilio(client, SMS_URL, form("twilio_inbound_start.txt"))  # "start " in lower case
+    post_twilio(client, SMS_URL, form("inbound_stop.txt"))
+    post_twilio(client, SMS_URL, form("inbound_start.txt"))  # "start " in lower case
 
     conversation = Conversation.objects.get()
     assert not is_opted_out(customer=conversation.customer, channel="sms")
@@ -187,7 +187,7 @@ def test_start_restores_consent(client, sms_inbox, bob, fake_provider, commit):
 
 
 def test_help_is_stored_with_its_keyword_and_changes_no_consent(client, sms_inbox, commit):
-    post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt", Body="help"))
+    post_twilio(client, SMS_URL, form("inbound_sms.txt", Body="help"))
     message = Message.objects.get()
     assert message.payload == {"keyword": "HELP"}
     assert not ConsentEvent.objects.exists()
@@ -199,8 +199,8 @@ def test_help_is_stored_with_its_keyword_and_changes_no_consent(client, sms_inbo
 @pytest.fixture
 def sent_reply(client, sms_inbox, bob, fake_provider, commit):
     """An agent's reply that Twilio accepted as SM3c9a… (its real 201 answer)."""
-    post_twilio(client, SMS_URL, form("twilio_inbound_sms.txt"))
-    fake_provider.script(r"/Messages\.json$", status=201, json_body=load_fixture("twilio_message_created.json"))
+    post_twilio(client, SMS_URL, form("inbound_sms.txt"))
+    fake_provider.script(r"/Messages\.json$", status=201, json_body=load_fixture("twilio/message_created.json"))
     reply = reply_send(conversation=Conversation.objects.get(), author=bob, text="Your replacement ships today.")
     reply.refresh_from_db()
     assert (reply.status, reply.external_id) == ("sent", OUTBOUND_SID)
@@ -208,9 +208,9 @@ def sent_reply(client, sms_inbox, bob, fake_provider, commit):
 
 
 def test_status_callbacks_move_a_reply_from_sent_to_delivered(client, sent_reply, commit):
-    response = post_twilio(client, STATUS_URL, form("twilio_status_sent.txt"))
+    response = post_twilio(client, STATUS_URL, form("status_sent.txt"))
     assert response.status_code in (200, 204)
-    response = post_twilio(client, STATUS_URL, form("twilio_status_delivered.txt"))
+    response = post_twilio(client, STATUS_URL, form("status_delivered.txt"))
     assert response.status_code in (200, 204)
     sent_reply.refresh_from_db()
     assert sent_reply.status == "delivered"
@@ -218,15 +218,15 @@ def test_status_callbacks_move_a_reply_from_sent_to_delivered(client, sent_reply
 
 
 def test_a_late_sent_callback_never_moves_a_delivered_reply_back(client, sent_reply, commit):
-    post_twilio(client, STATUS_URL, form("twilio_status_delivered.txt"))
-    post_twilio(client, STATUS_URL, form("twilio_status_sent.txt"))
+    post_twilio(client, STATUS_URL, form("status_delivered.txt"))
+    post_twilio(client, STATUS_URL, form("status_sent.txt"))
     sent_reply.refresh_from_db()
     assert sent_reply.status == "delivered"
     assert InboundEvent.objects.filter(kind="status", processed_at__isnull=False).count() == 2
 
 
 def test_an_undelivered_callback_fails_the_reply_with_twilios_code_and_a_human_reason(client, sent_reply, commit):
-    post_twilio(client, STATUS_URL, form("twilio_status_undelivered.txt"))
+    post_twilio(client, STATUS_URL, form("status_undelivered.txt"))
     sent_reply.refresh_from_db()
     assert (sent_reply.status, sent_reply.error_code) == ("failed", "30003")
     assert "Unreachable" in sent_reply.error_detail
@@ -234,24 +234,24 @@ def test_an_undelivered_callback_fails_the_reply_with_twilios_code_and_a_human_r
 
 def test_queued_and_sending_callbacks_change_nothing(client, sent_reply, commit):
     for status in ("queued", "sending"):
-        post_twilio(client, STATUS_URL, form("twilio_status_sent.txt", MessageStatus=status, SmsStatus=status))
+        post_twilio(client, STATUS_URL, form("status_sent.txt", MessageStatus=status, SmsStatus=status))
     sent_reply.refresh_from_db()
     assert sent_reply.status == "sent"
 
 
 def test_a_replayed_status_callback_is_stored_once(client, sent_reply, commit):
-    post_twilio(client, STATUS_URL, form("twilio_status_delivered.txt"))
-    post_twilio(client, STATUS_URL, form("twilio_status_delivered.txt"))
+    post_twilio(client, STATUS_URL, form("status_delivered.txt"))
+    post_twilio(client, STATUS_URL, form("status_delivered.txt"))
     assert InboundEvent.objects.filter(kind="status").count() == 1
 
 
 def test_a_status_callback_without_a_status_is_a_400(client, sent_reply, commit):
-    body = form("twilio_status_sent.txt", MessageStatus="")
+    body = form("status_sent.txt", MessageStatus="")
     assert post_twilio(client, STATUS_URL, body).status_code == 400
 
 
 def test_a_callback_for_a_message_not_yet_known_is_kept_for_a_retry(client, sms_inbox, commit):
-    post_twilio(client, STATUS_URL, form("twilio_status_delivered.txt"))
+    post_twilio(client, STATUS_URL, form("status_delivered.txt"))
     event = InboundEvent.objects.get(kind="status")
     # Our send may not have committed the sid yet: the sweeper tries again later.
     assert event.processed_at is None
@@ -260,4 +260,4 @@ def test_a_callback_for_a_message_not_yet_known_is_kept_for_a_retry(client, sms_
 
 def test_the_inbound_sms_is_the_same_sms_inbox(sms_inbox):
     # Guard for the fixtures above: they text the number the sms_inbox fixture owns.
-    assert sms_inbox.external_id == SMS_NUMBER == dict(parse_qsl(form("twilio_inbound_sms.txt")))["To"]
+    assert sms_inbox.external_id == SMS_NUMBER == dict(parse_qsl(form("inbound_sms.txt")))["To"]

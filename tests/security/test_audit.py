@@ -103,7 +103,7 @@ def conversation(client, messenger_inbox, commit):
     from tests.conftest import post_meta
     from tests.inbox.meta_support import fixture_at, now_ms
 
-    assert post_meta(client, fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60))).status_code == 200
+    assert post_meta(client, fixture_at("meta/messenger_text.json", now_ms(seconds_ago=60))).status_code == 200
     return Conversation.objects.get()
 
 

@@ -39,7 +39,7 @@ def _counts(dbname: str) -> dict[str, int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dump_restored_into_a_fresh_database_holds_the_same_conversations_and_messages(client, messenger_inbox, tmp_path):
-    for name in ("meta_messenger_text.json", "meta_messenger_attachments.json"):
+    for name in ("meta/messenger_text.json", "meta/messenger_attachments.json"):
         assert post_meta(client, fixture_at(name, now_ms(seconds_ago=120))).status_code == 200
     assert Message.objects.count() >= 2 and Conversation.objects.exists()
 

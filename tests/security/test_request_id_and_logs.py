@@ -62,7 +62,7 @@ def test_an_unsafe_incoming_request_id_is_replaced(client, bad):
 
 @pytest.mark.django_db
 def test_the_webhooks_request_id_is_on_the_log_lines_of_its_processing(meta_post, messenger_inbox, client, debug_logs):
-    body = json.dumps(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=5))).encode()
+    body = json.dumps(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=5))).encode()
     with console_output() as out:
         from tests.conftest import meta_signature
 
@@ -131,11 +131,11 @@ def test_secrets_are_masked(text, secret):
 
 @pytest.mark.django_db
 def test_a_meta_send_failure_log_never_shows_the_page_token(meta_post, messenger_inbox, bob, reply, fake_provider, debug_logs):
-    meta_post(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=60)))
+    meta_post(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=60)))
     from inbox.models import Conversation
 
     conversation = Conversation.objects.get(identity__external_id=PSID)
-    fake_provider.script(f"/v24.0/{PAGE_ID}/messages$", status=400, json_body=load_fixture("meta_error_user_unavailable.json"))
+    fake_provider.script(f"/v24.0/{PAGE_ID}/messages$", status=400, json_body=load_fixture("meta/error_user_unavailable.json"))
 
     with console_output() as out:
         message = reply(conversation, bob, "Hello?")
@@ -161,7 +161,7 @@ def test_the_webhooks_request_id_reaches_the_socket_events_it_causes(meta_post, 
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(f"inbox-{messenger_inbox.pk}", channel)
     try:
-        body = json.dumps(fixture_at("meta_messenger_text.json", now_ms(seconds_ago=5))).encode()
+        body = json.dumps(fixture_at("meta/messenger_text.json", now_ms(seconds_ago=5))).encode()
         response = client.post(
             "/webhooks/meta/", data=body, content_type="application/json",
             HTTP_X_HUB_SIGNATURE_256=meta_signature(body), HTTP_X_REQUEST_ID="req-socket-000007",

@@ -55,7 +55,7 @@ _mids = itertools.count(1)
 
 
 def customer_sends_image(meta_post, url: str) -> Message:
-    payload = fixture_at("meta_messenger_attachments.json", now_ms(seconds_ago=30))
+    payload = fixture_at("meta/messenger_attachments.json", now_ms(seconds_ago=30))
     item = payload["entry"][0]["messaging"][0]
     item["message"]["mid"] = f"m_safe_fetch_{next(_mids)}"
     item["message"]["attachments"] = [{"type": "image", "payload": {"url": url}}]

@@ -70,19 +70,19 @@ def post_shopify_raw(client, body: bytes, content_type: str = "application/json"
 
 
 def _meta_text_with(text: str) -> bytes:
-    payload = json.loads((FIXTURES / "meta_messenger_text.json").read_text())
+    payload = json.loads((FIXTURES / "meta/messenger_text.json").read_text())
     payload["entry"][0]["messaging"][0]["message"]["text"] = text
     return json.dumps(payload).encode()
 
 
 def _twilio_with(body_text: str) -> bytes:
-    params = dict(parse_qsl((FIXTURES / "twilio_inbound_sms.txt").read_text().strip(), keep_blank_values=True))
+    params = dict(parse_qsl((FIXTURES / "twilio/inbound_sms.txt").read_text().strip(), keep_blank_values=True))
     params["Body"] = body_text
     return "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items()).encode()
 
 
 def _shopify_order() -> bytes:
-    return (FIXTURES / "shopify_order_create.json").read_bytes()
+    return (FIXTURES / "shopify/order_create.json").read_bytes()
 
 
 def _nested(levels: int) -> bytes:

@@ -79,6 +79,7 @@ def daphne_server(django_db_setup, django_db_blocker, _fake_server, tmp_path_fac
         "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         "TWILIO_API_URL": _fake_server.url,
+        "SHOPIFY_ADMIN_URL_TEMPLATE": _fake_server.url + "/{shop}/admin/api/{version}/graphql.json",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "LOG_LEVEL": "WARNING",
     }

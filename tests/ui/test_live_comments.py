@@ -16,7 +16,7 @@ from .test_consumers import connect, frame_of_type, frames_within
 
 
 def live_comment(comment_id: str = "17860000000000101", text: str = "Is the blue one still available?") -> dict:
-    payload = copy.deepcopy(load_fixture("meta_instagram_comment.json"))
+    payload = copy.deepcopy(load_fixture("meta/instagram_comment.json"))
     change = payload["entry"][0]["changes"][0]
     change["field"] = "live_comments"
     change["value"].update(id=comment_id, text=text)
@@ -55,7 +55,7 @@ async def test_a_live_comment_reaches_who_may_see_the_inbox_and_nobody_else(bob,
 @pytest.mark.asyncio
 async def test_an_ordinary_comment_is_not_a_live_frame(bob, instagram_inbox, fake_provider):
     bob_ws = await connect(bob)
-    assert await post_webhook(load_fixture("meta_instagram_comment.json")) == 200
+    assert await post_webhook(load_fixture("meta/instagram_comment.json")) == 200
     frames = await frames_within(bob_ws, 0.7)
     assert "message.created" in [f["type"] for f in frames]
     assert "comment.live" not in [f["type"] for f in frames]

@@ -41,7 +41,7 @@ export function renderComposerRules() {
   if (!c) { return; }
   const note = currentMode() === "note";
   composer.classList.toggle("note-mode", note);
-  reply.placeholder = note ? "Private note: only agents see it; @name to mention" : "Type a reply; / for canned responses";
+  reply.placeholder = note ? "Private note: only agents see it; @name to mention" : "Type a reply; / for canned responses, # for macros";
   const info = $("window-info"), human = $("human-agent-wrap");
   const meta = c.window && c.window.state;
   info.hidden = note || !meta;

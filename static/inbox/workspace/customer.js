@@ -7,6 +7,7 @@ import { state, DATA, CHANNEL_NAMES, customerName } from "./state.js";
 import { insertIntoReply } from "./composer.js";
 import { loadList } from "./list.js";
 import { refreshTimeline } from "./thread.js";
+import { loadOrderActions, orderActionsFor, customerActions, afterOrderAction } from "./orders.js";
 import { channelBadge } from "./list.js";
 
 const panel = $("customer-body");
@@ -65,11 +66,28 @@ function renderCustomer(cu, message) {
   parts.push(el("ul", { "aria-label": "Identities", class: "identities" }, (cu.identities || []).map((i) => el("li", {}, [channelBadge(i.channel), " " + (i.display_name || i.external_id || "")]))));
   parts.push(el("h3", { text: "Orders" }));
   parts.push(ordersSection(cu));
+  parts.push(el("div", { id: "order-actions-customer", class: "order-actions-customer" }));
   parts.push(el("h3", { text: "Consent" }));
   parts.push(consentTable(cu.consent || {}));
   if (!cu.erased_at) { parts.push(consentForm(cu)); }
   parts.push(suggestions || el("section", { id: "merge-suggestions", "aria-label": "Possible duplicates" }));
   panel.replaceChildren(...parts);
+  attachOrderActions(cu);
+}
+
+// Order actions (orders.js): only what the server says may be done for each order, once it answers.
+function attachOrderActions(cu) {
+  const reload = () => { afterOrderAction(); loadCustomer(cu.id); };
+  loadOrderActions(cu.id).then((info) => {
+    if (!shown || shown.id !== cu.id) { return; }
+    for (const o of cu.orders || []) {
+      const row = panel.querySelector('li.order[data-order-id="' + o.id + '"]');
+      const actions = row && orderActionsFor(o, info, reload);
+      if (actions) { row.appendChild(actions); }
+    }
+    const box = $("order-actions-customer");
+    if (box) { box.replaceChildren(customerActions(cu, info, reload)); }
+  }).catch(() => { /* a convenience: the panel works without order actions */ });
 }
 
 function customerStatus(text, isError) {
@@ -144,7 +162,7 @@ function orderRow(o) {
   const insert = el("button", { type: "button", class: "insert-order", text: "Insert into reply", "aria-describedby": headId });
   insert.addEventListener("click", () => insertIntoReply(o.summary));
   children.push(insert);
-  return el("li", { class: "order", "data-order": o.number }, children);
+  return el("li", { class: "order", "data-order": o.number, "data-order-id": o.id }, children);
 }
 
 function consentTable(consent) {

@@ -9,6 +9,8 @@ import { state, ME, ICONS, CHANNEL_NAMES, customerName, agentName } from "./stat
 import { openConversation, closeThread, setThreadGone } from "./thread.js";
 import { notifyIfAssignedToMe } from "./notify.js";
 import { showPane } from "./panes.js";
+import { rowCheckbox, selectionChanged } from "./bulk.js";
+import { viewLeft } from "./views.js";
 
 const listEl = $("conversation-list");
 const form = $("filters");
@@ -33,6 +35,8 @@ export function filters() {
   if (state.tab === "unassigned") { params.set("assignee", "none"); }
   // Every team the agent belongs to, not just the first.
   if (state.tab === "team" && ME.teams.length) { params.set("team", ME.teams.join(",")); }
+  // A saved view's filters the form has no field for (an inbox, someone else, a team...).
+  for (const [name, value] of Object.entries(state.extra)) { params.set(name, value); }
   return params;
 }
 
@@ -94,6 +98,9 @@ export function matches(c) {
   if (p.get("label") && (c.labels || []).indexOf(p.get("label")) < 0) { return false; }
   if (p.get("assignee") === "me" && c.assignee !== ME.id) { return false; }
   if (p.get("assignee") === "none" && c.assignee) { return false; }
+  if (p.get("assignee") && /^\d+$/.test(p.get("assignee")) && c.assignee !== Number(p.get("assignee"))) { return false; }
+  if (p.get("inbox") && c.inbox && c.inbox.id !== Number(p.get("inbox"))) { return false; }
+  if (p.get("unread") === "true" && !c.unread) { return false; }
   if (p.get("team") && p.get("team").split(",").indexOf(String(c.team)) < 0) { return false; }
   const w = p.get("window");
   if (w) {
@@ -120,10 +127,16 @@ function resort() {
   });
 }
 
+// The server's snippet is HTML-escaped text with <mark>…</mark> around the matches: its parts
+// become text nodes again (never parsed as HTML).
+function unescaped(text) {
+  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&amp;/g, "&");
+}
+
 // Highlighted parts of a search snippet: the server marks them with <mark>…</mark> (or <b>…</b>);
 // without marks, the words of the query are highlighted here. Always text nodes, never HTML.
-function highlighted(text, query) {
-  const parts = String(text).split(/<\/?(?:mark|b)>/i);
+function highlighted(text, query, escaped = false) {
+  const parts = String(text).split(/<\/?(?:mark|b)>/i).map((part) => (escaped ? unescaped(part) : part));
   if (parts.length > 1) {
     return parts.map((part, i) => (i % 2 ? el("mark", { text: part }) : document.createTextNode(part)));
   }
@@ -135,11 +148,11 @@ function highlighted(text, query) {
 
 function preview(c) {
   const q = form.elements.q.value.trim();
-  if (q && c.snippet) { return el("span", { class: "preview snippet" }, highlighted(c.snippet, q)); }
+  if (q && c.snippet) { return el("span", { class: "preview snippet" }, highlighted(c.snippet, q, true)); }
   const last = c.last_message;
   if (!last) { return null; }
-  const who = last.direction === "out" ? (last.sender_type === "bot" ? "Bot: " : "You: ") : "";
-  const text = last.text || (last.direction === "in" ? "(attachment)" : "");
+  const who = last.direction === "out" ? (last.sender_type === "bot" ? "Bot: " : last.sender_type === "system" ? "" : "Agent: ") : "";
+  const text = last.text || "(attachment)";
   return el("span", { class: "preview" + (last.direction === "out" ? " out" : "") }, [who ? el("span", { class: "preview-who", text: who }) : null, ...(q ? highlighted(text, q) : [text])]);
 }
 
@@ -154,7 +167,8 @@ function renderRow(c) {
   if (c.assignee) { meta.push(el("span", { class: "assignee", text: "→ " + (c.assignee === ME.id ? "me" : agentName(c.assignee)) })); }
   for (const l of c.labels || []) { meta.push(el("span", { class: "label-chip", text: l })); }
   const at = c.last_message_at;
-  const unread = c.unread_count ? el("span", { class: "badge" }, [String(c.unread_count), el("span", { class: "visually-hidden", text: " unread" })]) : null;
+  // Unread for me (per agent: opening it clears it for me only).
+  const unread = isUnread(c) ? el("span", { class: "badge" }, [String(c.unread_count || 1), el("span", { class: "visually-hidden", text: " unread" })]) : null;
   const link = el("a", { href: "/conversations/" + c.id + "/", "data-id": c.id, class: "row-link" }, [
     el("span", { class: "row-top" }, [
       channelBadge(c.channel),
@@ -165,8 +179,8 @@ function renderRow(c) {
     preview(c),
     el("span", { class: "meta" }, meta),
   ]);
-  const li = el("li", { "data-id": c.id, class: "row" }, [link]);
-  if (c.unread_count) { li.classList.add("unread"); }
+  const li = el("li", { "data-id": c.id, class: "row" }, [rowCheckbox(c), link]);
+  if (isUnread(c)) { li.classList.add("unread"); }
   if (state.current && state.current.id === c.id) { li.classList.add("current"); link.setAttribute("aria-current", "true"); }
   if (state.cursor === c.id) { li.classList.add("cursor"); }
   return li;
@@ -188,13 +202,30 @@ export function renderList() {
   if (!widen.hidden) {
     $("search-widen-text").textContent = `Searching ${(STATUS_NAMES[p.get("status")] || p.get("status")).toLowerCase()} conversations only.`;
   }
+  selectionChanged();
   let unread = 0;
-  state.conversations.forEach((c) => { unread += c.unread_count || 0; });
+  state.conversations.forEach((c) => { unread += isUnread(c) ? 1 : 0; });
   document.title = (unread ? "(" + unread + ") " : "") + (state.current ? customerName(state.current) + " · " : "") + "Inbox";
+}
+
+/** Unread for me: the server says so per agent; a realtime frame (shared by all) leaves it null. */
+export function isUnread(c) {
+  if (c.unread === true || c.unread === false) { return c.unread; }
+  if (!c.unread_count) { return false; }
+  return !c.read_at || !c.last_inbound_at || Date.parse(c.read_at) < Date.parse(c.last_inbound_at);
+}
+
+/** A frame carries no one agent's read state: keep mine, and work out whether it is unread for me now. */
+export function withMyReadState(before, c) {
+  if (c.unread !== null && c.unread !== undefined) { return c; }
+  const merged = { ...c, read_at: before ? before.read_at : null, unread: null };
+  merged.unread = isUnread(merged);
+  return merged;
 }
 
 export function upsertConversation(c, created) {
   const before = state.conversations.get(c.id);
+  c = withMyReadState(before, c);
   notifyIfAssignedToMe(before, c, created);
   if (before || matches(c)) {
     if (before && !matches(c) && !filters().get("q")) {
@@ -236,6 +267,14 @@ export function moveCursor(delta) {
     li.scrollIntoView({ block: "nearest" });
   }
   showPane("list");
+}
+
+/** x: tick (or untick) the row j/k point at, for a bulk action. */
+export function toggleCursorSelection() {
+  const id = state.cursor || (state.current && state.current.id);
+  if (!id || !state.conversations.has(id)) { return; }
+  if (state.selected.has(id)) { state.selected.delete(id); } else { state.selected.add(id); }
+  renderList();
 }
 
 export function openCursor() {
@@ -285,10 +324,11 @@ export function setTab(name) {
 
 export function init() {
   document.querySelectorAll(".tab").forEach((tab) => {
-    tab.addEventListener("click", () => { setTab(tab.dataset.tab); loadList(false); });
+    tab.addEventListener("click", () => { viewLeft(); setTab(tab.dataset.tab); loadList(false); });
   });
   let searchTimer = null;
   form.addEventListener("input", (e) => {
+    viewLeft();
     clearTimeout(searchTimer);
     const typing = e.target.name === "q";
     searchTimer = setTimeout(() => { loadList(false); if (typing) { lookupOrder(); } }, typing ? 300 : 0);

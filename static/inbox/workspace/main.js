@@ -6,18 +6,26 @@ import { root, state } from "./state.js";
 import { init as initList, loadList, setTab } from "./list.js";
 import { init as initThread, openConversation, closeThread } from "./thread.js";
 import { init as initComposer, stopTyping } from "./composer.js";
+import { init as initMacros } from "./macros.js";
 import { connect, send } from "./socket.js";
 import { init as initShortcuts } from "./shortcuts.js";
 import { init as initSnooze } from "./snooze.js";
 import { init as initPanes, showPane } from "./panes.js";
+import { init as initBulk } from "./bulk.js";
+import { init as initViews } from "./views.js";
+import { init as initMentions } from "./mentions.js";
 
 if (root) {
   initPanes();
   initList();
   initThread();
   initComposer();
+  initMacros();
   initSnooze();
   initShortcuts();
+  initBulk();
+  initViews();
+  initMentions();
 
   window.addEventListener("popstate", () => {
     const m = window.location.pathname.match(/^\/conversations\/(\d+)\/$/);

@@ -2,7 +2,7 @@
 // held; "?" lists them all in a dialog.
 import { $ } from "../../app/dom.js";
 import { state } from "./state.js";
-import { moveCursor, openCursor } from "./list.js";
+import { moveCursor, openCursor, toggleCursorSelection } from "./list.js";
 import { assignToMe, resolve, snooze } from "./thread.js";
 import { setMode } from "./composer.js";
 import { showPane } from "./panes.js";
@@ -27,6 +27,7 @@ function openThreadPane() {
 const ACTIONS = {
   j: () => moveCursor(1),
   k: () => moveCursor(-1),
+  x: () => toggleCursorSelection(),
   r: () => { if (openThreadPane()) { setMode("reply"); } },
   n: () => { if (openThreadPane()) { setMode("note"); } },
   a: () => { if (state.current) { assignToMe(); } },

@@ -16,6 +16,8 @@ export const STATUS_RANK = { received: 0, queued: 0, sent: 1, delivered: 2, read
 export const CHANNEL_NAMES = { messenger: "Messenger", instagram: "Instagram", sms: "SMS", email: "Email" };
 export const INBOXES = new Map(DATA.inboxes.map((i) => [i.id, i]));
 export const AGENTS = new Map(DATA.agents.map((a) => [a.id, a.name]));
+// Usernames (lower case) of the agents the page knows, for @mentions in notes.
+export const USERNAMES = new Map(DATA.agents.filter((a) => a.username).map((a) => [a.username.toLowerCase(), a]));
 export const TEAMS = new Map(DATA.teams.map((t) => [t.id, t.name]));
 
 export const state = {
@@ -28,6 +30,10 @@ export const state = {
   readSent: false,
   viewers: [],
   cursor: null,               // the row j/k point at (a conversation id)
+  selected: new Set(),        // rows ticked for a bulk action (conversation ids)
+  view: null,                 // the saved view applied, while its filters are on screen
+  extra: {},                  // that view's filters the form has no field for (inbox, someone, a team)
+  assignable: null,           // for the open thread: {agents, teams, may_unassign, assign_to_me}
 };
 
 export function customerName(c) { return (c && c.customer && c.customer.name) || "Customer"; }

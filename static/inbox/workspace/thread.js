@@ -4,7 +4,7 @@ import { get, post, patch, isAbort } from "../../app/api.js";
 import { el, $, errorWithRetry } from "../../app/dom.js";
 import { dateTime, absolute } from "../../app/format.js";
 import {
-  state, ME, FEATURES, MAY_ASSIGN_OTHERS, INBOXES, TEAMS, STATUS_RANK, CHANNEL_NAMES, customerName, agentName,
+  state, ME, DATA, FEATURES, MAY_ASSIGN_OTHERS, INBOXES, TEAMS, STATUS_RANK, CHANNEL_NAMES, customerName, agentName,
 } from "./state.js";
 import { renderList, upsertConversation, removeConversation, channelBadge } from "./list.js";
 import { renderComposerRules, stopTyping, uploadsForget, resetComposerError } from "./composer.js";
@@ -12,11 +12,14 @@ import { loadCustomer, clearCustomer } from "./customer.js";
 import { send } from "./socket.js";
 import { showPane } from "./panes.js";
 import { openSnoozeMenu } from "./snooze.js";
+import { mentionNodes } from "./mentions.js";
 
 const timelineEl = $("timeline");
 let openSeq = 0;
 let openAbort = null;
 let leadChoices = [];  // [value, name] of the agents the page lists, for leads and up
+const TEAMS_LIST = DATA.teams;  // until the server says where I may route the open thread
+let openedAt = 0;      // when this page last told the server the open thread was read by me
 
 function emptyState(text, retry) {
   $("thread").hidden = true;
@@ -53,6 +56,7 @@ export function openConversation(id, push) {
     state.readSent = false;
     state.viewers = [];
     state.cursor = id;
+    state.assignable = null;
     state.timeline.clear();
     for (const item of data.items) { state.timeline.set(String(item.id), item); }
     $("thread-empty").hidden = true;
@@ -66,6 +70,8 @@ export function openConversation(id, push) {
     renderList();
     loadCustomer(data.conversation.customer.id);
     send({ type: "view", conversation: id });
+    markOpened();
+    loadAssignable(id);
     if (data.read_receipt === "open") { markRead(); }
     // Read for this agent (their own unread state), whatever the customer is told.
     if (FEATURES.opened) {
@@ -91,6 +97,30 @@ export function refreshTimeline() {
   }).catch((err) => { if (err.status === 404) { removeConversation(id); } });
 }
 
+/** Opening it marks it read for me (my own unread state; the customer is told nothing by this). */
+export function markOpened() {
+  const c = state.current;
+  if (!c || !FEATURES.opened) { return; }
+  const id = c.id;
+  const mine = state.conversations.get(id);
+  const now = new Date().toISOString();
+  // At once on screen; the server's answer follows.
+  for (const row of [c, mine]) { if (row) { row.read_at = now; row.unread = false; } }
+  renderList();
+  openedAt = Date.now();
+  post("conversations/" + id + "/opened/", {}).then((fresh) => conversationChanged(fresh)).catch(() => {});
+}
+
+/** Who and which teams I may choose here (the rules the server applies to a change). */
+export function loadAssignable(id) {
+  if (!FEATURES.assignable) { return Promise.resolve(); }
+  return get("conversations/" + id + "/assignable/").then((choices) => {
+    if (!state.current || state.current.id !== id) { return; }
+    state.assignable = choices;
+    renderThreadHeader();
+  }).catch(() => {});
+}
+
 export function markRead() {
   if (!state.current || state.readSent) { return; }
   state.readSent = true;
@@ -102,27 +132,49 @@ export function markRead() {
 export function conversationChanged(c, created) {
   upsertConversation(c, created);
   if (state.current && state.current.id === c.id) {
-    state.current = { ...state.current, ...c };
+    const before = state.current;
+    const mine = state.conversations.get(c.id);
+    state.current = { ...before, ...c, read_at: mine ? mine.read_at : before.read_at, unread: mine ? mine.unread : before.unread };
     renderThreadHeader();
     renderComposerRules();
+    // A customer wrote while I have it open: I have read it (at most every few seconds).
+    if (mine && mine.unread && !document.hidden && Date.now() - openedAt > 3000) { markOpened(); }
+    if (before.assignee !== c.assignee || before.team !== c.team) { loadAssignable(c.id); }
   }
 }
 
+function setOptions(select, wanted) {
+  const have = Array.from(select.options).map((o) => o.value + "\u0000" + o.textContent + "\u0000" + o.disabled).join("|");
+  const next = wanted.map((w) => w[0] + "\u0000" + w[1] + "\u0000" + Boolean(w[2])).join("|");
+  if (have !== next) { select.replaceChildren(...wanted.map((w) => el("option", { value: w[0], text: w[1], disabled: Boolean(w[2]) }))); }
+}
+
 function assigneeOptions(c) {
-  // Agents take and release only; leads and up pick anyone the page lists (their teams).
+  // Only whom the server would accept from me (GET assignable/); until it answers, the page's guess:
+  // agents take and release only, leads and up pick anyone the page lists (their teams).
   const select = $("action-assignee");
-  const wanted = [["", "Unassigned"]];
-  if (MAY_ASSIGN_OTHERS) {
+  const choices = state.assignable;
+  const wanted = [];
+  if (!c.assignee || !choices || choices.may_unassign) { wanted.push(["", "Unassigned"]); }
+  if (choices) {
+    for (const a of choices.agents) { wanted.push([String(a.id), a.me ? a.name + " (me)" : a.name]); }
+  } else if (MAY_ASSIGN_OTHERS) {
     for (const a of leadChoices) { wanted.push(a); }
   } else {
     wanted.push([String(ME.id), ME.name + " (me)"]);
   }
-  if (c.assignee && !wanted.some((w) => w[0] === String(c.assignee))) { wanted.push([String(c.assignee), agentName(c.assignee)]); }
-  const have = Array.from(select.options).map((o) => o.value + "\u0000" + o.textContent).join("|");
-  const next = wanted.map((w) => w[0] + "\u0000" + w[1]).join("|");
-  if (have !== next) { select.replaceChildren(...wanted.map((w) => el("option", { value: w[0], text: w[1] }))); }
-  // An agent may not move someone else's conversation: the menu shows the owner, unchangeable.
-  select.disabled = !MAY_ASSIGN_OTHERS && Boolean(c.assignee) && c.assignee !== ME.id;
+  // The owner stays shown (not choosable) when I may not pick them.
+  if (c.assignee && !wanted.some((w) => w[0] === String(c.assignee))) { wanted.push([String(c.assignee), agentName(c.assignee), true]); }
+  setOptions(select, wanted);
+  // Nothing else to choose: the menu shows who has it, unchangeable.
+  select.disabled = Boolean(choices) && !wanted.some((w) => !w[2] && w[0] !== String(c.assignee || ""));
+  select.title = select.disabled ? "Your role may not reassign this conversation." : "";
+  // Team: where I may route it, plus where it is now.
+  const teams = [["", "No team"]];
+  const mayRoute = choices ? choices.teams : TEAMS_LIST;
+  for (const t of mayRoute) { teams.push([String(t.id), t.name]); }
+  if (c.team && !teams.some((w) => w[0] === String(c.team))) { teams.push([String(c.team), TEAMS.get(c.team) || "Team #" + c.team, true]); }
+  setOptions($("action-team"), teams);
 }
 
 export function renderThreadHeader() {
@@ -133,7 +185,7 @@ export function renderThreadHeader() {
   $("thread-channel").replaceChildren(channelBadge(c.channel), " · " + (inbox ? inbox.name : c.inbox.name));
   assigneeOptions(c);
   $("action-assignee").value = c.assignee ? String(c.assignee) : "";
-  $("action-assign-me").hidden = c.assignee === ME.id;
+  $("action-assign-me").hidden = state.assignable ? !state.assignable.assign_to_me : c.assignee === ME.id;
   $("action-team").value = c.team ? String(c.team) : "";
   $("action-status").value = c.status;
   $("action-resolve").hidden = c.status === "resolved";
@@ -148,11 +200,18 @@ function describeEvent(item) {
   const actor = item.actor_name || "System";
   const d = item.data || {};
   switch (item.event) {
-    case "assigned": return actor + (d.to || d.assignee ? " assigned it to " + (d.to_name || agentName(d.to || d.assignee)) : " unassigned it");
+    case "assigned":
+      // Who did it, in the words of why: an inbox setting or the round-robin is not a person.
+      if (d.reason === "resolved") { return "Unassigned on resolve (the inbox's setting)"; }
+      if (d.reason === "away") { return "Unassigned: " + (d.from ? agentName(d.from) : "the agent") + " went away"; }
+      if (d.reason === "auto") { return "Assigned automatically to " + agentName(d.to); }
+      return actor + (d.to || d.assignee ? " assigned it to " + (d.to_name || agentName(d.to || d.assignee)) : " unassigned it");
     case "status": return actor + " set status " + (d.to || d.status || "");
     case "team": return actor + " moved it to " + (TEAMS.get(d.to || d.team) || "another team");
     case "labels": return actor + " changed labels";
     case "window": return "The messaging window closed";
+    case "macro": return actor + " applied the macro “" + (d.name || "") + "”: " + (d.steps || []).join("; ");
+    case "csat": return "Satisfaction rating: " + (d.rating ? d.rating + "/5" : "not rated yet") + (d.comment ? " — “" + d.comment + "”" : "");
     // Who, what (the confirmation's own words, with the amount) and what Shopify answered.
     case "order_action": return actor + ": " + (d.summary || "an order action") + " Shopify: " + (d.shopify || d.status || "");
     default: return String(item.event || "").replace(/_/g, " ");
@@ -172,9 +231,21 @@ function renderAttachment(a) {
   return el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener", text: label });
 }
 
+// A provider's own words where it gave some; a bare status or code is put in ours.
+function failureWords(item) {
+  const error = item.error || {};
+  const detail = String(error.detail || error.message || "").trim();
+  const provider = CHANNEL_NAMES[item.channel] || "The provider";
+  const http = detail.match(/HTTP (\d{3})/);
+  if (http && Number(http[1]) >= 500) { return `${provider} had a problem on its side and did not take the message (HTTP ${http[1]}). Try again later.`; }
+  if (http && Number(http[1]) === 429) { return `${provider} is limiting how fast we send. Try again in a minute.`; }
+  if (!detail || /^\d+$/.test(detail)) { return `${provider} did not take this message` + (error.code ? ` (error ${error.code}).` : "."); }
+  return detail;
+}
+
 function failure(item) {
   // The provider's reason in words; a Retry re-queues the same row where the server offers it.
-  const detail = (item.error && (item.error.detail || item.error.message)) || "The provider did not take this message.";
+  const detail = failureWords(item);
   const parts = [el("strong", { text: "Not delivered: " }), detail];
   if (FEATURES.message_retry && item.direction === "out" && !item.is_private) {
     const retry = el("button", { type: "button", class: "retry", text: "Retry" });
@@ -203,7 +274,9 @@ function renderItem(item) {
   const children = [];
   if (item.is_private) { children.push(el("span", { class: "note-label", text: "Private note" })); }
   if (item.subject) { children.push(el("strong", { class: "subject", text: item.subject })); }
-  children.push(el("span", { class: "msg-text", text: item.deleted_at ? "(unsent by the customer)" : item.text || "" }));
+  if (item.deleted_at) { children.push(el("span", { class: "msg-text", text: "(unsent by the customer)" })); }
+  else if (item.is_private) { children.push(el("span", { class: "msg-text" }, mentionNodes(item.text || ""))); }
+  else { children.push(el("span", { class: "msg-text", text: item.text || "" })); }
   for (const a of item.attachments || []) { children.push(renderAttachment(a)); }
   const qr = item.payload && item.payload.quick_replies;
   if (qr && qr.length) { children.push(el("span", { class: "quick-replies" }, qr.map((q) => el("span", { text: q.title })))); }

@@ -1,0 +1,169 @@
+// Macros in the composer: "#" in the Reply box opens a picker of the macros the agent may use
+// (search as you type, arrows to move, Enter or Tab to choose, Escape to close). Choosing one
+// shows its preview from the server — the reply as the customer will read it and every action in
+// words, with the reason when one may not run — and nothing happens until "Run macro".
+import { get, post } from "../../app/api.js";
+import { el, $ } from "../../app/dom.js";
+import { state } from "./state.js";
+import { conversationChanged, refreshTimeline } from "./thread.js";
+
+const reply = $("reply");
+const composer = $("composer");
+let macros = null;          // [{id, name, scope, usage_count, ...}] once loaded
+let loadedAt = 0;
+let picker = null;          // the listbox
+let dialog = null;          // the preview
+let index = 0;
+let pending = null;         // {macro, conversation, body} being previewed
+
+const RELOAD_MS = 60000;
+const TRIGGER = /(^|\s)#([^\n#]{0,40})$/;
+
+function load() {
+  if (macros && Date.now() - loadedAt < RELOAD_MS) { return Promise.resolve(macros); }
+  return get("macros/?page_size=200").then((data) => {
+    macros = data.results.slice().sort((a, b) => b.usage_count - a.usage_count || a.name.localeCompare(b.name));
+    loadedAt = Date.now();
+    return macros;
+  });
+}
+
+function query() {
+  if (!state.current || reply.selectionStart !== reply.selectionEnd) { return null; }
+  const m = reply.value.slice(0, reply.selectionStart).match(TRIGGER);
+  return m ? { text: m[2].toLowerCase(), start: reply.selectionStart - m[2].length - 1 } : null;
+}
+
+function matches(q) {
+  if (!macros || !q) { return []; }
+  return macros.filter((m) => m.name.toLowerCase().includes(q.text)).slice(0, 8);
+}
+
+function close() {
+  if (!picker) { return; }
+  picker.hidden = true;
+  reply.removeAttribute("aria-activedescendant");
+}
+
+function render() {
+  const q = query();
+  const found = matches(q);
+  if (!q || (!found.length && macros)) { close(); return; }
+  if (!macros) { load().then(render).catch(close); return; }
+  index = Math.min(index, found.length - 1);
+  picker.replaceChildren(...found.map((m, i) => {
+    const li = el("li", { role: "option", id: "macro-option-" + i, "aria-selected": String(i === index) }, [
+      el("span", { text: "#" + m.name }),
+      el("span", { class: "muted", text: " · " + (m.scope === "team" ? "team" : "personal") + " · used " + m.usage_count + "×" }),
+    ]);
+    li.addEventListener("mousedown", (e) => { e.preventDefault(); choose(m, q); });
+    return li;
+  }));
+  picker.hidden = false;
+  reply.setAttribute("aria-activedescendant", "macro-option-" + index);
+}
+
+function choose(macro, q) {
+  // The "#query" goes: the macro's reply comes from the server, not from the box.
+  reply.setRangeText("", q.start, reply.selectionStart, "start");
+  reply.dispatchEvent(new Event("input", { bubbles: true }));
+  close();
+  preview(macro);
+}
+
+function applyBody(c) {
+  const body = { conversation: c.id };
+  if (c.window && c.window.state === "human_agent" && $("human-agent").checked) { body.tag = "HUMAN_AGENT"; }
+  return body;
+}
+
+function showDialog(title, children, actions) {
+  dialog.replaceChildren(el("h2", { id: "macro-dialog-title", text: title }), ...children,
+    el("div", { class: "macro-dialog-actions" }, actions));
+  if (!dialog.open) { dialog.showModal(); }
+}
+
+function closeDialog() {
+  pending = null;
+  if (dialog.open) { dialog.close(); }
+  reply.focus();
+}
+
+function button(text, onClick, extra = {}) {
+  const b = el("button", { type: "button", text, ...extra });
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function preview(macro) {
+  const c = state.current;
+  if (!c) { return; }
+  pending = { macro, conversation: c.id, body: applyBody(c) };
+  showDialog("Macro: " + macro.name, [el("p", { class: "muted", role: "status", text: "Loading the preview…" })],
+    [button("Cancel", closeDialog)]);
+  post("macros/" + macro.id + "/apply/", { ...pending.body, preview: true }).then((data) => {
+    if (!pending || pending.macro !== macro) { return; }
+    const parts = [];
+    if (data.reply) {
+      parts.push(el("h3", { text: "Reply" }), el("blockquote", { class: "macro-reply", text: data.reply.text || "(files only)" }));
+      for (const a of data.reply.attachments || []) { parts.push(el("p", { class: "muted", text: "📎 " + a.name })); }
+    }
+    if (data.note) { parts.push(el("h3", { text: "Private note" }), el("blockquote", { class: "macro-note", text: data.note })); }
+    parts.push(el("h3", { text: "What it will do" }), el("ol", { class: "macro-steps" }, data.actions.map((a) =>
+      el("li", { class: a.allowed ? "" : "refused" }, [a.description, a.allowed ? "" : el("strong", { text: " — not possible: " + a.detail })]))));
+    if (!data.allowed) { parts.push(el("p", { class: "inline-error", role: "alert", text: "This macro can't run on this conversation; nothing will change." })); }
+    const run = button("Run macro", () => runMacro(run), { class: "primary", disabled: !data.allowed });
+    showDialog("Macro: " + macro.name, parts, [button("Cancel", closeDialog), run]);
+    if (data.allowed) { run.focus(); }
+  }).catch((err) => {
+    showDialog("Macro: " + macro.name, [el("p", { class: "inline-error", role: "alert", text: "No preview: " + err.message })],
+      [button("Close", closeDialog)]);
+  });
+}
+
+function runMacro(runButton) {
+  if (!pending) { return; }
+  const { macro, conversation, body } = pending;
+  runButton.disabled = true;
+  post("macros/" + macro.id + "/apply/", body).then((data) => {
+    macro.usage_count += 1;
+    closeDialog();
+    if (state.current && state.current.id === conversation) {
+      conversationChanged(data.conversation);
+      refreshTimeline();
+    }
+  }).catch((err) => {
+    runButton.disabled = false;
+    dialog.querySelector(".macro-dialog-actions").before(
+      el("p", { class: "inline-error", role: "alert", text: "Not run, nothing changed: " + err.message }));
+  });
+}
+
+export function init() {
+  if (!reply || !composer) { return; }
+  picker = el("ul", { id: "macro-suggestions", class: "canned", role: "listbox", "aria-label": "Macros", hidden: true });
+  $("canned-suggestions").after(picker);
+  dialog = el("dialog", { id: "macro-dialog", class: "macro-dialog", "aria-labelledby": "macro-dialog-title" });
+  dialog.addEventListener("close", () => { pending = null; });
+  document.body.append(dialog);
+  reply.addEventListener("input", () => { index = 0; render(); });
+  reply.addEventListener("blur", close);
+  // Captured on the form, before the composer's own keys (Enter, Escape) see them.
+  composer.addEventListener("keydown", (e) => {
+    if (e.target !== reply || picker.hidden) { return; }
+    const found = matches(query());
+    if (!found.length) { return; }
+    const keys = {
+      ArrowDown: () => { index = (index + 1) % found.length; render(); },
+      ArrowUp: () => { index = (index + found.length - 1) % found.length; render(); },
+      Enter: () => choose(found[index], query()),
+      Tab: () => choose(found[index], query()),
+      Escape: close,
+    };
+    if (keys[e.key] && !(e.key === "Enter" && (e.ctrlKey || e.metaKey))) {
+      e.preventDefault();
+      e.stopPropagation();
+      keys[e.key]();
+    }
+  }, true);
+}
