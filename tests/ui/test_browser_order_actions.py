@@ -25,7 +25,7 @@ def jane(email_inbox, fake_shopify):
                                texts=["My tote arrived torn."], name="Jane Doe")
     ShopifyStore.objects.create(shop_domain=fake_shopify.shop, credentials={"access_token": fake_shopify.token},
                                 currency="USD")
-    payload = load_fixture("shopify_order_create.json")
+    payload = load_fixture("shopify/order_create.json")
     order_sync(data=order_data(payload))
     fake_shopify.add_order(payload)
     Order.objects.create(customer=conversation.customer, source="csv", external_id="A-77", number="A-77",
