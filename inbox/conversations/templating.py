@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.template import Context, Engine, Library, Node, NodeList, TemplateSyntaxError, defaultfilters, defaulttags
-from django.template.base import FilterExpression, TextNode, VariableNode
+from django.template.base import FilterExpression, Template, TextNode, VariableNode
 from django.template.defaulttags import FirstOfNode, ForNode, IfNode, NowNode
 from django.template.smartif import TokenBase
 
@@ -222,7 +222,7 @@ def _static_check(nodelist: NodeList) -> None:
                         arg_check(getattr(func, "_filter_name", "?"), arg)
 
 
-def compile_template(text: str):
+def compile_template(text: str) -> Template:
     """The compiled template, or TemplateRefused (a syntax error, a tag or filter outside the
     language, a literal argument out of bounds)."""
     try:
