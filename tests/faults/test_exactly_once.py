@@ -40,7 +40,7 @@ class EchoingGraph:
             return 200, {}  # profile lookups and the like
         body = recorded.json()
         metadata = body["message"]["metadata"]
-        mid = f"m_once_{uuid.uuid4().hex}"
+        mid = f"m_echo_{uuid.uuid4().hex}"
         with self.lock:
             self.sent[metadata] += 1
         threading.Thread(target=self._echo, args=(body, mid), daemon=True).start()
@@ -81,7 +81,7 @@ def test_a_worker_killed_with_meta_sends_in_flight_sends_every_reply_exactly_onc
                          "FROM inbox_message WHERE id = ANY(%s)", list(queued))[0]
         assert rows == (8, 8)
         # The echoes did not become twins of the replies.
-        twins = stack.sql("SELECT count(*) FROM inbox_message WHERE external_id LIKE 'm_once_%%' AND NOT (id = ANY(%s))",
+        twins = stack.sql("SELECT count(*) FROM inbox_message WHERE external_id LIKE 'm_echo_%%' AND NOT (id = ANY(%s))",
                           list(queued))[0][0]
         assert twins == 0
     finally:
