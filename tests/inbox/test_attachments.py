@@ -194,7 +194,7 @@ def test_a_meta_file_not_yet_fetched_redirects_to_the_cdn(meta_post, messenger_i
 
 
 def mms(client, url: str) -> Message:
-    body = form("twilio/inbound_mms.txt", NumMedia="1", MediaUrl0=url, MediaContentType0="image/png", MediaUrl1="")
+    body = form("inbound_mms.txt", NumMedia="1", MediaUrl0=url, MediaContentType0="image/png", MediaUrl1="")
     assert post_twilio(client, SMS_URL, body).status_code == 200
     return Message.objects.get(external_id=MMS_SID)
 

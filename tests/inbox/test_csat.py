@@ -151,7 +151,7 @@ def test_an_sms_survey_asks_to_reply_1_to_5_and_a_texted_rating_with_words_is_ra
     client, sms_inbox, commit, fake_provider, api, bob
 ):
     surveys_on(sms_inbox)
-    post_twilio(client, SMS_URL, form("twilio/inbound_sms.txt", Body="Do you have it in blue?"))
+    post_twilio(client, SMS_URL, form("inbound_sms.txt", Body="Do you have it in blue?"))
     conversation = Conversation.objects.get(inbox=sms_inbox)
     resolve(api, bob, conversation)
 
@@ -159,7 +159,7 @@ def test_an_sms_survey_asks_to_reply_1_to_5_and_a_texted_rating_with_words_is_ra
 
     body = fake_provider.sent("/Messages.json$")[-1].form()["Body"]
     assert body.endswith("Reply 1, 2, 3, 4 or 5.")
-    post_twilio(client, SMS_URL, form("twilio/inbound_sms.txt", Body="5 great service", MessageSid="SM" + "5" * 32,
+    post_twilio(client, SMS_URL, form("inbound_sms.txt", Body="5 great service", MessageSid="SM" + "5" * 32,
                                       SmsSid="SM" + "5" * 32, SmsMessageSid="SM" + "5" * 32))
     survey = CsatResponse.objects.get(conversation=conversation)
     conversation.refresh_from_db()
@@ -169,7 +169,7 @@ def test_an_sms_survey_asks_to_reply_1_to_5_and_a_texted_rating_with_words_is_ra
 
 def test_a_number_that_texted_stop_gets_no_survey(client, sms_inbox, commit, fake_provider, api, bob):
     surveys_on(sms_inbox)
-    post_twilio(client, SMS_URL, form("twilio/inbound_stop.txt"))
+    post_twilio(client, SMS_URL, form("inbound_stop.txt"))
     conversation = Conversation.objects.get(inbox=sms_inbox)
     resolve(api, bob, conversation)
 
@@ -181,7 +181,7 @@ def test_a_late_survey_reply_is_never_counted_as_a_message_to_answer_even_after_
     client, sms_inbox, commit, fake_provider, api, bob
 ):
     surveys_on(sms_inbox)
-    post_twilio(client, SMS_URL, form("twilio/inbound_sms.txt", Body="Hello?"))
+    post_twilio(client, SMS_URL, form("inbound_sms.txt", Body="Hello?"))
     conversation = Conversation.objects.get(inbox=sms_inbox)
     resolve(api, bob, conversation)
     surveys_send_due()
@@ -191,7 +191,7 @@ def test_a_late_survey_reply_is_never_counted_as_a_message_to_answer_even_after_
     CsatResponse.objects.filter(conversation=conversation).update(sent_at=two_days_ago)
     counted = ResponseRecord.objects.filter(conversation=conversation).count()
 
-    post_twilio(client, SMS_URL, form("twilio/inbound_sms.txt", Body="3", MessageSid="SM" + "3" * 32,
+    post_twilio(client, SMS_URL, form("inbound_sms.txt", Body="3", MessageSid="SM" + "3" * 32,
                                       SmsSid="SM" + "3" * 32, SmsMessageSid="SM" + "3" * 32))
 
     assert CsatResponse.objects.get(conversation=conversation).rating == 3

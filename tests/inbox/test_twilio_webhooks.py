@@ -22,7 +22,7 @@ OUTBOUND_SID = "SM3c9a1f0e2d4b6a8c0e1f2a3b4c5d6e7f"
 
 
 def form(name: str, **changes: str) -> str:
-    """A fixture's form body, with some fields changed (re-encoded as Twilio would)."""
+    """A Twilio fixture's form body (tests/fixtures/twilio/), with some fields changed (re-encoded as Twilio would)."""
     body = (FIXTURES / name).read_text()
     if not changes:
         return body
