@@ -15,6 +15,7 @@ class InboxConfig(AppConfig):
         from inbox.conversations import attachments, privacy  # noqa: F401  (privacy: erasure and export)
         from inbox.intake import mailbox  # noqa: F401  (the anymail inbound receiver)
         from inbox.models import Agent, Message
+        from inbox.orders import privacy as order_privacy  # noqa: F401  (erasure redacts order actions)
         from inbox.orders import reconcile  # noqa: F401  (Shopify's webhooks confirm order actions)
         from inbox.team import access_events, assignment, mentions, roles
 

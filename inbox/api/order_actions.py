@@ -158,7 +158,7 @@ def _act(request: Request, serializer_class, *, kind: str, order: Order | None =
                                preview=preview, confirmation=confirmation, request=request)
     except OrderActionRefused as exc:
         raise ApiError(exc.code, exc.detail, exc.status) from None
-    if outcome.preview:
+    if outcome.action is None:
         return Response(outcome.plan.as_preview())
     # Re-read: where tasks run in-process, Shopify has answered already.
     action = OrderAction.objects.get(pk=outcome.action.pk)

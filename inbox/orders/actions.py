@@ -164,24 +164,24 @@ def discount_percent_limit_for(*, store: ShopifyStore, user) -> int | None:
     return None if role_of(user) == Role.ADMIN else store.discount_percent_limit
 
 
-ROLE_NAMES = {Role.AGENT: "Agents", Role.LEAD: "Leads", Role.MANAGER: "Managers"}
+ROLE_NAMES: dict[str, str] = {Role.AGENT: "Agents", Role.LEAD: "Leads", Role.MANAGER: "Managers"}
 
 
 def _limit_check(plan: Plan, user) -> None:
     role = role_of(user)
+    who = ROLE_NAMES.get(role, "You") if role else "You"
     if plan.kind == OrderActionKind.DISCOUNT_CODE and plan.params.get("value_type") == "percentage":
-        limit = discount_percent_limit_for(store=plan.store, user=user)
-        if limit is not None and Decimal(plan.params["value"]) > limit:
+        percent = discount_percent_limit_for(store=plan.store, user=user)
+        if percent is not None and Decimal(plan.params["value"]) > percent:
             raise OrderActionRefused(
                 "over_limit",
-                f"{ROLE_NAMES.get(role, 'You')} may create discount codes of up to {limit}% off; this one is "
+                f"{who} may create discount codes of up to {percent}% off; this one is "
                 f"{plan.params['value']}%. Ask an admin.",
                 403,
             )
         return
     limit = refund_limit_for(store=plan.store, user=user)
     if limit is not None and plan.amount is not None and plan.amount > limit:
-        who = ROLE_NAMES.get(role, "You")
         ask = "a lead or a manager" if role == Role.AGENT else "an admin"
         raise OrderActionRefused(
             "over_limit",
@@ -322,7 +322,8 @@ def _plan_shipping_address(*, order: Order, store: ShopifyStore, params: dict) -
         raise OrderActionRefused(
             "already_fulfilled", f"Order #{order.number} has shipped: its address can no longer change."
         )
-    source = params.get("address") if isinstance(params.get("address"), dict) else params
+    nested = params.get("address")
+    source: dict = nested if isinstance(nested, dict) else params
     address = {name: _text(source, name, 120) for name in ADDRESS_FIELDS}
     missing = [name for name in ADDRESS_REQUIRED if not address[name]]
     if missing:
@@ -407,7 +408,7 @@ def _plan_discount_code(*, customer: Customer, store: ShopifyStore, params: dict
     )
 
 
-ORDER_PLANNERS = {
+ORDER_PLANNERS: dict[str, Any] = {
     OrderActionKind.REFUND: _plan_refund,
     OrderActionKind.CANCEL: _plan_cancel,
     OrderActionKind.SHIPPING_ADDRESS: _plan_shipping_address,
@@ -497,14 +498,16 @@ def order_action(
             "not_connected", "No Shopify store is connected: an admin connects one under Integrations.",
         )
     with transaction.atomic():
-        if kind == OrderActionKind.DISCOUNT_CODE:
+        if customer is not None and kind == OrderActionKind.DISCOUNT_CODE:
             plan = _plan_discount_code(customer=customer, store=store, params=params)
-        else:
+        elif order is not None:
             # The order row is locked so two actions planned at once see each other (and the refunds).
             locked = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
             plan = ORDER_PLANNERS[kind](order=_shopify_order(locked, store), store=store, params=params)
+        else:  # pragma: no cover - ruled out above
+            raise OrderActionRefused("not_found", "Not found.", 404)
         _limit_check(plan, actor)
-        if kind in EXCLUSIVE and OrderAction.objects.filter(
+        if plan.order is not None and kind in EXCLUSIVE and OrderAction.objects.filter(
             order=plan.order, kind__in=EXCLUSIVE, status=OrderActionStatus.QUEUED
         ).exists():
             raise OrderActionRefused(

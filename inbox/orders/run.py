@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -222,7 +223,7 @@ def _discount_code(action: OrderAction, admin: ShopifyAdmin) -> Done:
     return Done(shopify_id=str(node.get("id") or ""), answer=result.answer(), extra={"code": p["code"]})
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[[OrderAction, ShopifyAdmin], Done]] = {
     OrderActionKind.REFUND: _refund,
     OrderActionKind.CANCEL: _cancel,
     OrderActionKind.SHIPPING_ADDRESS: _shipping_address,
@@ -290,7 +291,7 @@ def _settle(action: OrderAction, *, done: Done | None = None, failed: Refused | 
         action.shopify_id = done.shopify_id[:255]
         action.response = {**done.answer, **done.extra}
         action.error_code = action.error_detail = ""
-    else:
+    elif failed is not None:
         action.status = OrderActionStatus.FAILED
         action.error_code = failed.code[:64]
         action.error_detail = failed.detail

@@ -202,7 +202,8 @@ def _url(shop: str) -> str:
 
 
 def _throttle_wait(cost: dict | None) -> float:
-    status = (cost or {}).get("throttleStatus") or {}
+    cost = cost or {}
+    status = cost.get("throttleStatus") or {}
     try:
         needed = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
         rate = float(status.get("restoreRate") or 0)
@@ -271,9 +272,10 @@ class ShopifyAdmin:
 
     @staticmethod
     def _top_level_error(errors: Any, cost: dict | None) -> ShopifyError:
-        items = errors if isinstance(errors, list) else [{"message": str(errors)}]
-        codes = [str(((e or {}).get("extensions") or {}).get("code") or "") for e in items if isinstance(e, dict)]
-        text = "; ".join(str((e or {}).get("message") or e) for e in items)[:500]
+        items: list[dict[str, Any]] = [e if isinstance(e, dict) else {"message": str(e)}
+                                       for e in (errors if isinstance(errors, list) else [errors])]
+        codes = [str((e.get("extensions") or {}).get("code") or "") for e in items]
+        text = "; ".join(str(e.get("message") or e) for e in items)[:500]
         if "THROTTLED" in codes:
             return ShopifyError(reason="rate_limited", code="THROTTLED", detail=text or "Throttled", transient=True,
                                 retry_after=_throttle_wait(cost), cost=cost)

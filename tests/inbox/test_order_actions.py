@@ -533,3 +533,22 @@ def test_the_panel_offers_what_a_shopify_order_allows_with_the_users_limit(api, 
     ]
     assert options["cancel"]["possible"] is True and options["notification"]["kinds"] == ["order_status"]
     assert panel["discount_code"] == {"possible": True}
+
+
+def test_erasing_the_customer_keeps_the_amounts_and_outcome_but_not_the_address_or_reason(
+    api, bob, admin_user, order, fake_shopify, commit
+):
+    from customers.services import customer_erase
+
+    api(bob).patch(f"/api/v1/orders/{order.pk}/shipping-address/",
+                   {"address1": "48 Oak Avenue", "city": "Eugene", "zip": "97401", "country_code": "US"}, format="json")
+    refund(api, bob, order, {"line_items": [{"line_item_id": TOTE, "quantity": 1}], "reason": "Jane's dog chewed it"})
+
+    customer_erase(customer=order.customer, by=admin_user)
+
+    address, money_back = OrderAction.objects.order_by("id")
+    assert address.params == {"address": "(erased)"} and "48 Oak" not in address.summary and address.response == {}
+    assert money_back.params["reason"] == "(erased)" and money_back.amount == Decimal("25.00")
+    assert money_back.status == "sent" and "chewed" not in money_back.summary
+    for event in ConversationEvent.objects.filter(kind="order_action"):
+        assert "48 Oak" not in event.data["summary"] and "chewed" not in event.data["summary"]

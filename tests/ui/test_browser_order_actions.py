@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Order
-from customers.shopify import order_data
 from customers.services import order_sync
+from customers.shopify import order_data
 from inbox.models import OrderAction, ShopifyStore
 from tests.conftest import load_fixture
 from tests.customers.conftest import thread_with
