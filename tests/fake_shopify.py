@@ -1,6 +1,6 @@
 """One fake Shopify store behind the GraphQL Admin API, answering as Shopify does (served by tests/fakes.py).
 
-It keeps state — orders built from the REST payloads Shopify's webhooks send (tests/fixtures/),
+It keeps state — orders built from the REST payloads Shopify's webhooks send (tests/fixtures/shopify/),
 their refunds, transactions, fulfillments, discount codes — and answers the operations
 inbox/providers/shopify.py sends in Shopify's formats: `data` pruned to the selection asked for,
 `extensions.cost` with its throttle status, `userErrors` (with `field` paths) when Shopify would
