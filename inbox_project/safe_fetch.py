@@ -108,7 +108,7 @@ def resolve_checked(url: str) -> tuple[str, int, str]:
         addresses = []
         for info in infos:
             try:
-                addresses.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+                addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
             except ValueError:
                 continue
         if not addresses:
@@ -122,7 +122,7 @@ def resolve_checked(url: str) -> tuple[str, int, str]:
 def _pinned(base: type, address: str) -> type:
     """A urllib3 connection class that connects to `address`, whatever its host name resolves to now."""
 
-    def _new_conn(self) -> socket.socket:
+    def _new_conn(self: HTTPConnection) -> socket.socket:
         try:
             return urllib3_connection.create_connection(
                 (address, self.port), self.timeout, source_address=self.source_address, socket_options=self.socket_options

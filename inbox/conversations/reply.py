@@ -151,9 +151,10 @@ def _attempt_start(message: Message, provider: Provider) -> datetime:
     for attr, value in provider.send_prepare(message).items():
         setattr(message, attr, value)
     message.send_attempts += 1
-    message.send_started_at = timezone.now()
+    started = timezone.now()
+    message.send_started_at = started
     message.save()
-    return message.send_started_at
+    return started
 
 
 def message_deliver(message_id: int) -> float | None:
@@ -177,8 +178,8 @@ def message_deliver(message_id: int) -> float | None:
             return None
         provider = provider_for_channel(message.conversation.channel)
         interrupted = message.send_started_at
-        plan = provider.recovery(message) if interrupted else None
-        if plan == RECOVER_ECHO:
+        plan = provider.recovery(message) if interrupted is not None else None
+        if plan == RECOVER_ECHO and interrupted is not None:
             due = interrupted + timedelta(seconds=settings.META_ECHO_GRACE_SECONDS)
             now = timezone.now()
             if now < due:
@@ -190,11 +191,13 @@ def message_deliver(message_id: int) -> float | None:
             stamp = None  # look first; the new attempt is stamped only if nothing is found
         else:
             stamp = _attempt_start(message, provider)
-    if stamp is None:
+    if stamp is None and interrupted is not None:
         found = _look_first(message, provider, since=interrupted)
         if not isinstance(found, datetime):
             return found
         stamp = found
+    if stamp is None:
+        return None
     return _attempt(message_id, provider, stamp)
 
 

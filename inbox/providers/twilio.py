@@ -220,9 +220,10 @@ class TwilioProvider(Provider):
         to = message.conversation.identity.external_id
         service = (message.inbox.credentials or {}).get("messaging_service_sid")
         sender = "" if service else message.inbox.external_id
-        params: dict[str, str] | None = {"To": to, "PageSize": str(LOOKUP_PAGE_SIZE)}
+        first: dict[str, str] = {"To": to, "PageSize": str(LOOKUP_PAGE_SIZE)}
         if sender:
-            params["From"] = sender
+            first["From"] = sender
+        params: dict[str, str] | None = first
         url = f"{base}/{API_VERSION}/Accounts/{account}/Messages.json"
         oldest = since - LOOKUP_CLOCK_SKEW
         body = message.text or ""
