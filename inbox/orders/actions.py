@@ -263,7 +263,7 @@ def _plan_refund(*, order: Order, store: ShopifyStore, params: dict) -> Plan:
         raise _invalid("restock: only items can be restocked; name the line items.")
     items = [
         {"line_item_id": line.id, "title": line.title, "quantity": q, "fulfilled": line.fulfilled,
-         "amount": str((line.unit_amount * q).quantize(Decimal("0.01")))}
+         "location_id": line.location_id, "amount": str((line.unit_amount * q).quantize(Decimal("0.01")))}
         for line, q in chosen
     ]
     what = ", ".join(f"{i['quantity']} × {i['title']}" for i in items) or "no items (an amount only)"

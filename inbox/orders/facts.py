@@ -27,12 +27,13 @@ class Line:
     refundable_quantity: int
     unit_amount: Decimal  # what one unit cost the customer: after discounts, with tax
     fulfilled: bool
+    location_id: str | None = None  # where it shipped from: where a returned item is restocked
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "title": self.title, "quantity": self.quantity,
             "refundable_quantity": self.refundable_quantity, "unit_amount": str(self.unit_amount),
-            "fulfilled": self.fulfilled,
+            "fulfilled": self.fulfilled, "location_id": self.location_id,
         }
 
 
@@ -63,6 +64,12 @@ def lines(order: Order) -> list[Line]:
         for item in (refund or {}).get("refund_line_items") or []:
             key = str((item or {}).get("line_item_id"))
             refunded[key] = refunded.get(key, 0) + int((item or {}).get("quantity") or 0)
+    shipped_from: dict[str, str] = {}
+    for f in raw.get("fulfillments") or []:
+        if isinstance(f, dict) and f.get("location_id") and f.get("status") not in ("cancelled", "error", "failure"):
+            for shipped in f.get("line_items") or []:
+                shipped_from[str((shipped or {}).get("id"))] = str(f["location_id"])
+            shipped_from.setdefault("*", str(f["location_id"]))
     out = []
     for item in raw.get("line_items") or []:
         if not isinstance(item, dict) or item.get("id") in (None, ""):
@@ -83,6 +90,7 @@ def lines(order: Order) -> list[Line]:
             refundable_quantity=max(0, quantity - refunded.get(str(item["id"]), 0)),
             unit_amount=unit,
             fulfilled=item.get("fulfillment_status") == "fulfilled" or fulfillable == 0,
+            location_id=shipped_from.get(str(item["id"])) or shipped_from.get("*"),
         ))
     return out
 

@@ -100,14 +100,18 @@ def _refund(action: OrderAction, admin: ShopifyAdmin) -> Done:
     p = action.params
     order_id = facts.order_gid(order)
     items = p.get("line_items") or []
-    lines = [
-        {"lineItemId": gid("LineItem", i["line_item_id"]), "quantity": int(i["quantity"]),
-         "restockType": _restock_type(i, bool(p.get("restock")))}
-        for i in items
-    ]
+    lines = []
+    for i in items:
+        line = {"lineItemId": gid("LineItem", i["line_item_id"]), "quantity": int(i["quantity"]),
+                "restockType": _restock_type(i, bool(p.get("restock")))}
+        if line["restockType"] == "RETURN" and i.get("location_id"):
+            # A returned item goes back to the location it shipped from.
+            line["locationId"] = gid("Location", i["location_id"])
+        lines.append(line)
+    # A money-only refund asks for the full suggestion: it is the one that names the payments to refund.
     state = admin.refund_state(
         order_id=order_id, refund_line_items=[{"lineItemId": x["lineItemId"], "quantity": x["quantity"]} for x in lines],
-        full=bool(p.get("full")),
+        full=bool(p.get("full")) or not lines,
     )
     ours = next((r for r in state.refunds if action.reference in r.note), None)
     if ours is None:

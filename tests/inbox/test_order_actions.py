@@ -125,6 +125,23 @@ def test_a_whole_order_refund_includes_every_item_and_the_shipping(api, alice, o
     assert fake_shopify.refunded(ORDER_GID) == Decimal("98.00")
 
 
+def test_a_returned_item_is_restocked_at_the_location_it_shipped_from(api, bob, shipped, fake_shopify, commit):
+    refund(api, bob, shipped, {"line_items": [{"line_item_id": TOTE, "quantity": 1}], "restock": True})
+
+    [line] = fake_shopify.calls_of("refundCreate")[0]["variables"]["input"]["refundLineItems"]
+    assert line == {"lineItemId": f"gid://shopify/LineItem/{TOTE}", "quantity": 1, "restockType": "RETURN",
+                    "locationId": "gid://shopify/Location/61859905580"}
+
+
+def test_a_money_only_refund_sends_no_items_and_the_amount_asked(api, bob, order, fake_shopify, commit):
+    response = refund(api, bob, order, {"line_items": [], "amount": "10.00", "reason": "Goodwill for the delay"})
+
+    assert response.json()["action"]["status"] == "sent"
+    sent = fake_shopify.calls_of("refundCreate")[0]["variables"]["input"]
+    assert sent["refundLineItems"] == [] and [t["amount"] for t in sent["transactions"]] == ["10.00"]
+    assert "shipping" not in sent
+
+
 def test_shopifys_user_errors_fail_the_action_with_its_message_and_record_no_refund(
     api, bob, order, fake_shopify, commit
 ):
