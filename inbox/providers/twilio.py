@@ -244,7 +244,8 @@ class TwilioProvider(Provider):
                 if _is_this_send(item, to=to, sender=sender, service=service, body=body):
                     found.append(_adopted(item, body))
             next_uri = page.get("next_page_uri")
-            if reached_older or not isinstance(next_uri, str) or not next_uri:
+            # A path on our configured API base, never anything that could name another host.
+            if reached_older or not isinstance(next_uri, str) or not next_uri.startswith("/") or next_uri.startswith("//"):
                 break
             url, params = base + next_uri, None  # the next page's URI carries the filters
         return found
