@@ -112,7 +112,7 @@ class CsatListView(generics.ListAPIView):
         return _scope(self.request)["responses"].select_related("customer", "agent")
 
 
-FIGURES = {
+FIGURES: dict[str, serializers.Field] = {
     "sent": serializers.IntegerField(), "answered": serializers.IntegerField(),
     "response_rate": serializers.FloatField(allow_null=True, help_text="answered / sent"),
     "csat_score": serializers.FloatField(allow_null=True, help_text="share of answers rating 4 or 5"),

@@ -49,7 +49,7 @@ class MacroSerializer(serializers.ModelSerializer):
 
     def get_can_edit(self, obj: Macro) -> bool:
         request = self.context.get("request")
-        return bool(request) and macros.macro_may_edit(user=request.user, macro=obj)
+        return request is not None and macros.macro_may_edit(user=request.user, macro=obj)
 
 
 class MacroWriteSerializer(serializers.Serializer):

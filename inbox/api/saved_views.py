@@ -91,7 +91,7 @@ class SavedViewWriteSerializer(serializers.Serializer):
 
 
 class SavedViewPagination(CursorPagination):
-    ordering = ("name", "id")
+    ordering = ("name", "id")  # type: ignore[assignment]  # DRF takes a tuple; the stubs say str
 
 
 ERRORS = {

@@ -233,7 +233,9 @@ def messages_watermark(*, conversation: Conversation, status: str, watermark: da
     return changed
 
 
-def consent_from_keyword(*, conversation: Conversation, granted: bool, keyword: str, message_external_id: str) -> None:
+def consent_from_keyword(
+    *, conversation: Conversation, granted: bool, keyword: str, message_external_id: str | None
+) -> None:
     """SMS STOP/START: Twilio blocks (or unblocks) every message to this number, so both purposes change."""
     consent_withdraw_or_grant(
         customer=conversation.customer,

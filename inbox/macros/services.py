@@ -173,7 +173,7 @@ def macro_preview(*, macro: Macro, user, conversation: Conversation, order_id: i
 
 def _raise_refused(plan: Plan) -> None:
     step = plan.refused
-    if step is not None:
+    if step is not None and step.refusal is not None:  # a refused step is one with a refusal
         raise MacroRefused(step.refusal.code, f"Action {step.index + 1} ({step.type}): {step.refusal.detail}",
                            step.refusal.status, action=step.index)
 
