@@ -653,8 +653,8 @@ async def worker_idle(quiet: float = 1.5, limit: float = 120) -> float:
 def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
     from django.contrib.auth import get_user_model
 
-    from inbox.team.access import conversations_visible_to
     from inbox.models import Conversation, Identity, Inbox
+    from inbox.team.access import conversations_visible_to
 
     page = Inbox.objects.get(kind="messenger", external_id=PAGE_ID)
     existing = list(Identity.objects.filter(channel="messenger", scope=PAGE_ID, external_id__startswith="ps")

@@ -20,6 +20,7 @@ from inbox.models import Conversation, ConversationEvent, ConversationRead, Conv
 from inbox.realtime import publish as realtime
 from inbox.team.assignment import check_may_route, conversation_assign, conversation_resolved
 
+
 class _Unset(enum.Enum):
     """The default of an argument left out (None is a value there: no team, not snoozed)."""
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from customers.services import identity_resolve
-from inbox.models import META_CHANNELS, Conversation, Direction, Inbox, Message, MessageStatus, SenderType
 from inbox.conversations.threads import conversation_for_identity
+from inbox.models import META_CHANNELS, Conversation, Direction, Inbox, Message, MessageStatus, SenderType
 
 _seq = itertools.count(1)
 

@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.models import BotSession
-from inbox.models import Conversation, Message, SenderType
 from inbox.conversations.reply import reply_send
+from inbox.models import Conversation, Message, SenderType
 from inbox.team.directory import inbox_settings_clean
 from tests.conftest import post_meta
 from tests.inbox.meta_support import IGSID, fixture_at, now_ms

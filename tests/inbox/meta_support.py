@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from inbox.models import Conversation
 from inbox.conversations.reply import reply_send
+from inbox.models import Conversation
 from tests.conftest import load_fixture, post_meta
 
 PSID = "2467001000000001"

@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from inbox.models import Conversation, Role
 from inbox.team.access import (
     agents_visible_to,
     can_see_conversation,
@@ -21,7 +22,6 @@ from inbox.team.access import (
     role_of,
     teams_visible_to,
 )
-from inbox.models import Conversation, Role
 from tests.api.conversation_factories import conversation_make
 from tests.conftest import api_client_for, make_user
 

@@ -13,6 +13,11 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
 
+from inbox.conversations.receive import message_receive
+from inbox.conversations.reply import note_add
+from inbox.conversations.triage import conversation_update
+from inbox.models import Agent, Conversation, ConversationEvent, Notification, Role
+from inbox.providers.base import InboundMessage
 from inbox.team import assignment
 from inbox.team.assignment import (
     AssignmentRefused,
@@ -23,11 +28,6 @@ from inbox.team.assignment import (
     conversation_auto_assign,
     unassigned_queue_drain,
 )
-from inbox.conversations.triage import conversation_update
-from inbox.models import Agent, Conversation, ConversationEvent, Notification, Role
-from inbox.providers.base import InboundMessage
-from inbox.conversations.receive import message_receive
-from inbox.conversations.reply import note_add
 from tests.api.conversation_factories import conversation_make
 from tests.conftest import PAGE_ID, make_user
 

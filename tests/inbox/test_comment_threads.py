@@ -12,9 +12,9 @@ import pytest
 import time_machine
 
 from campaigns.models import AutoResponder
-from inbox.models import Conversation, Direction, Message, MessageStatus
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.reply import reply_send
+from inbox.models import Conversation, Direction, Message, MessageStatus
 from tests.conftest import IG_ACCOUNT_ID, PAGE_ID, load_fixture, post_meta
 
 pytestmark = pytest.mark.django_db

@@ -17,9 +17,9 @@ from django.db import transaction
 
 from inbox.intake import dispatch
 from inbox.intake.dispatch import Dispatcher
+from inbox.intake.store import events_store
 from inbox.models import InboundEvent, Message
 from inbox.providers.base import RawEvent
-from inbox.intake.store import events_store
 from inbox_project.celery import app as celery_app
 from tests.conftest import load_fixture, post_meta
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from inbox.intake import mailbox as email_inbound
-from inbox.tasks import imap_poll as imap_poll_task
 from inbox.models import Conversation, InboundEvent, Inbox, Message
+from inbox.tasks import imap_poll as imap_poll_task
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "email"
 IMAP = {"host": "imap.shop.example", "port": 993, "username": "support@shop.example", "password": "app-password",

@@ -16,10 +16,10 @@ import pytest
 from django.core import mail
 
 from inbox.conversations import reply
+from inbox.conversations.reply import reply_send
 from inbox.intake import store
 from inbox.intake.mailbox import email_store
 from inbox.models import Conversation, Message, MessageStatus
-from inbox.conversations.reply import reply_send
 
 INBOUND = (
     "From: Jane Doe <jane.doe@example.com>\r\n"

@@ -6,9 +6,9 @@ import pytest
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
+from inbox.intake.store import events_store
 from inbox.models import InboundEvent
 from inbox.providers.base import RawEvent
-from inbox.intake.store import events_store
 
 pytestmark = pytest.mark.django_db
 

@@ -17,13 +17,12 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from customers.models import Customer, Label
 from customers.services import identity_resolve
-from inbox.realtime import publish as realtime
 from inbox.api.serializers import ConversationSerializer, MessageSerializer
-from inbox.models import ResponseRecord
-from inbox.models import Conversation, ConversationStatus, Message
-from inbox.providers.base import InboundMessage
 from inbox.conversations.receive import message_receive
 from inbox.conversations.threads import conversation_for_identity
+from inbox.models import Conversation, ConversationStatus, Message, ResponseRecord
+from inbox.providers.base import InboundMessage
+from inbox.realtime import publish as realtime
 
 from ..conftest import PAGE_ID
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity
 from customers.services import customer_update
-from inbox.models import InboundEvent, Message
 from inbox.conversations.profiles import meta_profile_fill
+from inbox.models import InboundEvent, Message
 from tests.conftest import PAGE_ID
 
 from . import meta_support

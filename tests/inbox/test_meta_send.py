@@ -9,9 +9,9 @@ import logging
 import pytest
 from django.utils import timezone
 
+from inbox.conversations.reply import message_deliver
 from inbox.models import Conversation, Message
 from inbox.providers.meta import error_classify
-from inbox.conversations.reply import message_deliver
 from tests.conftest import META_APP_SECRET, PAGE_ID, load_fixture
 
 from . import meta_support

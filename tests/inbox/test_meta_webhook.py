@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity
 from inbox import signals
-from inbox.models import Conversation, InboundEvent, Message
 from inbox.intake.store import event_process
+from inbox.models import Conversation, InboundEvent, Message
 from tests.conftest import IG_ACCOUNT_ID, PAGE_ID, meta_signature
 
 from . import meta_support

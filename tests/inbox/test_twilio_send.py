@@ -10,10 +10,10 @@ import pytest
 from customers.models import ConsentEvent
 from customers.selectors import is_opted_out
 from customers.services import identity_resolve
-from inbox.models import Message
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.reply import message_deliver, reply_send
 from inbox.conversations.threads import conversation_for_identity
+from inbox.models import Message
 from tests.conftest import SMS_NUMBER, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, load_fixture
 
 CUSTOMER = "+17067815146"

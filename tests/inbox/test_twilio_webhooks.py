@@ -9,9 +9,9 @@ import pytest
 
 from customers.models import ConsentEvent, Identity
 from customers.selectors import is_opted_out
-from inbox.models import Conversation, InboundEvent, Message
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.reply import reply_send
+from inbox.models import Conversation, InboundEvent, Message
 from tests.conftest import SMS_NUMBER, TWILIO_AUTH_TOKEN, load_fixture, twilio_signature
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "twilio"

@@ -6,11 +6,11 @@ import pytest
 from django.utils import timezone
 
 from customers.services import identity_resolve
-from inbox.models import Conversation, Message
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.reply import reply_send
 from inbox.conversations.threads import conversation_for_identity
 from inbox.conversations.window import reply_policy
+from inbox.models import Conversation, Message
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import pytest
 import time_machine
 
 from inbox import metrics
-from inbox.models import DailyRollup, ResponseRecord
-from inbox.models import Message
-from inbox.providers.base import InboundMessage
 from inbox.conversations.receive import message_receive
 from inbox.conversations.reply import message_deliver, reply_send
+from inbox.models import DailyRollup, Message, ResponseRecord
+from inbox.providers.base import InboundMessage
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
 _seq = iter(range(10**6))

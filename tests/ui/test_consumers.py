@@ -17,12 +17,12 @@ from django.test import Client
 from django.utils import timezone
 
 from customers.services import identity_resolve
-from inbox.conversations.triage import conversation_update
-from inbox.models import Conversation, Inbox
-from inbox.providers.base import InboundMessage
 from inbox.conversations.receive import message_receive
 from inbox.conversations.reply import note_add
 from inbox.conversations.threads import conversation_for_identity
+from inbox.conversations.triage import conversation_update
+from inbox.models import Conversation, Inbox
+from inbox.providers.base import InboundMessage
 from inbox_project.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

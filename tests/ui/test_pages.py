@@ -10,11 +10,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from inbox.models import CannedResponse
-from inbox.models import Conversation, Inbox
-from inbox.providers.base import InboundMessage
 from inbox.conversations.receive import message_receive
 from inbox.conversations.reply import note_add
+from inbox.models import CannedResponse, Conversation, Inbox
+from inbox.providers.base import InboundMessage
 
 pytestmark = pytest.mark.django_db
 

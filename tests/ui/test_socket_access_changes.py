@@ -13,8 +13,8 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from inbox.team import directory as teams
 from inbox.models import Agent, Inbox, Role
+from inbox.team import directory as teams
 from tests.conftest import api_client_for
 from tests.ui.test_consumers import _about, a_conversation, connect, customer_writes, frame_of_type, frames_within
 
