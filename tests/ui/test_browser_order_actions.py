@@ -54,7 +54,6 @@ def test_a_refund_is_confirmed_in_words_then_done_by_shopify(browser_context, bo
         "Items restocked: no. Shopify emails the customer: yes. Reason: Torn on arrival."
     )
     assert fake_shopify.calls_of("refundCreate") == []
-    page.screenshot(path="/tmp/h8/shot_dialog.png")
 
     dialog.get_by_role("button", name="Confirm: refund · order #1042").click()
 
