@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +31,9 @@ from inbox.providers import provider_for_channel
 from inbox.providers.base import RECOVER_ECHO, RECOVER_LOOKUP, Provider, ProviderError, SendResult
 from inbox.realtime import publish as realtime
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 logger = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 6
@@ -39,7 +42,7 @@ MAX_SEND_ATTEMPTS = 6
 def reply_send(
     *,
     conversation: Conversation,
-    author: AbstractBaseUser | None,
+    author: User | None,
     text: str,
     tag: str | None = None,
     attachments: list[dict] | None = None,
@@ -98,7 +101,7 @@ def reply_send(
     return message
 
 
-def note_add(*, conversation: Conversation, author: AbstractBaseUser, text: str) -> Message:
+def note_add(*, conversation: Conversation, author: User, text: str) -> Message:
     """A private note: visible to agents in the timeline, never sent to the customer."""
     if not (text or "").strip():
         raise ReplyRefused("empty", "A note needs text.", 400)
@@ -297,7 +300,7 @@ def _send_failed(message: Message, exc: ProviderError, *, outcome_known: bool = 
     return None
 
 
-def message_retry(*, conversation: Conversation, message_id: int, by: AbstractBaseUser | None) -> Message:
+def message_retry(*, conversation: Conversation, message_id: int, by: User | None) -> Message:
     """Send a failed reply again: the same row goes back to `queued` and is dispatched once more.
 
     The channel's rules are checked again as for a new reply (the window may have closed since, the
