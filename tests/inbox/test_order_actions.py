@@ -569,3 +569,21 @@ def test_erasing_the_customer_keeps_the_amounts_and_outcome_but_not_the_address_
     assert money_back.status == "sent" and "chewed" not in money_back.summary
     for event in ConversationEvent.objects.filter(kind="order_action"):
         assert "48 Oak" not in event.data["summary"] and "chewed" not in event.data["summary"]
+
+
+def test_an_order_action_in_a_callers_transaction_that_rolls_back_leaves_nothing_and_sends_nothing(
+    bob, order, fake_shopify, commit
+):
+    from django.db import transaction
+
+    from inbox.orders.actions import order_action
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outcome = order_action(kind="refund", actor=bob, order=order,
+                               params={"line_items": [{"line_item_id": TOTE, "quantity": 1}]})
+        assert outcome.action is not None
+        raise RuntimeError("a later step of the macro failed")
+
+    assert OrderAction.objects.count() == 0 and ConversationEvent.objects.filter(kind="order_action").count() == 0
+    assert not AuditEntry.objects.filter(action__startswith="order.").exists()
+    assert fake_shopify.calls == []
