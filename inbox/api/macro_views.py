@@ -86,7 +86,7 @@ class ApplySerializer(serializers.Serializer):
         return attrs
 
 
-class UploadSerializer(serializers.Serializer):
+class MacroFileUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
@@ -227,14 +227,14 @@ class MacroViewSet(viewsets.GenericViewSet):
         summary="Upload a file for a macro's attach action",
         description="Multipart `file`; answers `{file: <token>, name, content_type, size}`: name the token in "
                     "`{type: attach, file}`.",
-        request={"multipart/form-data": UploadSerializer},
+        request={"multipart/form-data": MacroFileUploadSerializer},
         responses={201: inline_serializer("MacroFile", {
             "file": serializers.CharField(), "name": serializers.CharField(),
             "content_type": serializers.CharField(), "size": serializers.IntegerField()}), **ERRORS},
     )
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def files(self, request):
-        body = UploadSerializer(data=request.data)
+        body = MacroFileUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if not macros.macros_may_create(user=request.user):
             return Response({"code": "forbidden", "detail": "Only agents have macros."}, status=403)

@@ -344,7 +344,7 @@ class BulkSerializer(serializers.Serializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1, max_length=100,
     )
-    action = serializers.ChoiceField(choices=["assign", "move_team", "label", "snooze", "resolve"])
+    action = serializers.ChoiceField(choices=["assign", "move_team", "label", "snooze", "resolve", "macro"])
     assignee = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="assign: a user id, or null"
     )
@@ -356,8 +356,11 @@ class BulkSerializer(serializers.Serializer):
         help_text="label: names added to each conversation (unknown names are created)",
     )
     snoozed_until = serializers.DateTimeField(required=False, help_text="snooze: until when (in the future)")
+    macro = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="macro: the id of a macro you may use"
+    )
 
-    NEEDS = {"assign": "assignee", "move_team": "team", "label": "labels", "snooze": "snoozed_until"}
+    NEEDS = {"assign": "assignee", "move_team": "team", "label": "labels", "snooze": "snoozed_until", "macro": "macro"}
 
     def validate(self, attrs):
         needed = self.NEEDS.get(attrs["action"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -30,6 +31,7 @@ from inbox.api.serializers import (
 from inbox.conversations import attachments as attachment_services
 from inbox.conversations import bulk, reply, selectors
 from inbox.conversations import triage as conversation_services
+from inbox.macros.services import macro_get
 from inbox.models import META_CHANNELS, Conversation, Team
 from inbox.team import assignment
 
@@ -313,7 +315,8 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         description=(
             "`action`: `assign` (`assignee`: a user id, or null to unassign), `move_team` (`team`: a team id, "
             "or null), `label` (`labels` added to each conversation's own), `snooze` (`snoozed_until` in the "
-            "future), `resolve`. At most 100 `ids`. Each conversation changes in its own transaction, by the "
+            "future), `resolve`, `macro` (`macro`: the id of a macro you may use; on each conversation all or "
+            "nothing, as its `/macros/{id}/apply/`). At most 100 `ids`. Each conversation changes in its own transaction, by the "
             "same rules as a PATCH; the answer says, per id in the order given, whether it did: "
             "`{id, ok: true, conversation}` or `{id, ok: false, error: {code, detail}}` (e.g. `not_found`, "
             "`forbidden`, `already_assigned`, `invalid_assignee`). `conversation` is null when the change moved "
@@ -342,6 +345,8 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             params["labels"] = data["labels"]
         elif action_name == "snooze":
             params["snoozed_until"] = data["snoozed_until"]
+        elif action_name == "macro":
+            params["macro"] = _macro_or_invalid(request.user, data["macro"])
         outcomes = bulk.conversations_bulk_apply(user=request.user, ids=data["ids"], action=action_name, **params)
         done = [o.id for o in outcomes if o.ok]
         fresh = {c.pk: c for c in selectors.conversations_listed(user=request.user).filter(pk__in=done)}
@@ -374,6 +379,13 @@ def _user_or_none(pk: int | None):
     if user is None:
         raise DjangoValidationError(f"assignee: no user {pk}.")
     return user
+
+
+def _macro_or_invalid(user, pk: int):
+    try:
+        return macro_get(user=user, pk=pk)
+    except Http404:
+        raise DjangoValidationError(f"macro: no macro {pk} that you may use.") from None
 
 
 def _team_or_none(pk: int | None):

@@ -18,9 +18,10 @@ from django.http import Http404
 from inbox.conversations import selectors
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.triage import conversation_update
-from inbox.models import Conversation, ConversationStatus, Team
+from inbox.macros.services import macro_apply
+from inbox.models import Conversation, ConversationStatus, Macro, Team
 
-ACTIONS = ("assign", "move_team", "label", "snooze", "resolve")
+ACTIONS = ("assign", "move_team", "label", "snooze", "resolve", "macro")
 MAX_IDS = 100
 
 
@@ -41,11 +42,13 @@ def conversations_bulk_apply(
     team: Team | None = None,
     labels: list[str] | None = None,
     snoozed_until: datetime | None = None,
+    macro: Macro | None = None,
 ) -> list[BulkOutcome]:
     """Apply `action` to each conversation of `ids` (in order, repeats once) that `user` may see.
 
     assign: `assignee` (a user, or None to unassign); move_team: `team` (or None); label: add
-    `labels` to each conversation's own; snooze: until `snoozed_until`; resolve.
+    `labels` to each conversation's own; snooze: until `snoozed_until`; resolve; macro: run `macro`
+    (on each conversation all or nothing, as POST /api/v1/macros/{id}/apply/ does).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown bulk action {action!r}")
@@ -55,7 +58,7 @@ def conversations_bulk_apply(
             with transaction.atomic():
                 conversation = selectors.conversation_get(user=user, pk=pk)
                 _apply(conversation, user=user, action=action, assignee=assignee, team=team, labels=labels,
-                       snoozed_until=snoozed_until)
+                       snoozed_until=snoozed_until, macro=macro)
         except Http404:
             outcomes.append(BulkOutcome(pk, False, "not_found", "No such conversation, or not visible to you."))
         except ReplyRefused as exc:  # AssignmentRefused too: not allowed, already assigned, not in the team
@@ -67,7 +70,7 @@ def conversations_bulk_apply(
     return outcomes
 
 
-def _apply(conversation: Conversation, *, user, action: str, assignee, team, labels, snoozed_until) -> None:
+def _apply(conversation: Conversation, *, user, action: str, assignee, team, labels, snoozed_until, macro=None) -> None:
     if action == "assign":
         conversation_update(conversation=conversation, by=user, assignee=assignee)
     elif action == "move_team":
@@ -82,3 +85,5 @@ def _apply(conversation: Conversation, *, user, action: str, assignee, team, lab
         conversation_update(conversation=conversation, by=user, status=ConversationStatus.SNOOZED, snoozed_until=snoozed_until)
     elif action == "resolve":
         conversation_update(conversation=conversation, by=user, status=ConversationStatus.RESOLVED)
+    elif action == "macro":
+        macro_apply(macro=macro, user=user, conversation=conversation)

@@ -311,3 +311,27 @@ def test_the_bulk_apply_answers_per_conversation(api, alice, bob, team_a, messen
 
     assert [(r["id"], r["ok"]) for r in response.json()["results"]] == [(first.pk, True), (second.pk, True), (999999, False)]
     assert Macro.objects.get(pk=macro.pk).usage_count == 2
+
+
+def test_the_bulk_bar_runs_a_macro_on_each_ticked_conversation_and_reports_refusals(
+    api, alice, bob, team_a, messenger_inbox, commit, fake_provider
+):
+    macro = team_macro(alice, team_a, [REPLY, {"type": "status", "status": "resolved"}])
+    fresh = conversation_make(messenger_inbox, name="Ann Lee", customer_wrote_ago=timedelta(minutes=3))
+    stale = conversation_make(messenger_inbox, name="Old Tom", customer_wrote_ago=timedelta(days=3))
+
+    response = api(bob).post("/api/v1/conversations/bulk/", {"ids": [fresh.pk, stale.pk], "action": "macro",
+                                                              "macro": macro.pk}, format="json")
+
+    assert response.status_code == 200
+    rows = {r["id"]: r for r in response.json()["results"]}
+    assert rows[fresh.pk]["ok"] is True and rows[fresh.pk]["conversation"]["status"] == "resolved"
+    assert rows[stale.pk]["ok"] is False and rows[stale.pk]["error"]["code"] == "window_closed"
+    assert Conversation.objects.get(pk=stale.pk).status == "open"
+
+
+def test_the_bulk_macro_must_be_one_the_user_may_use(api, alice, charlie, team_a, messenger_inbox):
+    macro = team_macro(alice, team_a)
+    response = api(charlie).post("/api/v1/conversations/bulk/", {"ids": [1], "action": "macro", "macro": macro.pk},
+                                 format="json")
+    assert response.status_code == 400 and "macro" in response.json()["detail"]

@@ -55,3 +55,28 @@ def test_an_agent_picks_a_macro_with_the_keyboard_previews_it_and_runs_it(
     conversation.refresh_from_db()
     assert conversation.status == "resolved" and conversation.label_names == ["refund"]
     assert Macro.objects.get(name="Refund issued").usage_count == 4
+
+
+def test_the_bulk_bar_runs_a_macro_on_the_ticked_conversations(
+    browser_context, daphne_server, alice, bob, team_a, messenger_inbox, _fake_server
+):
+    from playwright.sync_api import expect
+
+    first = conversation_make(messenger_inbox, name="Ann Lee", customer_wrote_ago=timedelta(minutes=5))
+    second = conversation_make(messenger_inbox, name="Ben Ode", customer_wrote_ago=timedelta(minutes=4))
+    Macro.objects.create(name="Tag as wholesale", team=team_a, created_by=alice,
+                         actions=[{"type": "labels", "add": ["wholesale"]}])
+    page = browser_context().new_page()
+    log_in(page, "bob")
+    page.get_by_role("button", name="Unassigned").click()
+    page.get_by_role("checkbox", name="Select Ann Lee").check()
+    page.get_by_role("checkbox", name="Select Ben Ode").check()
+    page.once("dialog", lambda dialog: dialog.accept())
+    menu = page.get_by_role("combobox", name="Run a macro on the selected")
+    menu.focus()
+    expect(menu.locator("option", has_text="Tag as wholesale")).to_have_count(1)
+    menu.select_option(label="Tag as wholesale")
+
+    expect(page.get_by_role("region", name="Bulk actions")).to_contain_text("Ran the macro on 2 of 2.")
+    assert Conversation.objects.get(pk=first.pk).label_names == ["wholesale"]
+    assert Conversation.objects.get(pk=second.pk).label_names == ["wholesale"]

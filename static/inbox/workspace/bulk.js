@@ -10,6 +10,7 @@ import { snoozePresets } from "./snooze.js";
 
 const ACTION_DONE = {
   assign: "Assigned", move_team: "Moved", label: "Labelled", snooze: "Snoozed", resolve: "Resolved",
+  macro: "Ran the macro on",
 };
 
 /** The checkbox in front of a row of the list. */

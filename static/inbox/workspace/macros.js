@@ -2,10 +2,12 @@
 // (search as you type, arrows to move, Enter or Tab to choose, Escape to close). Choosing one
 // shows its preview from the server — the reply as the customer will read it and every action in
 // words, with the reason when one may not run — and nothing happens until "Run macro".
+// The bulk bar gets a "Run a macro" menu too: each ticked conversation all or nothing.
 import { get, post } from "../../app/api.js";
 import { el, $ } from "../../app/dom.js";
 import { state } from "./state.js";
 import { conversationChanged, refreshTimeline } from "./thread.js";
+import { runBulk } from "./bulk.js";
 
 const reply = $("reply");
 const composer = $("composer");
@@ -139,7 +141,30 @@ function runMacro(runButton) {
   });
 }
 
+function bulkMenu() {
+  const snooze = $("bulk-snooze");
+  if (!snooze) { return; }
+  const select = el("select", { id: "bulk-macro", "aria-label": "Run a macro on the selected", "data-needs-selection": "" });
+  const fill = () => load().then((list) => select.replaceChildren(el("option", { value: "", text: "Run a macro…" }),
+    ...list.map((m) => el("option", { value: String(m.id), text: m.name })))).catch(() => {});
+  select.append(el("option", { value: "", text: "Run a macro…" }));
+  select.disabled = true;
+  select.addEventListener("focus", fill);
+  select.addEventListener("change", () => {
+    const macro = (macros || []).find((m) => String(m.id) === select.value);
+    select.value = "";
+    const n = state.selected ? state.selected.size : 0;
+    if (macro && n && window.confirm(`Run “${macro.name}” on ${n} conversation${n === 1 ? "" : "s"}? Each one changes ` +
+      "completely or not at all; replies go out under each channel's rules.")) {
+      runBulk("macro", { macro: macro.id }).then(() => { loadedAt = 0; });
+    }
+  });
+  snooze.after(select);
+  fill();
+}
+
 export function init() {
+  bulkMenu();
   if (!reply || !composer) { return; }
   picker = el("ul", { id: "macro-suggestions", class: "canned", role: "listbox", "aria-label": "Macros", hidden: true });
   $("canned-suggestions").after(picker);
