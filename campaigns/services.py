@@ -215,9 +215,14 @@ def on_customer_event(*, event: CustomerEvent) -> None:
     name = event.name
     at = event.created_at
     with transaction.atomic():
-        cancelled = CampaignSend.objects.filter(
-            customer_id=event.customer_id, status=SendStatus.PLANNED, campaign__exception_events__contains=[name],
-        ).update(status=SendStatus.CANCELLED, reason=f"exception:{name}"[:64])
+        # The customer's few pending sends, their campaigns' exception lists read here: a JSON
+        # `contains` lookup would do it in SQL on PostgreSQL only (SQLite has none).
+        pending = CampaignSend.objects.filter(customer_id=event.customer_id, status=SendStatus.PLANNED)
+        stopped = [pk for pk, exceptions in pending.values_list("pk", "campaign__exception_events")
+                   if name in (exceptions or [])]
+        cancelled = pending.filter(pk__in=stopped).update(
+            status=SendStatus.CANCELLED, reason=f"exception:{name}"[:64]
+        ) if stopped else 0
         if cancelled:
             logger.info("event %s cancelled %d pending campaign sends", event.pk, cancelled)
         campaigns = Campaign.objects.select_related("inbox").filter(

@@ -18,11 +18,12 @@ from campaigns.services import broadcast_plan, campaign_stats, dispatch_due, sen
 from customers.models import ConsentEvent, ConsentPurpose, Customer, CustomerEvent, Identity, Label, Order
 from customers.selectors import consent_state
 
-from .helpers import broadcast, reachable
+from .helpers import broadcast, postgresql_only, reachable
 
 NOON = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 
 
+@postgresql_only
 @pytest.mark.django_db
 def test_a_ten_thousand_customer_broadcast_is_planned_in_a_bounded_number_of_queries(sms_inbox, django_assert_max_num_queries):
     n = 10_000
@@ -58,6 +59,7 @@ def test_dispatching_twice_sends_each_customer_once(sms_inbox, fake_provider, co
     assert campaign_stats(campaign=campaign)["sent"] == 3
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_dispatchers_never_send_the_same_campaign_message_twice(sms_inbox, fake_provider):
     with time_machine.travel(NOON, tick=True):
