@@ -36,7 +36,9 @@ from inbox.conversations.triage import conversation_update
 from inbox.conversations.window import length_check, reply_policy
 from inbox.macros.context import sample_context
 from inbox.macros.files import macro_file_read
-from inbox.models import Conversation, ConversationStatus, SenderType, Team
+from inbox.models import Conversation, ConversationStatus, OrderActionKind, SenderType, Team
+from inbox.orders import actions as orders
+from inbox.orders.errors import OrderActionRefused
 from inbox.team.assignment import check_may_assign, conversation_auto_assign, conversation_team
 
 ACTION_TYPES = ("reply", "note", "labels", "assign", "status", "attach", "order_action")
@@ -141,21 +143,9 @@ def _attach(action: dict, name: str) -> dict:
     return {"type": "attach", "file": action["file"], **{k: description[k] for k in ("name", "content_type", "size")}}
 
 
-def _order_module():
-    """h8's order actions (inbox/orders/), where installed: the one way to act on an order."""
-    try:
-        from inbox.orders import actions as order_actions
-    except ImportError:  # pragma: no cover - the orders room ships with the app; kept for partial installs
-        return None
-    return order_actions
-
-
 def _order_action(action: dict, name: str) -> dict:
     _keys(action, name, {"kind", "params"})
-    orders = _order_module()
-    if orders is None:
-        raise _invalid(name, "order actions are not available in this installation")
-    kinds = orders.OrderActionKind.values
+    kinds = OrderActionKind.values
     if action.get("kind") not in kinds:
         raise _invalid(name, f"kind is one of {', '.join(kinds)}")
     params = action.get("params", {})
@@ -223,6 +213,8 @@ class Plan:
     order: Order | None
     now: datetime
     tag: str | None = None
+    # Who the reply is from: an agent's own macro (`agent`), or `bot` when an automation rule applies it.
+    sender_type: str = SenderType.AGENT
     steps: list[Step] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     reply_text: str | None = None
@@ -263,7 +255,7 @@ def _plan_reply(action: dict, plan: Plan, index: int) -> Step:
         if not text and not plan.files:
             raise ReplyRefused("empty", "The reply's text is empty for this conversation.", 400)
         length_check(channel=conversation.channel, text=text, display=channel)
-        reply_policy(conversation=conversation, tag=plan.tag, sender_type=SenderType.AGENT, now=plan.now)
+        reply_policy(conversation=conversation, tag=plan.tag, sender_type=plan.sender_type, now=plan.now)
         if is_opted_out(customer=conversation.customer, channel=conversation.channel):
             raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
     except ReplyRefused as exc:
@@ -273,6 +265,7 @@ def _plan_reply(action: dict, plan: Plan, index: int) -> Step:
     def run() -> None:
         plan.results["message"] = reply_send(
             conversation=conversation, author=plan.user, text=text, tag=plan.tag, attachments=list(plan.files) or None,
+            sender_type=plan.sender_type,
         )
 
     step.run = run
@@ -390,7 +383,7 @@ def _plan_attach(action: dict, plan: Plan, index: int, *, with_reply: bool, firs
             # The files go as a message of their own: the reply's rules hold for it.
             if conversation.is_comment_thread:
                 raise ReplyRefused("unsupported", "Macros don't reply in comment threads.", 409)
-            reply_policy(conversation=conversation, tag=plan.tag, sender_type=SenderType.AGENT, now=plan.now)
+            reply_policy(conversation=conversation, tag=plan.tag, sender_type=plan.sender_type, now=plan.now)
             if is_opted_out(customer=conversation.customer, channel=conversation.channel):
                 raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
     except ReplyRefused as exc:
@@ -402,6 +395,7 @@ def _plan_attach(action: dict, plan: Plan, index: int, *, with_reply: bool, firs
         if first and not with_reply:  # every file of the macro, in one message
             plan.results["message"] = reply_send(
                 conversation=conversation, author=plan.user, text="", tag=plan.tag, attachments=list(plan.files),
+                sender_type=plan.sender_type,
             )
 
     step.run = run
@@ -409,18 +403,16 @@ def _plan_attach(action: dict, plan: Plan, index: int, *, with_reply: bool, firs
 
 
 def _plan_order_action(action: dict, plan: Plan, index: int) -> Step:
-    orders = _order_module()
+    """Through the order actions' one door (inbox/orders/actions.py): its preview is the description."""
     kind = action["kind"]
-    if orders is None:
-        return Step(index, "order_action", kind, Refusal("unavailable", "Order actions are not available.", 409))
-    if kind != orders.OrderActionKind.DISCOUNT_CODE and plan.order is None:
+    if kind != OrderActionKind.DISCOUNT_CODE and plan.order is None:
         return Step(index, "order_action", kind.replace("_", " "),
                     Refusal("no_order", "The customer has no order to act on.", 409))
     arguments = {"kind": kind, "actor": plan.user, "order": plan.order, "customer": plan.conversation.customer,
                  "params": action["params"]}
     try:
         preview = orders.order_action(**arguments, preview=True)
-    except orders.OrderActionRefused as exc:
+    except OrderActionRefused as exc:
         return Step(index, "order_action", kind.replace("_", " "), Refusal(exc.code, exc.detail, exc.status))
     step = Step(index, "order_action", preview.plan.summary)
 
@@ -428,7 +420,7 @@ def _plan_order_action(action: dict, plan: Plan, index: int) -> Step:
         # Inside the macro's transaction: the order action's row is part of it, its task queued on commit.
         try:
             outcome = orders.order_action(**arguments, conversation=plan.conversation, confirmation=preview.plan.confirmation)
-        except orders.OrderActionRefused as exc:
+        except OrderActionRefused as exc:
             raise ReplyRefused(exc.code, exc.detail, exc.status) from exc
         plan.results.setdefault("order_actions", []).append(outcome.action)
 
