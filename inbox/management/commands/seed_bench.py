@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from customers.models import Channel
 from inbox import metrics
-from inbox.models import Inbox, Team
+from inbox.models import PREVIEW_CHARS, Inbox, Team
 
 PASSWORD = "bench"
 TEAMS = ["Support", "Social", "Sales", "Returns"]
@@ -327,6 +327,7 @@ class _Seeder:
                     start = earliest + timedelta(seconds=rng.uniform(0, HISTORY_DAYS * 86400 - span))
                 base_text = rng.randrange(10_000)
                 last_message_at = None
+                preview = ("", "", "")  # the list's preview: the last message, never a note
                 for direction, sender, private, offset in rows:
                     mid += 1
                     at = start + timedelta(seconds=offset)
@@ -341,6 +342,7 @@ class _Seeder:
                         ext_id = None if private else f"out_{mid}"
                     if not private:
                         last_message_at = at
+                        preview = (text[:PREVIEW_CHARS], direction, sender)
                     copy.write_row((
                         mid, cid, inbox.pk, direction, sender, author, private, text, "", "", "[]", ext_id,
                         status_m, "", "", "", "RESPONSE" if direction == "out" and kind in ("messenger", "instagram") else "",
@@ -362,6 +364,7 @@ class _Seeder:
                     now + timedelta(days=1) if status == "snoozed" else None,
                     rng.randrange(0, 4) if waiting else 0, first_at,
                     last_message_at if status == "resolved" else None,
+                    *preview,
                 ))
                 if cid % 20000 == 0:
                     self.say(f"{cid} conversations, {mid} messages ({time.monotonic() - t0:.0f}s)")
@@ -371,7 +374,8 @@ class _Seeder:
         _copy("inbox_conversation", ["id", "inbox_id", "customer_id", "identity_id", "channel", "status",
                                      "assignee_id", "team_id", "subject", "reply_token", "last_message_at",
                                      "last_inbound_at", "last_customer_action_at", "window_expires_at",
-                                     "waiting_since", "snoozed_until", "unread_count", "created_at", "resolved_at"],
+                                     "waiting_since", "snoozed_until", "unread_count", "created_at", "resolved_at",
+                                     "last_message_text", "last_message_direction", "last_message_sender_type"],
               conversations)
         self.say(f"{len(conversations)} conversations, {mid} messages, {len(identities)} identities "
                  f"({time.monotonic() - t0:.0f}s)")

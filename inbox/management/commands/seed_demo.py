@@ -30,6 +30,7 @@ from inbox import metrics
 from inbox.models import (
     HUMAN_AGENT_WINDOW,
     META_CHANNELS,
+    PREVIEW_CHARS,
     STANDARD_WINDOW,
     Agent,
     Availability,
@@ -734,6 +735,12 @@ class _Seeder:
             thread.stop_at = at
 
     def _store_threads(self, threads: list[Thread], labels: dict[str, Label]) -> None:
+        for t in threads:  # the list's preview, as inbox.conversations.threads keeps it
+            last = max((m for m in t.messages if not m.is_private), key=lambda m: m.created_at, default=None)
+            if last is not None:
+                t.conversation.last_message_text = " ".join(last.text.split())[:PREVIEW_CHARS]
+                t.conversation.last_message_direction = last.direction
+                t.conversation.last_message_sender_type = last.sender_type
         Conversation.objects.bulk_create([t.conversation for t in threads])
         _set_created_at(Conversation, [t.conversation for t in threads])
         Message.objects.bulk_create([m for t in threads for m in t.messages])

@@ -300,7 +300,8 @@ export function upsertMessage(conversationId, message) {
   const existing = state.timeline.get(String(message.id));
   if (conversationId !== state.current.id && existing === undefined) { return; }
   // A reply's own POST answer can arrive after the socket told us it was sent: never go back.
-  if (existing && STATUS_RANK[existing.status] > STATUS_RANK[message.status]) { return; }
+  // Except from failed: only a Retry moves a failed message on (queued, then sent...).
+  if (existing && existing.status !== "failed" && STATUS_RANK[existing.status] > STATUS_RANK[message.status]) { return; }
   const c = state.conversations.get(conversationId) || state.current;
   message.kind = "message";
   message.channel = message.channel || (existing && existing.channel) || c.channel;
