@@ -7,7 +7,6 @@ import { init as initList, loadList, setTab } from "./list.js";
 import { init as initThread, openConversation, closeThread } from "./thread.js";
 import { init as initComposer, stopTyping } from "./composer.js";
 import { init as initMacros } from "./macros.js";
-import { init as initMacros } from "./macros.js";
 import { connect, send } from "./socket.js";
 import { init as initShortcuts } from "./shortcuts.js";
 import { init as initSnooze } from "./snooze.js";
@@ -21,7 +20,6 @@ if (root) {
   initList();
   initThread();
   initComposer();
-  initMacros();
   initMacros();
   initSnooze();
   initShortcuts();

@@ -212,8 +212,6 @@ function describeEvent(item) {
     case "window": return "The messaging window closed";
     case "macro": return actor + " applied the macro “" + (d.name || "") + "”: " + (d.steps || []).join("; ");
     case "csat": return "Satisfaction rating: " + (d.rating ? d.rating + "/5" : "not rated yet") + (d.comment ? " — “" + d.comment + "”" : "");
-    case "macro": return actor + " applied the macro “" + (d.name || "") + "”: " + (d.steps || []).join("; ");
-    case "csat": return "Satisfaction rating: " + (d.rating ? d.rating + "/5" : "not rated yet") + (d.comment ? " — “" + d.comment + "”" : "");
     // Who, what (the confirmation's own words, with the amount) and what Shopify answered.
     case "order_action": return actor + ": " + (d.summary || "an order action") + " Shopify: " + (d.shopify || d.status || "");
     default: return String(item.event || "").replace(/_/g, " ");
