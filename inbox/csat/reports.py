@@ -80,10 +80,10 @@ def breakdown(responses: QuerySet[CsatResponse], by: str) -> list[dict[str, Any]
     out = []
     for r in rows:
         key = r[field]
-        label = names.get(key, "") if by != "channel" else key
-        out.append({by: {"id": key, "name": label or None} if by != "channel" else key,
-                    **_figures(r["n_sent"], r["n_answered"], r["n_satisfied"], r["mean"])})
-    out.sort(key=lambda row: (-(row["csat_score"] or -1), -row["answered"]))
+        # An agent or team by id and name; a channel by its name.
+        who = key if by == "channel" else {"id": key, "name": names.get(key) or None}
+        out.append({by: who, **_figures(r["n_sent"], r["n_answered"], r["n_satisfied"], r["mean"])})
+    out.sort(key=lambda row: (row["csat_score"] is None, -(row["csat_score"] or 0), -row["answered"]))
     return out
 
 
