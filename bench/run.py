@@ -881,6 +881,22 @@ def bench_campaigns(args, creds: dict, procs: Processes) -> list[dict]:
         "target": "< 30 s for 100,000 customers", "met": planned >= min(100_000, customers) * 0.5 and seconds < 30}]
 
 
+# --- 6. the workspace in a browser ------------------------------------------------------------------
+
+
+def bench_workspace(args, creds: dict, procs: Processes) -> list[dict]:
+    """Time to interactive of the workspace and of opening a thread (bench/workspace.py), as agent0001."""
+    from django.contrib.auth import get_user_model
+
+    from bench.workspace import bench_workspace_tti
+
+    agent = get_user_model().objects.get(username="agent0001")
+    results = bench_workspace_tti(base_url=BASE, session_key=creds["sessions"][agent.pk],
+                                  loads=args.tti_loads, opens=args.tti_opens)
+    procs.sample()
+    return results
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 
@@ -906,6 +922,9 @@ def table(results: list[dict]) -> str:
                    f"storm {storm.get('connected')}/{storm.get('sockets')} in {storm.get('seconds')} s")
         elif r["name"].startswith("dashboard"):
             key = f"p50/p95 {f['p50_ms']}/{f['p95_ms']} ms, equal to raw: {f['equal_to_raw']}"
+        elif r["name"] == "workspace_tti" and "list_shown" in f:
+            key = (f"list shown p50/p95 {f['list_shown']['p50_ms']}/{f['list_shown']['p95_ms']} ms, thread "
+                   f"{f['thread_shown']['p50_ms']}/{f['thread_shown']['p95_ms']} ms")
         elif r["name"] == "server_logs":
             key = f"errors {f['errors']}, tracebacks {f['tracebacks']}"
         elif r["name"] == "memory":
@@ -934,6 +953,9 @@ def main() -> int:
     parser.add_argument("--drain-seconds", type=float, default=300)
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--list-samples", type=int, default=200, help="inbox list: requests per page measured")
+    parser.add_argument("--tti-loads", type=int, default=30,
+                        help="workspace (step 'workspace'): page loads timed in Chromium until the list shows")
+    parser.add_argument("--tti-opens", type=int, default=30, help="workspace: threads opened and timed")
     parser.add_argument("--realtime-events", type=int, default=40)
     parser.add_argument("--realtime-gap", type=float, default=0.25)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency")
@@ -989,7 +1011,8 @@ def main() -> int:
                  ("inbox_list", lambda: bench_inbox_list(args, creds, procs)),
                  ("realtime", lambda: bench_realtime(args, creds, procs)),
                  ("dashboard", lambda: bench_dashboard(args, creds, procs)),
-                 ("campaigns", lambda: bench_campaigns(args, creds, procs))]
+                 ("campaigns", lambda: bench_campaigns(args, creds, procs)),
+                 ("workspace", lambda: bench_workspace(args, creds, procs))]
         for name, step in steps:
             if only and name not in only:
                 continue
