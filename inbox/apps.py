@@ -13,6 +13,7 @@ class InboxConfig(AppConfig):
 
         from inbox import audit, signals  # noqa: F401  (audit: receivers of the customers app's signals)
         from inbox.conversations import attachments, privacy  # noqa: F401  (privacy: erasure and export)
+        from inbox.csat import privacy as csat_privacy  # noqa: F401  (erasure blanks survey comments; export lists them)
         from inbox.intake import mailbox  # noqa: F401  (the anymail inbound receiver)
         from inbox.models import Agent, Message
         from inbox.orders import privacy as order_privacy  # noqa: F401  (erasure redacts order actions)

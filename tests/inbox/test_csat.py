@@ -13,8 +13,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from customers.selectors import customer_export
+from customers.services import customer_erase
 from inbox import metrics
-from inbox.csat.answers import rating_token
+from inbox.csat.answers import rating_token, survey_rate_from_link
 from inbox.csat.surveys import surveys_send_due
 from inbox.models import Conversation, ConversationEvent, CsatResponse, Message, ResponseRecord, SenderType
 from inbox.tasks import csat_dispatch
@@ -289,3 +291,23 @@ def test_the_survey_is_a_bot_message_that_leaves_a_waiting_customer_unanswered(
 
     record = ResponseRecord.objects.get(conversation=conversation)
     assert record.responded_at is None
+
+
+# --- Privacy -------------------------------------------------------------------------------------------
+
+
+def test_erasing_a_customer_blanks_their_survey_comments_and_keeps_the_rating(email_inbox, commit, api, bob):
+    surveys_on(email_inbox)
+    conversation = conversation_make(email_inbox, name="Jane Doe")
+    resolve(api, bob, conversation)
+    surveys_send_due()
+    survey = CsatResponse.objects.get(conversation=conversation)
+    survey_rate_from_link(token=rating_token(survey_id=survey.pk, rating=4), comment="Jane from Leeds, thanks!")
+    exported = customer_export(customer=conversation.customer)["inbox.csatresponse"]
+    assert [(s["rating"], s["comment"]) for s in exported] == [(4, "Jane from Leeds, thanks!")]
+
+    customer_erase(customer=conversation.customer)
+
+    survey.refresh_from_db()
+    assert (survey.rating, survey.comment) == (4, "")
+    assert ConversationEvent.objects.get(conversation=conversation, kind="csat").data["comment"] == ""
