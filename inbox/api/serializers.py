@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from inbox.conversations.files import attachments_for_api
 from inbox.conversations.selectors import READ_AT, unread_for
-from inbox.models import Conversation, ConversationStatus, Inbox, Message
+from inbox.models import Availability, Conversation, ConversationStatus, Inbox, Message
 
 
 class InboxRefSerializer(serializers.ModelSerializer):
@@ -324,7 +324,7 @@ class AssignableAgentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     username = serializers.CharField()
-    availability = serializers.ChoiceField(choices=["online", "busy", "away"])
+    availability = serializers.ChoiceField(choices=Availability.choices)
     me = serializers.BooleanField()
 
 
