@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from .language import LANGUAGE_CHOICES
+
 
 class Channel(models.TextChoices):
     MESSENGER = "messenger", "Messenger"
@@ -33,6 +35,9 @@ class Customer(models.Model):
     email = models.CharField(max_length=254, blank=True, db_index=True)
     phone = models.CharField(max_length=20, blank=True, db_index=True)
     timezone = models.CharField(max_length=64, blank=True, help_text="IANA zone, e.g. Europe/Paris")
+    # The language automated messages go out in (customers/language.py): an agent's choice, else what
+    # a provider said (Meta's profile locale, an email's Content-Language); blank: the inbox's default.
+    language = models.CharField(max_length=8, blank=True, default="", choices=LANGUAGE_CHOICES)
     labels = models.ManyToManyField(Label, blank=True, related_name="customers")
     notes = models.TextField(blank=True)
     # Set when this customer was merged into another: kept so old links resolve.

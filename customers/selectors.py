@@ -190,6 +190,7 @@ def customer_profile(customer: Customer) -> dict:
         "email": customer.email,
         "phone": customer.phone,
         "timezone": customer.timezone,
+        "language": customer.language,
         "notes": customer.notes,
         "labels": list(customer.labels.values_list("name", flat=True)),
     }

@@ -1,16 +1,22 @@
-"""Request id, security headers and query-string checks on every request.
+"""Request id, security headers, query-string checks and the language of every request.
 
-All run sync or async, whichever the server calls with (no thread hop of their own under daphne).
+All but the language one run sync or async, whichever the server calls with (no thread hop of their
+own under daphne); the language one reads the user from the database, so it is Django's sync kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
 
 from .logs import request_id_from, request_id_var, request_var
 
@@ -119,3 +125,50 @@ class QueryStringMiddleware(_Middleware):
                     status=400,
                 )
         return None
+
+
+class LanguageMiddleware(MiddlewareMixin):
+    """The language and time zone of each request: the signed-in agent's choice (`Agent.language`,
+    `Agent.time_zone`), else the browser's `Accept-Language` (or Django's language cookie), else the
+    shop's LANGUAGE_CODE; the time zone stays UTC unless the agent set one (the pages then format
+    dates in the browser's own zone, static/app/format.js).
+
+    In place of Django's LocaleMiddleware and after AuthenticationMiddleware (it reads the user).
+    Token-authenticated API calls are anonymous here (DRF authenticates in the view): their error
+    texts follow Accept-Language. Both are reset after the response, so code running later on the
+    same thread (a test, a task) is back in the default language.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        language, zone = _agent_preferences(getattr(request, "user", None))
+        if not language:
+            language = translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+        if zone:
+            try:
+                timezone.activate(ZoneInfo(zone))
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language()
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", language)
+        translation.deactivate()
+        timezone.deactivate()
+        return response
+
+
+def _agent_preferences(user: Any) -> tuple[str, str]:
+    """(language, time zone) the user picked as an agent; blanks when none or anonymous."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "", ""
+    try:
+        agent = user.agent
+    except ObjectDoesNotExist:
+        return "", ""
+    language = getattr(agent, "language", "") or ""
+    if language and not translation.check_for_language(language):
+        language = ""
+    return language, getattr(agent, "time_zone", "") or ""

@@ -9,11 +9,15 @@ from inbox.urls import webhook_urlpatterns
 
 from . import ops
 from .api_docs import RedocDocsView, SwaggerDocsView
+from .i18n import javascript_catalog
 from .password_reset import PasswordResetView
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
+    # The scripts' translations (locale/<lang>/LC_MESSAGES/djangojs.po) as a script file every page
+    # loads before its modules (no inline script: the CSP allows none).
+    path("jsi18n/", javascript_catalog, name="jsi18n"),
     path("admin/", admin.site.urls),
     # Throttled, with links to PUBLIC_BASE_URL (the rest of the reset flow is Django's own).
     path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
