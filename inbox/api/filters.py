@@ -92,9 +92,10 @@ class ConversationFilter(django_filters.FilterSet):
         help_text="Search customer name, email, phone, message text (notes included) and order number (#1042)",
     )
     label = django_filters.CharFilter(field_name="labels__name", help_text="Conversations carrying this label")
-    unread = django_filters.BooleanFilter(
+    unread = django_filters.ChoiceFilter(
         method="filter_unread",
-        help_text="true: only those unread for you (customer messages came in since you last opened them)",
+        choices=[("true", "true"), ("false", "false")],
+        help_text="true: only those unread for you (customer messages came in since you last opened them); false: the others",
     )
     ordering = django_filters.ChoiceFilter(
         method="filter_ordering",
@@ -119,10 +120,8 @@ class ConversationFilter(django_filters.FilterSet):
         return selectors.conversations_in_window(queryset, state=value, now=timezone.now())
 
     def filter_unread(self, queryset, name, value):
-        if value is None:
-            return queryset
         unread = selectors.conversations_unread_for(queryset, user=self.request.user)
-        return unread if value else queryset.exclude(pk__in=unread.values("pk"))
+        return unread if value == "true" else queryset.exclude(pk__in=unread.values("pk"))
 
     def filter_q(self, queryset, name, value):
         return selectors.conversations_matching(queryset, q=value)

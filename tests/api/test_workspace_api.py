@@ -306,6 +306,9 @@ def test_opening_a_thread_marks_it_read_for_that_agent_only(api, alice, bob, mes
     assert Conversation.objects.get(pk=pk).unread_count == 1
     assert [c["id"] for c in api(bob).get(URL, {"unread": "true", "status": ""}).json()["results"]] == []
     assert [c["id"] for c in api(alice).get(URL, {"unread": "true", "status": ""}).json()["results"]] == [pk]
+    assert [c["id"] for c in api(bob).get(URL, {"unread": "false", "status": ""}).json()["results"]] == [pk]
+    bad = api(bob).get(URL, {"unread": "maybe"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid") and "unread" in bad.json()["detail"]
 
 
 def test_a_new_customer_message_makes_it_unread_again_for_the_agent_who_had_read_it(api, bob, messenger_inbox):
