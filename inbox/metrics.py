@@ -75,19 +75,23 @@ def _rollup_add(inbox_id: int, day: date, *, counted: int = 0, answered: int = 0
 
 
 def record_inbound(
-    message: Message, *, conversation: Conversation | None = None, new_message: bool = False, only_message: bool = False
+    message: Message, *, conversation: Conversation | None = None, new_message: bool = False, only_message: bool = False,
+    previous_known: bool = False, previous: datetime | None = None,
 ) -> ResponseRecord | None:
     """Called when a customer message is stored: opens a record if it counts.
 
     What the caller already knows saves queries: `conversation`, the message's conversation as read
     in this transaction (its inbox is used when loaded); `new_message`, the message was created in
     this transaction (so no record can exist for it yet); `only_message`, so was its conversation
-    (so no earlier message can exist).
+    (so no earlier message can exist); `previous_known`, the caller holds the conversation's row lock
+    and knows the time of the latest message before this one (`previous`, None for none) and that
+    none is later (a batch of events read its conversations' latest messages at once).
     """
     if not _counts(message):
         return None
-    previous = None
-    if not only_message:
+    if only_message:
+        previous = None
+    elif not previous_known:
         previous = (
             Message.objects.filter(conversation_id=message.conversation_id, is_private=False, created_at__lte=message.created_at)
             .exclude(pk=message.pk)
@@ -108,7 +112,7 @@ def record_inbound(
         "received_at": message.created_at,
         "counts_from": schedule.next_open(message.created_at) or message.created_at,
     }
-    if not only_message:
+    if not only_message and not previous_known:
         # Providers don't promise order, and two workers may take one person's messages at once:
         # what was stored after this message but written before it is set straight here.
         _later_messages_settle(message, conversation=conversation, fields=fields, schedule=schedule)

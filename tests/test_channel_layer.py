@@ -115,3 +115,66 @@ def test_the_configured_layers_socket_timeout_outlasts_its_blocking_pop():
 def test_a_socket_timeout_within_the_blocking_pop_is_refused():
     with pytest.raises(ValueError, match="socket_timeout"):
         BoundedRedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:6379/0", "socket_timeout": 5}])
+
+
+async def _received(layer, channels: list[str]) -> dict[str, list[dict]]:
+    """Everything queued for each channel (a short wait past the last message)."""
+    out: dict[str, list[dict]] = {c: [] for c in channels}
+    for channel in channels:
+        while True:
+            try:
+                out[channel].append(await asyncio.wait_for(layer.receive(channel), 0.3))
+            except TimeoutError:
+                break
+    return out
+
+
+@pytest.mark.asyncio
+async def test_sending_many_pairs_at_once_delivers_what_one_group_send_per_pair_delivers():
+    """group_send_many: each (group, message) reaches every member once, in order, like group_send;
+    a group nobody is in is skipped, and a process-local channel (daphne's sockets) gets its own copy."""
+    prefix = f"t-many-{uuid.uuid4().hex[:6]}"
+    results = []
+    for method in ("one_by_one", "many"):
+        layer = BoundedRedisChannelLayer(hosts=[_redis_url()], prefix=f"{prefix}-{method}")
+        channels = [await layer.new_channel() for _ in range(4)]
+        remote = "specific.remote!" + uuid.uuid4().hex[:6]  # another process's socket
+        await layer.group_add("inbox-1", channels[0])
+        await layer.group_add("inbox-1", channels[1])
+        await layer.group_add("team-2", channels[1])
+        await layer.group_add("team-2", channels[2])
+        await layer.group_add("user-3", remote)
+        pairs = [("inbox-1", {"type": "inbox.event", "n": 1}), ("team-2", {"type": "inbox.event", "n": 1}),
+                 ("user-3", {"type": "inbox.event", "n": 1}), ("nobody", {"type": "inbox.event", "n": 1}),
+                 ("inbox-1", {"type": "inbox.event", "n": 2})]
+        if method == "many":
+            await layer.group_send_many(pairs)
+        else:
+            for group, message in pairs:
+                await layer.group_send(group, message)
+        got = await _received(layer, channels)
+        queued_remote = await layer.connection(0).zcard(layer.prefix + "specific.remote!")
+        results.append(([got[c] for c in channels], queued_remote))
+        await layer.flush()
+
+    one_by_one, many = results
+    assert many == one_by_one
+    assert many[0] == [[{"type": "inbox.event", "n": 1}, {"type": "inbox.event", "n": 2}],
+                       [{"type": "inbox.event", "n": 1}, {"type": "inbox.event", "n": 1}, {"type": "inbox.event", "n": 2}],
+                       [{"type": "inbox.event", "n": 1}], []]
+    assert many[1] == 1
+
+
+@pytest.mark.asyncio
+async def test_sending_many_pairs_drops_members_past_the_group_expiry():
+    layer = BoundedRedisChannelLayer(hosts=[_redis_url()], prefix=f"t-many-exp-{uuid.uuid4().hex[:6]}", group_expiry=60)
+    fresh, stale = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("inbox-9", fresh)
+    await layer.connection(0).zadd(layer._group_key("inbox-9"), {stale: 1})  # joined in 1970
+
+    await layer.group_send_many([("inbox-9", {"type": "inbox.event"})])
+
+    got = await _received(layer, [fresh, stale])
+    assert got == {fresh: [{"type": "inbox.event"}], stale: []}
+    assert await layer.connection(0).zcard(layer._group_key("inbox-9")) == 1
+    await layer.flush()

@@ -84,6 +84,24 @@ def _quick_reply_rating(incoming: InboundMessage) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def survey_candidates(pairs: list[tuple[Conversation, InboundMessage]]) -> set[int]:
+    """Of these (conversation, incoming message), the conversations for which `survey_reply_of` may
+    find a reply (one query for all); for the others it returns None without asking."""
+    resolved = [c.pk for c, incoming in pairs if not incoming.is_echo and c.pk is not None
+                and c.status == ConversationStatus.RESOLVED and _quick_reply_rating(incoming) is None]
+    candidates = {c.pk for c, incoming in pairs if not incoming.is_echo and c.pk is not None
+                  and _quick_reply_rating(incoming) is not None}
+    if resolved:
+        earliest = min(incoming.timestamp for c, incoming in pairs if c.pk in set(resolved))
+        candidates |= set(
+            CsatResponse.objects.filter(
+                conversation_id__in=resolved, status__in=(CsatStatus.SENT, CsatStatus.ANSWERED),
+                sent_at__gte=earliest - ANSWER_WINDOW,
+            ).values_list("conversation_id", flat=True).distinct()
+        )
+    return candidates
+
+
 def survey_reply_of(*, conversation: Conversation, incoming: InboundMessage) -> SurveyReply | None:
     """What this inbound message is to the conversation's latest survey: a rating, a comment, or
     nothing (None: an ordinary message, which reopens the conversation as any other would)."""
