@@ -9,6 +9,7 @@ from django.shortcuts import render
 
 from inbox.api.metrics_views import MANAGING_ROLES
 from inbox.models import Team
+from inbox.pages.reports import report_names
 from inbox.team import access
 
 
@@ -18,4 +19,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Dashboards are for leads, managers and admins.")
     inboxes = access.inboxes_visible_to(request.user).order_by("name")
     teams = Team.objects.all() if access.is_admin(request.user) else Team.objects.filter(pk__in=access.team_ids_of(request.user))
-    return render(request, "dashboard/dashboard.html", {"inboxes": inboxes, "teams": teams.order_by("name")})
+    return render(request, "dashboard/dashboard.html", {
+        "inboxes": inboxes, "teams": teams.order_by("name"), "report_name": "responsiveness", "report_names": report_names(),
+    })

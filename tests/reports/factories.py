@@ -7,6 +7,8 @@ import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import transaction
+
 from customers.models import Order
 from inbox import metrics
 from inbox.conversations.receive import message_receive
@@ -18,14 +20,20 @@ _seq = itertools.count(1)
 
 def customer_writes(inbox, who: str, at: datetime, text: str = "Where is my order?") -> Message:
     """A customer message at `at`; a conversation it opens is dated then too (as if it came in then)."""
-    message = message_receive(inbox=inbox, incoming=InboundMessage(
-        channel=inbox.kind, inbox_external_id=inbox.external_id, customer_external_id=who,
-        external_id=f"m_rep_{next(_seq)}", timestamp=at, text=text))
+    with transaction.atomic():
+        message = message_receive(inbox=inbox, incoming=InboundMessage(
+            channel=inbox.kind, inbox_external_id=inbox.external_id, customer_external_id=who,
+            external_id=f"m_rep_{next(_seq)}", timestamp=at, text=text))
     Conversation.objects.filter(pk=message.conversation_id, created_at__gt=at).update(created_at=at)
     return message
 
 
 def agent_replies(message: Message, agent, after: timedelta) -> Message:
+    with transaction.atomic():
+        return _reply(message, agent, after)
+
+
+def _reply(message: Message, agent, after: timedelta) -> Message:
     reply = Message.objects.create(
         conversation_id=message.conversation_id, inbox_id=message.inbox_id, direction=Direction.OUT,
         sender_type=SenderType.AGENT, author=agent, text="On its way!", status=MessageStatus.SENT,
