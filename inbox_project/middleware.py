@@ -121,7 +121,7 @@ class QueryStringMiddleware(_Middleware):
             if "\x00" in name or any("\x00" in value for value in values):
                 shown = name.replace("\x00", "\\x00")[:64]
                 return JsonResponse(
-                    {"code": "invalid_query", "detail": f"The query parameter {shown!r} contains a NUL character."},
+                    {"code": "invalid", "detail": f"The query parameter {shown!r} contains a NUL character."},
                     status=400,
                 )
         return None

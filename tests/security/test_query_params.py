@@ -31,7 +31,7 @@ def _refused(response) -> dict:
 def test_a_nul_byte_in_a_query_parameter_answers_400(api, admin_user, path):
     body = _refused(api(admin_user).get(path))
 
-    assert body["code"] == "invalid_query"
+    assert body["code"] == "invalid"  # the code filters already answered with for such values
 
 
 def test_a_nul_byte_is_refused_on_pages_too(client, bob, messenger_inbox):
