@@ -131,7 +131,14 @@ def main() -> int:
         queries: list[str] = []
 
         def count(execute, sql, params, many, context):
-            queries.append(sql)
+            if os.environ.get("BENCH_QUERIES_WHERE"):  # the project's frames that asked for it
+                import traceback
+
+                frames = [f"{Path(f.filename).relative_to(ROOT)}:{f.lineno} {f.name}" for f in traceback.extract_stack()
+                          if str(ROOT) in f.filename and ".venv" not in f.filename and "bench" not in f.filename]
+                queries.append(" <- ".join(reversed(frames[-3:])) + " | " + sql)
+            else:
+                queries.append(sql)
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(count):
