@@ -15,11 +15,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Channel, ConsentEvent, ConsentPurpose, Customer, Identity, Order, OrderRefund
-from inbox.models import META_CHANNELS, Inbox
+from inbox.models import META_CHANNELS, Conversation, Inbox
 
 from .models import CampaignSend, FrequencyCap, SendStatus
 
-AUDIENCE_KEYS = {"labels", "bought_within_days", "lifetime_value_gt", "has_orders"}
+AUDIENCE_KEYS = {"labels", "bought_within_days", "lifetime_value_gt", "has_orders", "orders_min",
+                 "contacted_within_days", "not_contacted_for_days", "frequency_cap"}
 # SMS is never sent outside 08:00–21:00 local time, whatever a campaign says (TCPA quiet hours).
 SMS_WINDOW = (time(8, 0), time(21, 0))
 DEFAULT_CAPS = [
@@ -58,6 +59,19 @@ def audience_validate(audience: dict) -> dict:
         if not isinstance(audience["has_orders"], bool):
             raise ValidationError("audience.has_orders must be true or false")
         clean["has_orders"] = audience["has_orders"]
+    for key, what, top in (("orders_min", "a number of orders", 10_000), ("contacted_within_days", "a number of days", 3650),
+                           ("not_contacted_for_days", "a number of days", 3650)):
+        if audience.get(key) is not None:
+            value = audience[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise ValidationError(f"audience.{key} must be {what} (1–{top})")
+            clean[key] = value
+    if audience.get("frequency_cap") is not None:
+        cap = audience["frequency_cap"]
+        limit, days = (cap.get("limit"), cap.get("period_days")) if isinstance(cap, dict) else (None, None)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 365 for v in (limit, days)):
+            raise ValidationError("audience.frequency_cap must be {limit, period_days}: 1–365 each")
+        clean["frequency_cap"] = {"limit": limit, "period_days": days}
     return clean
 
 
@@ -65,8 +79,14 @@ def identity_scope(*, inbox: Inbox) -> str:
     return inbox.external_id if inbox.kind in META_CHANNELS else ""
 
 
-def audience_queryset(*, inbox: Inbox, channel: str, audience: dict, now: datetime | None = None) -> QuerySet[Customer]:
-    """Current customers reachable on the channel (through this inbox) who match the segment."""
+def audience_queryset(
+    *, inbox: Inbox, channel: str, audience: dict, now: datetime | None = None, campaign_id: int | None = None,
+) -> QuerySet[Customer]:
+    """Current customers reachable on the channel (through this inbox) who match the segment.
+
+    With `campaign_id`, those who already have `frequency_cap.limit` messages of that campaign
+    (sent or planned) in the last `frequency_cap.period_days` are left out: a triggered campaign's
+    own cap, on top of the shop-wide caps checked at dispatch."""
     now = now or timezone.now()
     reachable = Identity.objects.filter(customer=OuterRef("pk"), channel=channel, scope=identity_scope(inbox=inbox))
     qs = Customer.objects.filter(Exists(reachable), merged_into=None, erased_at=None)
@@ -90,7 +110,30 @@ def audience_queryset(*, inbox: Inbox, channel: str, audience: dict, now: dateti
             ltv=Coalesce(Subquery(totals, output_field=money), Value(Decimal("0")), output_field=money)
             - Coalesce(Subquery(refunds, output_field=money), Value(Decimal("0")), output_field=money)
         ).filter(ltv__gt=Decimal(audience["lifetime_value_gt"]))
+    if audience.get("orders_min"):
+        counted = live_orders.order_by().values("customer").annotate(n=Count("pk")).values("n")
+        qs = qs.annotate(_orders=Coalesce(Subquery(counted), Value(0))).filter(_orders__gte=audience["orders_min"])
+    if audience.get("contacted_within_days") or audience.get("not_contacted_for_days"):
+        def contacted_since(days: int) -> Exists:
+            return Exists(Conversation.objects.filter(customer=OuterRef("pk"), last_message_at__gte=now - timedelta(days=days)))
+
+        if audience.get("contacted_within_days"):
+            qs = qs.filter(contacted_since(audience["contacted_within_days"]))
+        if audience.get("not_contacted_for_days"):
+            qs = qs.filter(~contacted_since(audience["not_contacted_for_days"]))
+    cap = audience.get("frequency_cap")
+    if cap and campaign_id is not None:
+        recent = CampaignSend.objects.filter(
+            campaign_id=campaign_id, customer_id=OuterRef("pk"), status__in=[SendStatus.SENT, SendStatus.PLANNED],
+            created_at__gte=now - timedelta(days=cap["period_days"]),
+        ).order_by().values("customer_id").annotate(n=Count("pk")).values("n")
+        qs = qs.annotate(_campaign_sends=Coalesce(Subquery(recent), Value(0))).filter(_campaign_sends__lt=cap["limit"])
     return qs
+
+
+def latest_consent(channel: str, purpose: str) -> Subquery:
+    """The customer's latest consent decision on the channel for the purpose (None: never asked)."""
+    return _latest_consent(channel, purpose)
 
 
 def _latest_consent(channel: str, purpose: str) -> Subquery:
