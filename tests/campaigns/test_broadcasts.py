@@ -224,16 +224,24 @@ def test_posting_an_event_triggers_campaigns(api, admin_user, sms_inbox, commit)
 
 
 @pytest.mark.django_db
-def test_the_campaigns_page_lists_campaigns_and_offers_the_form_to_managers(client, alice, bob, sms_inbox):
+def test_the_campaigns_page_lists_campaigns_and_the_builder_creates_one_then_shows_its_page(client, alice, bob, sms_inbox):
     broadcast(sms_inbox, launch=False)
     client.force_login(alice)
     page = client.get("/campaigns/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Sale" in html and 'id="campaign-form"' in html and "<script>" not in html
-    assert 'for="c-text"' in html and "csrfmiddlewaretoken" in html
-    created = client.post("/campaigns/", {"name": "Form made", "kind": "broadcast", "inbox": sms_inbox.pk, "text": "Hello"})
-    assert created.status_code == 201 and Campaign.objects.filter(name="Form made").exists()
+    assert "Sale" in html and 'href="/campaigns/new/?kind=broadcast"' in html and "<script>" not in html
+    builder_page = client.get("/campaigns/new/").content.decode()
+    assert 'id="campaign-form"' in builder_page and 'for="c-text"' in builder_page and "csrfmiddlewaretoken" in builder_page
+    created = client.post("/campaigns/new/", {"name": "Form made", "kind": "broadcast", "inbox": sms_inbox.pk, "text": "Hello"})
+    made = Campaign.objects.get(name="Form made")
+    # Created, it leads to its own page, never back to a form that forgot the inbox and kind.
+    assert created.status_code == 302 and created["Location"] == f"/campaigns/{made.pk}/"
+    assert client.get(created["Location"]).status_code == 200
+    refused = client.post("/campaigns/new/", {"name": "x", "kind": "triggered", "inbox": sms_inbox.pk, "text": ""})
+    assert refused.status_code == 400
+    assert f'value="{sms_inbox.pk}" data-channel="sms" selected' in refused.content.decode()
     client.force_login(bob)
-    assert 'id="campaign-form"' not in client.get("/campaigns/").content.decode()
+    assert 'href="/campaigns/new/' not in client.get("/campaigns/").content.decode()
+    assert client.get("/campaigns/new/").status_code == 403
     assert client.post("/campaigns/", {"name": "x", "inbox": sms_inbox.pk, "text": "x"}).status_code == 403
