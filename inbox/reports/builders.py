@@ -22,8 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, DateTimeField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from customers.models import Order
 from inbox.csat import reports as csat_reports
@@ -405,30 +406,48 @@ def report_csat(scope: Scope) -> dict[str, Any]:
 # --- Per agent, per team -------------------------------------------------------------------------------------
 
 
-def _revenue_orders(scope: Scope) -> QuerySet[Order]:
-    """Orders placed in the period within INFLUENCE_WINDOW after a person answered the customer in
-    one of the scope's conversations; `agent` is who answered last before the order, `conversation` where."""
-    placed = OuterRef("placed_at")
-    records = ResponseRecord.objects.filter(
-        inbox_id__in=scope.inbox_ids, conversation__customer_id=OuterRef("customer_id"), responder__isnull=False,
-        responded_at__lte=placed,
-        responded_at__gte=ExpressionWrapper(placed - INFLUENCE_WINDOW, output_field=DateTimeField()),
-    )
+def _influenced(scope: Scope) -> list[tuple[int, Decimal, str, int, int]]:
+    """(order id, total, currency, agent, conversation) of every order placed in the period (not
+    cancelled) within INFLUENCE_WINDOW after a person answered the customer in one of the scope's
+    conversations: `agent` is who answered last before the order. One join ranked by a window
+    function, no query per order."""
+    from django.db import connection
+
+    ids = list(scope.inbox_ids) or [0]
+    conditions = [f"r.inbox_id IN ({', '.join(['%s'] * len(ids))})", "r.responder_id IS NOT NULL",
+                  "r.responded_at >= %s", "r.responded_at <= o.placed_at",
+                  f"{stats.seconds_between('o.placed_at', 'r.responded_at')} <= %s",
+                  "o.placed_at >= %s", "o.placed_at < %s", "o.cancelled_at IS NULL"]
+    params: list[Any] = [*ids, scope.since - INFLUENCE_WINDOW, INFLUENCE_WINDOW.total_seconds(), scope.since, scope.until]
     if scope.team is not None:
-        records = records.filter(team_id=scope.team)
+        conditions.append("r.team_id = %s")
+        params.append(scope.team)
     if scope.channel:
-        records = records.filter(channel=scope.channel)
-    latest = records.order_by("-responded_at", "-id")
-    return (
-        Order.objects.filter(placed_at__gte=scope.since, placed_at__lt=scope.until, cancelled_at__isnull=True)
-        .annotate(agent=Subquery(latest.values("responder_id")[:1]), conversation=Subquery(latest.values("conversation_id")[:1]))
-        .filter(agent__isnull=False)
-    )
+        conditions.append("r.channel = %s")
+        params.append(scope.channel)
+    sql = f"""
+        SELECT id, total, currency, agent, conversation FROM (
+            SELECT o.id AS id, o.total AS total, o.currency AS currency, r.responder_id AS agent,
+                   r.conversation_id AS conversation,
+                   ROW_NUMBER() OVER (PARTITION BY o.id ORDER BY r.responded_at DESC, r.id DESC) AS rn
+            FROM {Order._meta.db_table} o
+            JOIN {Conversation._meta.db_table} c ON c.customer_id = o.customer_id
+            JOIN {ResponseRecord._meta.db_table} r ON r.conversation_id = c.id
+            WHERE {' AND '.join(conditions)}
+        ) ranked WHERE rn = 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(pk, Decimal(str(total)), currency, agent, conv) for pk, total, currency, agent, conv in cursor.fetchall()]
 
 
 def _revenue(scope: Scope) -> dict[tuple[int, str], dict[str, Any]]:
-    rows = _revenue_orders(scope).order_by().values("agent", "currency").annotate(n=Count("pk"), total=Sum("total"))
-    return {(r["agent"], r["currency"]): {"orders": r["n"], "revenue": r["total"] or Decimal("0")} for r in rows}
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    for _pk, total, currency, agent, _conv in _influenced(scope):
+        row = out.setdefault((agent, currency), {"orders": 0, "revenue": Decimal("0")})
+        row["orders"] += 1
+        row["revenue"] += total
+    return out
 
 
 def _visible_agent(scope: Scope, user_ids) -> set[int]:
@@ -573,22 +592,23 @@ def report_teams(scope: Scope) -> dict[str, Any]:
     }
 
 
+# Titles and descriptions in the reader's language (the page's, the API request's, the digest's).
 REPORTS: dict[str, dict[str, Any]] = {
-    "volume": {"title": "Volume", "fn": report_volume,
-               "description": "New conversations and messages in and out, per channel and day."},
-    "first-response": {"title": "First response", "fn": report_first_response,
-                       "description": "How long customers waited for a person's first reply."},
-    "resolution": {"title": "Resolution", "fn": report_resolution,
-                   "description": "How long conversations took from opening to resolution."},
-    "contact-reasons": {"title": "Contact reasons", "fn": report_contact_reasons,
-                        "description": "Why customers wrote, by the labels on their conversations."},
-    "sla-achievement": {"title": "SLA", "fn": report_sla, "description": "Service-level targets met in time and breached."},
-    "csat": {"title": "Satisfaction", "fn": report_csat, "description": "What customers rated after a resolution."},
-    "agents": {"title": "Agents", "fn": report_agents,
-               "description": "Each agent's replies, speed, resolutions, satisfaction and influenced revenue."},
-    "teams": {"title": "Teams", "fn": report_teams, "description": "Each team's response rate, speed and satisfaction."},
-    "revenue": {"title": "Revenue", "fn": report_revenue,
-                "description": "Orders placed within 3 days after an agent answered (support-influenced revenue)."},
+    "volume": {"title": _("Volume"), "fn": report_volume,
+               "description": _("New conversations and messages in and out, per channel and day.")},
+    "first-response": {"title": _("First response"), "fn": report_first_response,
+                       "description": _("How long customers waited for a person's first reply.")},
+    "resolution": {"title": _("Resolution"), "fn": report_resolution,
+                   "description": _("How long conversations took from opening to resolution.")},
+    "contact-reasons": {"title": _("Contact reasons"), "fn": report_contact_reasons,
+                        "description": _("Why customers wrote, by the labels on their conversations.")},
+    "sla-achievement": {"title": _("SLA"), "fn": report_sla, "description": _("Service-level targets met in time and breached.")},
+    "csat": {"title": _("Satisfaction"), "fn": report_csat, "description": _("What customers rated after a resolution.")},
+    "agents": {"title": _("Agents"), "fn": report_agents,
+               "description": _("Each agent's replies, speed, resolutions, satisfaction and influenced revenue.")},
+    "teams": {"title": _("Teams"), "fn": report_teams, "description": _("Each team's response rate, speed and satisfaction.")},
+    "revenue": {"title": _("Revenue"), "fn": report_revenue,
+                "description": _("Orders placed within 3 days after an agent answered (support-influenced revenue).")},
 }
 
 
@@ -596,7 +616,7 @@ def build(name: str, scope: Scope) -> dict[str, Any]:
     spec = REPORTS[name]
     report = spec["fn"](scope)
     report.setdefault("available", True)
-    return {"name": name, "title": spec["title"], "description": spec["description"], "scope": scope.as_dict(),
+    return {"name": name, "title": str(spec["title"]), "description": str(spec["description"]), "scope": scope.as_dict(),
             "previous": {"first_day": scope.previous().first_day, "last_day": scope.previous().last_day}, **report}
 
 
@@ -658,10 +678,8 @@ def drill_conversations(name: str, scope: Scope, params: dict[str, str]) -> Quer
                                target=params.get("target") or None)
         return base.filter(pk__in=clocks.values("conversation_id"))
     if name == "revenue":
-        orders = _revenue_orders(scope)
-        if params.get("agent"):
-            orders = orders.filter(agent=int(params["agent"]))
-        return base.filter(pk__in=[c for c in orders.values_list("conversation", flat=True) if c])
+        agent = int(params["agent"]) if params.get("agent") else None
+        return base.filter(pk__in=[conv for _pk, _t, _c, who, conv in _influenced(scope) if agent in (None, who)])
     if name == "agents":
         agent = int(params["agent"]) if params.get("agent") else None
         answered = records.filter(responder_id=agent) if agent else records.filter(responder__isnull=False)
