@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from customers.language import LANGUAGE_CODES, customer_language, inbox_language, language_normalize
 from customers.models import Customer
 from customers.services import customer_event_publish
 from inbox.api.errors import ApiError
@@ -60,9 +62,9 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "name", "kind", "channel", "inbox", "purpose", "status", "text", "subject", "sender_name",
-            "audience", "trigger", "send_window", "starts_at", "ends_at", "attribution_days", "launched_at",
-            "created_at", "stats",
+            "id", "name", "kind", "channel", "inbox", "purpose", "status", "text", "subject", "translations",
+            "sender_name", "audience", "trigger", "send_window", "starts_at", "ends_at", "attribution_days",
+            "launched_at", "created_at", "stats",
         ]
 
     def get_trigger(self, obj: Campaign) -> dict | None:
@@ -85,6 +87,11 @@ class CampaignInputSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
     text = serializers.CharField(max_length=5000)
     subject = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    translations = serializers.DictField(
+        required=False, default=dict,
+        help_text='The message per customer language: {"fr": {"text": "...", "subject": "..."}, "el": {...}}; '
+                  "customers of another language, or of none known, get text and subject",
+    )
     sender_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     audience = serializers.DictField(required=False, default=dict)
     trigger = serializers.DictField(required=False, allow_null=True, default=None)
@@ -98,6 +105,7 @@ class PreviewInputSerializer(serializers.Serializer):
     inbox = serializers.IntegerField(required=False, allow_null=True, default=None)
     purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
     text = serializers.CharField(max_length=5000, allow_blank=True)
+    translations = serializers.DictField(required=False, default=dict)
     audience = serializers.DictField(required=False, default=dict)
     customer = serializers.IntegerField(required=False, allow_null=True, default=None)
 
@@ -108,6 +116,18 @@ def _audience_counts(*, inbox: Inbox, channel: str, audience: dict, marketing: b
         "size": members.count(),
         "eligible": aud.with_consent(members, channel=channel, marketing=marketing).count(),
     }
+
+
+def _audience_languages(*, inbox: Inbox, channel: str, audience: dict, marketing: bool) -> dict[str, int]:
+    """Those who may receive it, by the language they will be written to in (their own; the
+    inbox's for customers whose language is unknown)."""
+    members = aud.with_consent(aud.audience_queryset(inbox=inbox, channel=channel, audience=audience),
+                               channel=channel, marketing=marketing)
+    default = inbox_language(inbox)
+    counts: dict[str, int] = {}
+    for code, n in members.order_by().values("language").annotate(n=Count("id")).values_list("language", "n"):
+        counts[code or default] = counts.get(code or default, 0) + n
+    return counts
 
 
 class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
@@ -167,6 +187,12 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
         "encoding": serializers.CharField(required=False),
         "characters": serializers.IntegerField(required=False),
         "audience": serializers.DictField(required=False),
+        "language": serializers.CharField(
+            help_text="The language the customer gets it in (their translation, else the inbox's language)"
+        ),
+        "languages": serializers.DictField(
+            required=False, help_text="The eligible audience by the language each will get it in"
+        ),
     })})
     @action(detail=False, methods=["post"])
     def preview(self, request: Request) -> Response:
@@ -182,23 +208,36 @@ class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
         customer = None
         if v["customer"]:
             customer = get_object_or_404(access.customers_visible_to(request.user), pk=v["customer"])
+        inbox = self._visible_inbox(v["inbox"]) if v["inbox"] else None
+        try:
+            translations = composition.translations_validate(v["translations"], channel=v["channel"])
+        except DjangoValidationError as exc:
+            raise _validation(exc) from None
+        # Which text this customer gets: their language's translation, else the campaign's own.
+        body, _, used = composition.for_language(
+            v["text"], "", translations, customer_language(customer, inbox) if customer else ""
+        )
+        language = used or inbox_language(inbox)
         try:
             context = composition.context_for(customer=customer) if customer else composition.sample_context()
-            text = composition.render(v["text"], context) if v["text"] else ""
+            text = composition.render(body, context) if body else ""
         except composition.TemplateInvalid as exc:
             raise ApiError("invalid", str(exc)) from None
-        out: dict = {"text": text, "warnings": []}
+        out: dict = {"text": text, "warnings": [], "language": language}
         if v["channel"] == "sms":
-            check = composition.sms_check(text, marketing=marketing)
-            out.update(text=composition.sms_finalise(text, marketing=marketing), segments=check.segments,
+            with translation.override(language):
+                check = composition.sms_check(text, marketing=marketing)
+                final = composition.sms_finalise(text, marketing=marketing)
+            out.update(text=final, segments=check.segments,
                        encoding=check.encoding, characters=check.characters, warnings=check.warnings)
-        if v["inbox"]:
-            inbox = self._visible_inbox(v["inbox"])
+        if inbox is not None:
             try:
                 audience = aud.audience_validate(v["audience"])
             except DjangoValidationError as exc:
                 raise _validation(exc) from None
             out["audience"] = _audience_counts(inbox=inbox, channel=v["channel"], audience=audience, marketing=marketing)
+            # Who gets which language: {"fr": 12, "el": 3, "en": 40}.
+            out["languages"] = _audience_languages(inbox=inbox, channel=v["channel"], audience=audience, marketing=marketing)
         return Response(out)
 
 
@@ -251,11 +290,34 @@ class AutoResponderSerializer(serializers.ModelSerializer):
     keywords = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1, max_length=50)
     public_reply = serializers.CharField(max_length=8000, required=False, allow_blank=True, default="")
     private_reply = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    translations = serializers.DictField(
+        required=False, default=dict,
+        help_text='Per commenter language: {"fr": {"public_reply": "...", "private_reply": "..."}}; commenters '
+                  "of another language, or of none known, get public_reply and private_reply",
+    )
 
     class Meta:
         model = AutoResponder
-        fields = ["id", "inbox", "keywords", "public_reply", "private_reply", "active", "created_at"]
+        fields = ["id", "inbox", "keywords", "public_reply", "private_reply", "translations", "active", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+    def validate_translations(self, value: dict) -> dict:
+        cleaned: dict[str, dict[str, str]] = {}
+        for code, entry in (value or {}).items():
+            if language_normalize(code) != code:
+                raise serializers.ValidationError(f"{code!r} is not one of the languages {', '.join(LANGUAGE_CODES)}")
+            if not isinstance(entry, dict) or set(entry) - {"public_reply", "private_reply"}:
+                raise serializers.ValidationError(f"{code} must be an object {{public_reply, private_reply}}")
+            replies = {}
+            for key, limit in (("public_reply", 8000), ("private_reply", 1000)):
+                text = entry.get(key, "")
+                if not isinstance(text, str) or len(text) > limit:
+                    raise serializers.ValidationError(f"{code}.{key} must be a text of at most {limit} characters")
+                if text.strip():
+                    replies[key] = text
+            if replies:
+                cleaned[code] = replies
+        return cleaned
 
     def validate_keywords(self, value: list[str]) -> list[str]:
         clean = [k.strip() for k in value if k.strip()]

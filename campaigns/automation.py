@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from customers import language
+from customers.models import Identity
 from customers.services import customer_event_publish
 from inbox import signals as inbox_signals
 from inbox.conversations import comments as inbox_comments
@@ -50,10 +52,11 @@ def _greeting_or_away_enabled(settings: dict) -> bool:
 
 def automated_reply_for(*, message: Message) -> Message | None:
     """Greeting on a new conversation's first message inside business hours; away once per closed
-    period outside them (or on a holiday). Either is a bot message: no tag, not a response."""
+    period outside them (or on a holiday). Either is a bot message: no tag, not a response. Each in
+    the customer's language where the inbox has it written (`translations`), else the default text."""
     if message.direction != Direction.IN or message.sender_type != SenderType.CUSTOMER:
         return None
-    conversation = Conversation.objects.select_related("inbox").get(pk=message.conversation_id)
+    conversation = Conversation.objects.select_related("inbox", "customer").get(pk=message.conversation_id)
     settings = conversation.inbox.settings or {}
     greeting, away = settings.get("greeting") or {}, settings.get("away") or {}
     if not _greeting_or_away_enabled(settings):
@@ -67,13 +70,18 @@ def automated_reply_for(*, message: Message) -> Message | None:
     if schedule.is_open(at):
         first = not Message.objects.filter(conversation=conversation, direction=Direction.IN).exclude(pk=message.pk).exists()
         if greeting.get("enabled") and first and (greeting.get("text") or "").strip():
-            return _send_once(conversation, AutomatedReply.Kind.GREETING, "", greeting["text"])
+            return _send_once(conversation, AutomatedReply.Kind.GREETING, "", _in_their_language(greeting, conversation))
         return None
     if away.get("enabled") and (away.get("text") or "").strip():
         reopens = schedule.next_open(at)
         period = reopens.isoformat() if reopens else "closed"
-        return _send_once(conversation, AutomatedReply.Kind.AWAY, period, away["text"])
+        return _send_once(conversation, AutomatedReply.Kind.AWAY, period, _in_their_language(away, conversation))
     return None
+
+
+def _in_their_language(setting: dict, conversation: Conversation) -> str:
+    text, _ = language.message_for(setting, customer=conversation.customer, inbox=conversation.inbox)
+    return text
 
 
 def _send_once(conversation: Conversation, kind: str, period: str, text: str) -> Message | None:
@@ -121,6 +129,7 @@ def comment_autorespond(*, inbox: Inbox, comment: dict, now: datetime | None = N
     )
     if responder is None:
         return None
+    public_text, private_text = _replies_in_their_language(responder, inbox=inbox, from_id=str(comment["from_id"]))
     post_id = comment.get("post_id") or comment.get("media_id") or ""
     try:
         # Committed before any Graph call: a replayed webhook or a second comment by the same
@@ -132,19 +141,19 @@ def comment_autorespond(*, inbox: Inbox, comment: dict, now: datetime | None = N
     except IntegrityError:
         return None
     errors = []
-    if responder.public_reply.strip():
+    if public_text.strip():
         record.public_reply_id, error = inbox_comments.comment_reply_now(
-            inbox=inbox, comment_id=comment["id"], mode=inbox_comments.PUBLIC, text=responder.public_reply
+            inbox=inbox, comment_id=comment["id"], mode=inbox_comments.PUBLIC, text=public_text
         )
         errors.append(error)
     created = comment.get("created_time")
     fresh = created is None or private_reply_open(comment_at=created, now=now)
     # Meta takes one private reply per comment: an agent may have sent it already.
-    if responder.private_reply.strip() and fresh and not inbox_comments.private_reply_exists(
+    if private_text.strip() and fresh and not inbox_comments.private_reply_exists(
         inbox_id=inbox.pk, comment_id=comment["id"]
     ):
         record.private_reply_id, error = inbox_comments.comment_reply_now(
-            inbox=inbox, comment_id=comment["id"], mode=inbox_comments.PRIVATE, text=responder.private_reply
+            inbox=inbox, comment_id=comment["id"], mode=inbox_comments.PRIVATE, text=private_text
         )
         errors.append(error)
     record.error = "; ".join(e for e in errors if e)
@@ -152,14 +161,26 @@ def comment_autorespond(*, inbox: Inbox, comment: dict, now: datetime | None = N
         record.save(update_fields=["public_reply_id", "private_reply_id", "error"])
         # In the comment's thread too, so agents see what was answered and don't answer twice.
         for mode, reply_id, text in (
-            (inbox_comments.PUBLIC, record.public_reply_id, responder.public_reply),
-            (inbox_comments.PRIVATE, record.private_reply_id, responder.private_reply),
+            (inbox_comments.PUBLIC, record.public_reply_id, public_text),
+            (inbox_comments.PRIVATE, record.private_reply_id, private_text),
         ):
             if reply_id:
                 inbox_comments.comment_reply_record(
                     inbox=inbox, comment_id=comment["id"], mode=mode, text=text, external_id=reply_id
                 )
     return record
+
+
+def _replies_in_their_language(responder: AutoResponder, *, inbox: Inbox, from_id: str) -> tuple[str, str]:
+    """(public, private) reply for the commenter: their language's where the responder has it (their
+    customer's language, once known), else its own replies."""
+    identity = (
+        Identity.objects.select_related("customer")
+        .filter(channel=inbox.kind, scope=inbox.external_id, external_id=from_id).first()
+    )
+    code = language.customer_language(identity.customer if identity else None, inbox)
+    written = (responder.translations or {}).get(code) or {}
+    return written.get("public_reply") or responder.public_reply, written.get("private_reply") or responder.private_reply
 
 
 # --- Triggered campaigns ---------------------------------------------------------------------------

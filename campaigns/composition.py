@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 
+from customers.language import LANGUAGE_CODES, language_normalize
 from customers.models import Channel, Customer, CustomerEvent, Order
 from inbox import sms
 from inbox.conversations import templating as sandbox
@@ -20,7 +23,9 @@ from inbox.conversations.templating import TemplateRefused as TemplateInvalid
 
 __all__ = ["TemplateInvalid"]
 
-STOP_FOOTER = "Reply STOP to opt out"
+# In the language of the message it ends (the customer's: campaigns/services.py); STOP stays STOP,
+# the keyword carriers and inbox/conversations/receive.py act on.
+STOP_FOOTER = gettext_lazy("Reply STOP to opt out")
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
 _STOP_RE = re.compile(r"\bSTOP\b")
 
@@ -33,6 +38,42 @@ def sample_context() -> dict:
     context = context_for(customer=Customer(name="Jane Doe", email="jane@example.com", phone="+15555550100"))
     context["order"] = dict(SAMPLE_ORDER)
     return context
+
+
+def for_language(text: str, subject: str, translations: dict | None, language: str) -> tuple[str, str, str]:
+    """(text, subject, language) of a campaign for a customer of `language`: its translation when one
+    is written for that language, else the campaign's own text and subject ("" language)."""
+    written = (translations or {}).get(language) if language else None
+    if isinstance(written, dict) and str(written.get("text") or "").strip():
+        return str(written["text"]), str(written.get("subject") or subject), language
+    return text, subject, ""
+
+
+def translations_validate(value: object, *, channel: str) -> dict:
+    """{"fr": {"text", "subject"?}, "el": {...}}: known languages, each text in the campaign
+    language (checked as the campaign's own), an email's with a subject."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError('translations must be an object like {"fr": {"text": "...", "subject": "..."}}')
+    cleaned = {}
+    for code, entry in value.items():
+        if language_normalize(code) != code:
+            raise ValidationError(f"translations: {code!r} is not one of the languages {', '.join(LANGUAGE_CODES)}")
+        if not isinstance(entry, dict) or set(entry) - {"text", "subject"}:
+            raise ValidationError(f"translations.{code} must be an object {{text, subject}}")
+        text, subject = entry.get("text", ""), entry.get("subject", "")
+        if not isinstance(text, str) or not text.strip() or not isinstance(subject, str):
+            raise ValidationError(f"translations.{code}.text is required (and subject is a string)")
+        if len(text) > 5000 or len(subject) > 300:
+            raise ValidationError(f"translations.{code}: text at most 5000 characters, subject at most 300")
+        if channel == Channel.EMAIL and not subject.strip():
+            raise ValidationError(f"translations.{code}: an email campaign needs a subject in each language")
+        template_check(text)
+        if subject:
+            template_check(subject)
+        cleaned[code] = {"text": text, **({"subject": subject} if subject else {})}
+    return cleaned
 
 
 def template_check(text: str) -> None:
@@ -123,7 +164,7 @@ def unsubscribe_url(*, customer_id: int, campaign_id: int | None = None) -> str:
 def email_extras(*, customer_id: int, campaign_id: int) -> tuple[str, dict]:
     """The body footer and the headers a marketing email carries."""
     url = unsubscribe_url(customer_id=customer_id, campaign_id=campaign_id)
-    footer = f"\n\n--\nUnsubscribe: {url}"
+    footer = "\n\n--\n" + gettext("Unsubscribe: %(url)s") % {"url": url}
     headers = {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     return footer, headers
 

@@ -46,6 +46,9 @@ class Campaign(models.Model):
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     text = models.TextField()
     subject = models.CharField(max_length=300, blank=True)
+    # The same message per customer language: {"fr": {"text": "...", "subject": "..."}, "el": {...}};
+    # a customer of another language (or of none known) gets `text` and `subject`.
+    translations = models.JSONField(default=dict, blank=True)
     sender_name = models.CharField(max_length=100, blank=True)
     # {labels: [...], bought_within_days: n, lifetime_value_gt: "100.00", has_orders: bool}
     audience = models.JSONField(default=dict, blank=True)
@@ -144,6 +147,9 @@ class AutoResponder(models.Model):
     keywords = models.JSONField(default=list)
     public_reply = models.TextField(blank=True)
     private_reply = models.TextField(blank=True)
+    # Per commenter language: {"fr": {"public_reply": "...", "private_reply": "..."}} (a commenter's
+    # language is known once their customer has one: an agent's choice or Meta's profile locale).
+    translations = models.JSONField(default=dict, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from customers.language import customer_language, inbox_language
 from customers.models import Channel, ConsentEvent, ConsentPurpose, Customer, CustomerEvent, Identity, Order
 from customers.services import consent_record
 from inbox.conversations.errors import ReplyRefused
@@ -73,7 +74,7 @@ def _time(value: object, what: str) -> time:
 def campaign_validate(
     *, kind: str, channel: str, inbox: Inbox, text: str, subject: str = "", audience: dict | None = None,
     trigger: dict | None = None, send_window: dict | None = None, starts_at: datetime | None = None,
-    ends_at: datetime | None = None,
+    ends_at: datetime | None = None, translations: dict | None = None,
 ) -> dict:
     """The model fields for a campaign, or ValidationError with a readable message."""
     if kind not in CampaignKind.values:
@@ -92,6 +93,7 @@ def campaign_validate(
     fields: dict = {
         "kind": kind, "channel": channel, "inbox": inbox, "text": text, "subject": subject or "",
         "audience": aud.audience_validate(audience or {}), "starts_at": starts_at, "ends_at": ends_at,
+        "translations": composition.translations_validate(translations, channel=channel),
     }
     if starts_at and ends_at and ends_at <= starts_at:
         raise ValidationError("ends_at must be after starts_at")
@@ -234,7 +236,8 @@ def on_customer_event(*, event: CustomerEvent) -> None:
         trigger_key = event_trigger_key(event)
         for campaign in campaigns:
             if campaign.audience and not aud.audience_queryset(
-                inbox=campaign.inbox, channel=campaign.channel, audience=campaign.audience, now=at
+                inbox=campaign.inbox, channel=campaign.channel, audience=campaign.audience, now=at,
+                campaign_id=campaign.pk,
             ).filter(pk=customer.pk).exists():
                 continue
             zone = aud.customer_zone(customer_tz=customer.timezone, inbox=campaign.inbox)
@@ -340,16 +343,22 @@ def send_dispatch(*, send_id: int, now: datetime | None = None) -> str:
             return _skip(send, SkipReason.WINDOW_CLOSED)
         event = CustomerEvent.objects.filter(pk=send.event_id).first() if send.event_id else None
         context = composition.context_for(customer=customer, event=event)
+        # The customer's language where the campaign is written in it, else its own text; the
+        # footers (STOP, unsubscribe) follow the language of the text that goes out.
+        body, title, used = composition.for_language(
+            campaign.text, campaign.subject, campaign.translations, customer_language(customer, campaign.inbox)
+        )
         try:
-            text = composition.render(campaign.text, context)
-            subject = composition.render(campaign.subject, context) if campaign.subject else ""
+            text = composition.render(body, context)
+            subject = composition.render(title, context) if title else ""
         except composition.TemplateInvalid as exc:
             send.status, send.reason = SendStatus.FAILED, str(exc)[:64]
             send.save(update_fields=["status", "reason"])
             return "failed:template"
-        text, payload = composition.compose(
-            channel=campaign.channel, text=text, marketing=marketing, customer_id=customer.pk, campaign_id=campaign.pk
-        )
+        with translation.override(used or inbox_language(campaign.inbox)):
+            text, payload = composition.compose(
+                channel=campaign.channel, text=text, marketing=marketing, customer_id=customer.pk, campaign_id=campaign.pk
+            )
         if campaign.sender_name:
             payload["email_from_name"] = campaign.sender_name
         try:

@@ -12,10 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from customers.language import customer_language
 from customers.models import Customer
 from inbox.team import access
 
@@ -108,9 +109,12 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "campaigns/unsubscribe.html", {"invalid": True}, status=400)
     if request.method == "GET":
         # A link scanner may GET the link: only a POST (the button, or the mail client) unsubscribes.
-        return render(request, "campaigns/unsubscribe.html", {"token": token})
+        # In the language the customer's messages go out in, not whatever their browser asks for.
+        with translation.override(customer_language(customer)):
+            return render(request, "campaigns/unsubscribe.html", {"token": token})
     services.unsubscribe(
         token=token,
         proof={"one_click": request.POST.get("List-Unsubscribe") == "One-Click", "ip": request.META.get("REMOTE_ADDR", "")},
     )
-    return render(request, "campaigns/unsubscribe.html", {"done": True})
+    with translation.override(customer_language(customer)):
+        return render(request, "campaigns/unsubscribe.html", {"done": True})
