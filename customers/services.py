@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .language import LANGUAGE_CODES, language_normalize
 from .models import (
     Channel,
     ConsentEvent,
@@ -112,6 +113,31 @@ def identity_resolve(*, channel: str, external_id: str, scope: str = "", display
         )
 
 
+def identities_resolve(*, channel: str, people: list[tuple[str, str]], scope: str = "") -> dict[str, ResolvedIdentity]:
+    """`identity_resolve` for many (external id, display name) of one channel and scope, keyed by the
+    external id as given: the known identities in one query, each new one made as identity_resolve makes it."""
+    if channel in GLOBAL_CHANNELS:
+        scope = ""
+    normalised = {raw: identity_normalise(channel=channel, external_id=raw) for raw, _ in people}
+    known = {
+        identity.external_id: identity
+        for identity in Identity.objects.select_related("customer").filter(
+            channel=channel, scope=scope, external_id__in=set(normalised.values())
+        )
+    }
+    out: dict[str, ResolvedIdentity] = {}
+    for raw, display_name in people:
+        if raw in out:
+            continue
+        identity = known.get(normalised[raw])
+        if identity is not None:
+            out[raw] = ResolvedIdentity(identity, False)
+            continue
+        out[raw] = identity_resolve(channel=channel, scope=scope, external_id=raw, display_name=display_name)
+        known[out[raw].identity.external_id] = out[raw].identity
+    return out
+
+
 def _customer_with_same_contact(*, channel: str, value: str) -> Customer | None:
     if channel == Channel.SMS:
         matches = list(Customer.objects.filter(phone=value, merged_into=None, erased_at=None)[:2])
@@ -178,8 +204,10 @@ def customer_update(
     labels: list[str] | None = None,
     timezone_name: str | None = None,
     notes: str | None = None,
+    language: str | None = None,
 ) -> Customer:
-    """Change what an agent may change; None leaves a field as it is."""
+    """Change what an agent may change; None leaves a field as it is. `language` ("en", "fr", "el",
+    or "" for unknown) is an agent's choice: no provider's hint overrides it afterwards."""
     with transaction.atomic():
         fields = ["updated_at"]
         if name is not None:
@@ -191,6 +219,11 @@ def customer_update(
         if notes is not None:
             customer.notes = notes
             fields.append("notes")
+        if language is not None:
+            if language and language_normalize(language) != language:
+                raise ValidationError(f"language must be one of {', '.join(LANGUAGE_CODES)}, or blank.")
+            customer.language = language
+            fields.append("language")
         customer.save(update_fields=fields)
         if labels is not None:
             customer.labels.set(labels_for(labels))
@@ -468,7 +501,7 @@ def customer_merge(*, kept: Customer, other: Customer, by: User | AnonymousUser 
         snapshot = _customer_snapshot(other)
         moved, left = _related_rows_move(source=other, target=kept)
         kept.labels.add(*other.labels.all())
-        for attr in ("name", "email", "phone", "timezone"):
+        for attr in ("name", "email", "phone", "timezone", "language"):
             if not getattr(kept, attr) and getattr(other, attr):
                 setattr(kept, attr, getattr(other, attr))
         if other.notes and other.notes not in kept.notes:
@@ -477,9 +510,9 @@ def customer_merge(*, kept: Customer, other: Customer, by: User | AnonymousUser 
         # The merged record keeps only its id (old links resolve to `kept`): what it said moved to
         # `kept` above or stays in the merge's snapshot, for the audit.
         other.labels.clear()
-        other.name = other.email = other.phone = other.timezone = other.notes = ""
+        other.name = other.email = other.phone = other.timezone = other.notes = other.language = ""
         other.merged_into = kept
-        other.save(update_fields=["name", "email", "phone", "timezone", "notes", "merged_into", "updated_at"])
+        other.save(update_fields=["name", "email", "phone", "timezone", "notes", "language", "merged_into", "updated_at"])
         # Records merged into `other` earlier now resolve straight to `kept`.
         Customer.objects.filter(merged_into=other).update(merged_into=kept)
         record = MergeRecord.objects.create(
@@ -559,7 +592,7 @@ def customer_erase(*, customer: Customer, by: User | AnonymousUser | None = None
             MergeRecord.objects.filter(kept=person).update(merged_snapshot={})
             MergeRecord.objects.filter(merged_customer_id=person.pk).update(merged_snapshot={})
             person.labels.clear()
-            person.name = person.email = person.phone = person.timezone = person.notes = ""
+            person.name = person.email = person.phone = person.timezone = person.notes = person.language = ""
             person.erased_at = timezone.now()
             person.save()
         record = ErasureRecord.objects.create(

@@ -10,7 +10,7 @@ language, so a browser may keep it for a while.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.utils import translation
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
@@ -21,7 +21,7 @@ _catalog = JavaScriptCatalog.as_view(packages=["inbox"])
 
 
 @require_GET
-def javascript_catalog(request: HttpRequest) -> HttpResponse:
+def javascript_catalog(request: HttpRequest) -> HttpResponseBase:
     wanted = request.GET.get("lang", "")
     language = wanted if wanted in {code for code, _ in settings.LANGUAGES} else translation.get_language()
     with translation.override(language):

@@ -54,6 +54,10 @@ def parse(source: str, name: str = "<po>") -> dict[str, str]:
             values = [forms[i] for i in sorted(forms)]
             usable = bool(values) and all(values) and (not fuzzy or msgid == "")
             if usable:
+                if msgid == "" and values:
+                    # As GNU msgfmt does: the template's creation date is no part of the compiled header.
+                    values[0] = "".join(line + "\n" for line in values[0].split("\n")
+                                        if line and not line.startswith("POT-Creation-Date:"))
                 key = msgid
                 if "msgid_plural" in entry:
                     key = f"{msgid}\x00{entry['msgid_plural']}"

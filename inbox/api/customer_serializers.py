@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers import selectors
+from customers.language import LANGUAGE_CHOICES
 from customers.links import http_url_or_blank
 from customers.models import Channel, ConsentPurpose, Customer, Identity, Label, Order, OrderItem
 
@@ -76,7 +77,9 @@ class CustomerListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "name", "email", "phone", "timezone", "labels", "identities", "created_at", "updated_at"]
+        fields = [
+            "id", "name", "email", "phone", "timezone", "language", "labels", "identities", "created_at", "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -111,6 +114,10 @@ class CustomerPatchSerializer(serializers.Serializer):
     labels = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=100)
     timezone = serializers.CharField(max_length=64, allow_blank=True, required=False)
     notes = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    language = serializers.ChoiceField(
+        choices=LANGUAGE_CHOICES, allow_blank=True, required=False,
+        help_text="The language the customer's automated messages go out in; blank: unknown (the inbox's default)",
+    )
 
 
 class ConsentInputSerializer(serializers.Serializer):

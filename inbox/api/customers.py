@@ -104,6 +104,7 @@ class CustomerDetailView(APIView):
                 labels=body.validated_data.get("labels"),
                 timezone_name=body.validated_data.get("timezone"),
                 notes=body.validated_data.get("notes"),
+                language=body.validated_data.get("language"),
             )
         except DjangoValidationError as exc:
             raise CustomerApiError("invalid", "; ".join(exc.messages)) from None

@@ -1,10 +1,16 @@
-"""Every API error is `{"code": "<machine_code>", "detail": "<human text>"}` with a fitting 4xx."""
+"""Every API error is `{"code": "<machine_code>", "detail": "<human text>"}` with a fitting 4xx.
+
+`detail` is in the request's language (inbox_project.middleware.LanguageMiddleware: the agent's, else
+Accept-Language): the services mark their sentences with gettext, DRF's own are translated by DRF's
+catalogs; `code` never changes with the language.
+"""
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -40,7 +46,7 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return Response({"code": "invalid", "detail": "; ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
-        return Response({"code": "not_found", "detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        return Response({"code": "not_found", "detail": _("Not found.")}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)

@@ -28,6 +28,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
 
 from inbox import jobs
 from inbox.conversations.errors import ReplyRefused
@@ -235,7 +236,7 @@ def upload_size_check(*, content_length: Any, channel: str) -> None:
         return
     limit = max_bytes(channel)
     if length > limit + 64 * 1024:  # room for the multipart envelope
-        raise ReplyRefused("too_large", f"Files on this channel may be at most {limit} bytes.", 413)
+        raise ReplyRefused("too_large", _("Files on this channel may be at most %(limit)s bytes.") % {"limit": limit}, 413)
 
 
 def upload_store(*, conversation: Conversation, user, upload) -> dict[str, Any]:
@@ -243,11 +244,11 @@ def upload_store(*, conversation: Conversation, user, upload) -> dict[str, Any]:
     content_type = clean_type(getattr(upload, "content_type", "")) or "application/octet-stream"
     limit = max_bytes(conversation.channel)
     if not type_allowed(content_type):
-        raise ReplyRefused("type_not_allowed", f"{content_type} files cannot be sent.", 400)
+        raise ReplyRefused("type_not_allowed", _("%(type)s files cannot be sent.") % {"type": content_type}, 400)
     if upload.size > limit:
-        raise ReplyRefused("too_large", f"Files on this channel may be at most {limit} bytes.", 413)
+        raise ReplyRefused("too_large", _("Files on this channel may be at most %(limit)s bytes.") % {"limit": limit}, 413)
     if upload.size == 0:
-        raise ReplyRefused("empty", "The file is empty.", 400)
+        raise ReplyRefused("empty", _("The file is empty."), 400)
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
@@ -281,7 +282,7 @@ def reply_attachments(*, conversation: Conversation, user, refs: list) -> list[d
             continue
         data = upload_load(ref, user=user, conversation=conversation)
         if data is None:
-            raise ReplyRefused("invalid_attachment", "An attachment token is unknown, expired or not yours.", 400)
+            raise ReplyRefused("invalid_attachment", _("An attachment token is unknown, expired or not yours."), 400)
         description = {k: data[k] for k in ("stored", "content_type", "name", "size", "sha256")}
         out.append({**description, "url": public_url(description)})
     return out or None

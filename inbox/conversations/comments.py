@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.services import identity_resolve
 from inbox.conversations.errors import ReplyRefused
@@ -177,36 +178,38 @@ def comment_reply_prepare(
     payload = dict(payload or {})
     mode = payload.get("comment_reply")
     if not conversation.is_comment_thread:
-        raise ReplyRefused("invalid", "comment_reply is only for comment threads.", 400)
+        raise ReplyRefused("invalid", _("comment_reply is only for comment threads."), 400)
     if not mode:
         if sender_type != SenderType.AGENT:
             # Automation (greetings, away, campaigns) never answers comments by accident.
-            raise ReplyRefused("window_closed", "Automated messages are not sent in comment threads.", 409)
+            raise ReplyRefused("window_closed", _("Automated messages are not sent in comment threads."), 409)
         mode = PUBLIC
     if mode not in COMMENT_REPLY_MODES:
-        raise ReplyRefused("invalid", "comment_reply must be public or private.", 400)
+        raise ReplyRefused("invalid", _("comment_reply must be public or private."), 400)
     if tag:
-        raise ReplyRefused("invalid_tag", "Comment replies take no message tag.", 400)
+        raise ReplyRefused("invalid_tag", _("Comment replies take no message tag."), 400)
     if attachments:
-        raise ReplyRefused("invalid", "Comment replies are text only.", 400)
+        raise ReplyRefused("invalid", _("Comment replies are text only."), 400)
     comments = Message.objects.filter(conversation=conversation, direction=Direction.IN, is_private=False)
     if payload.get("comment_id"):
         target = comments.filter(external_id=str(payload["comment_id"])).first()
         if target is None:
-            raise ReplyRefused("invalid", "No such comment in this thread.", 400)
+            raise ReplyRefused("invalid", _("No such comment in this thread."), 400)
     else:
         target = comments.filter(deleted_at=None).order_by("-created_at", "-id").first()
         if target is None:
-            raise ReplyRefused("invalid", "This thread has no comment to answer.", 400)
+            raise ReplyRefused("invalid", _("This thread has no comment to answer."), 400)
     if target.deleted_at is not None:
-        raise ReplyRefused("invalid", "The comment was removed.", 400)
+        raise ReplyRefused("invalid", _("The comment was removed."), 400)
     if mode == PRIVATE:
         if not private_reply_open(comment_at=target.created_at, now=now):
             raise ReplyRefused(
-                "window_closed", "A private reply is possible only within 7 days of the comment; reply publicly instead.", 409
+                "window_closed",
+                _("A private reply is possible only within 7 days of the comment; reply publicly instead."),
+                409,
             )
         if private_reply_exists(inbox_id=conversation.inbox_id, comment_id=target.external_id):
-            raise ReplyRefused("already_replied", "This comment already got its one private reply.", 409)
+            raise ReplyRefused("already_replied", _("This comment already got its one private reply."), 409)
     return {**payload, "comment_reply": mode, "comment_id": target.external_id}
 
 

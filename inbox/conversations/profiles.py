@@ -1,4 +1,4 @@
-"""Names for Messenger and Instagram customers, from Meta's User Profile API.
+"""Names (and, on Messenger, the language) of Meta customers, from Meta's User Profile API.
 
 Meta webhooks carry only a page-scoped id, so a new Meta identity arrives nameless. When a customer
 message comes from an identity without a display name (not asked recently), a task is queued after
@@ -7,7 +7,8 @@ identity's display name, and the customer's name when the customer has none (a n
 or one from email/Shopify is never replaced). Open browsers get the conversations again over
 realtime. Every attempt stamps `Identity.profile_checked_at`, so a person Meta will not describe
 (no consent, blocked page, deleted account) is asked again only after PROFILE_RECHECK_AFTER, never
-on every message. A failure here never touches message intake.
+on every message. A failure here never touches message intake. Messenger's profile also gives the
+person's `locale`: it becomes the customer's language unless one is set (an agent's choice stands).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity
 from inbox import jobs
+from inbox.conversations.languages import customer_language_learn
 from inbox.models import META_CHANNELS, Conversation, Inbox
 from inbox.providers.base import ProviderError
-from inbox.providers.meta_profiles import profile_get, profile_name
+from inbox.providers.meta_profiles import profile_get, profile_language, profile_name
 from inbox.realtime import publish as realtime
 
 logger = logging.getLogger(__name__)
@@ -84,12 +86,26 @@ def meta_profile_fill(*, identity_id: int, inbox_id: int, final: bool = True) ->
         # code and reason only: Graph's message text is not needed to understand the outcome.
         logger.info("profile of identity %s not available: %s (%s)", identity_id, exc.reason, exc.code)
         return False
+    language = profile_language(profile)
+    if language:
+        _language_fill(identity_id=identity_id, language=language)
     name = profile_name(inbox.kind, profile)
     if not name:
         logger.info("profile of identity %s has no name", identity_id)
         return False
     _names_fill(identity_id=identity_id, name=name)
     return False
+
+
+def _language_fill(*, identity_id: int, language: str) -> None:
+    """The customer's language from the profile's locale, where none is set (merges followed)."""
+    customer = Customer.objects.filter(identities__pk=identity_id).first()
+    seen = set()
+    while customer is not None and customer.merged_into_id and customer.pk not in seen:
+        seen.add(customer.pk)
+        customer = Customer.objects.filter(pk=customer.merged_into_id).first()
+    if customer is not None and not customer.erased_at:
+        customer_language_learn(customer=customer, language=language)
 
 
 def _names_fill(*, identity_id: int, name: str) -> None:

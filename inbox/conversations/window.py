@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext as _
+
 from customers.models import Channel
 from inbox.conversations.errors import ReplyRefused
 from inbox.models import HUMAN_AGENT_WINDOW, META_CHANNELS, STANDARD_WINDOW, Conversation, SenderType, WindowState
@@ -37,14 +39,18 @@ def reply_policy(*, conversation: Conversation, tag: str | None, sender_type: st
     """What Meta would accept for this reply now, or ReplyRefused (409 window_closed, 400 invalid_tag)."""
     if conversation.channel not in META_CHANNELS:
         if tag:
-            raise ReplyRefused("invalid_tag", "Message tags exist only on Messenger and Instagram.", 400)
+            raise ReplyRefused("invalid_tag", _("Message tags exist only on Messenger and Instagram."), 400)
         return SendPolicy("", "")
     if tag and tag in RETIRED_TAGS:
-        raise ReplyRefused("invalid_tag", f"Meta retired the {tag} tag on 2026-04-27; it can no longer be sent.", 400)
+        raise ReplyRefused(
+            "invalid_tag", _("Meta retired the %(tag)s tag on 2026-04-27; it can no longer be sent.") % {"tag": tag}, 400
+        )
     if tag and tag != HUMAN_AGENT:
-        raise ReplyRefused("invalid_tag", f"Unknown message tag {tag!r}; only HUMAN_AGENT is allowed.", 400)
+        raise ReplyRefused(
+            "invalid_tag", _("Unknown message tag %(tag)r; only HUMAN_AGENT is allowed.") % {"tag": tag}, 400
+        )
     if tag == HUMAN_AGENT and sender_type != SenderType.AGENT:
-        raise ReplyRefused("invalid_tag", "HUMAN_AGENT is for replies written by a person, never automation.", 400)
+        raise ReplyRefused("invalid_tag", _("HUMAN_AGENT is for replies written by a person, never automation."), 400)
     state = conversation.window_state(now)
     if state == WindowState.OPEN:
         return SendPolicy("RESPONSE", "")
@@ -53,18 +59,22 @@ def reply_policy(*, conversation: Conversation, tag: str | None, sender_type: st
     if state == WindowState.HUMAN_AGENT:
         raise ReplyRefused(
             "window_closed",
-            "The 24-hour messaging window has closed; a human agent may still reply with the HUMAN_AGENT tag "
-            "until 7 days after the customer's last message.",
+            _(
+                "The 24-hour messaging window has closed; a human agent may still reply with the HUMAN_AGENT tag "
+                "until 7 days after the customer's last message."
+            ),
             409,
         )
-    raise ReplyRefused("window_closed", "The messaging window has closed: the customer must write first.", 409)
+    raise ReplyRefused("window_closed", _("The messaging window has closed: the customer must write first."), 409)
 
 
 def length_check(*, channel: str, text: str, display: str) -> None:
     """ReplyRefused (400 too_long) for text over the channel's limit."""
     limit = MAX_LENGTH.get(channel)
     if limit and len(text) > limit:
-        raise ReplyRefused("too_long", f"{display} allows at most {limit} characters.", 400)
+        raise ReplyRefused(
+            "too_long", _("%(channel)s allows at most %(limit)s characters.") % {"channel": display, "limit": limit}, 400
+        )
 
 
 def private_reply_open(*, comment_at: datetime, now: datetime) -> bool:

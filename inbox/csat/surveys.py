@@ -6,6 +6,10 @@ survey whose delay has passed and sends it where the channel's rules allow, as a
 - SMS: the text and "Reply 1, 2, 3, 4 or 5"; never to a number that texted STOP.
 - Email: the text and five one-click links, each signed (inbox/csat/answers.py).
 
+Each in the customer's language: the inbox's translation of its question for that language, else its
+own text; without one, the built-in question translated (survey_text). The hint, the rating words
+and the email subject follow the language of the question sent.
+
 A survey that may not go out is `skipped` with the reason (`disabled`, `reopened`,
 `recently_surveyed`, `window_closed`, `opted_out`, `expired`…). Bot messages never count as
 responses (inbox/metrics.py counts only agents' replies).
@@ -18,15 +22,17 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy
 
-from customers.models import Channel
+from customers.language import customer_language, message_for
+from customers.models import Channel, Customer
 from customers.selectors import is_opted_out
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.reply import reply_send
 from inbox.csat.answers import rating_url
-from inbox.csat.config import csat_settings
-from inbox.models import META_CHANNELS, ConversationStatus, CsatResponse, CsatStatus, SenderType, WindowState
+from inbox.csat.config import DEFAULT_TEXT, CsatSettings, csat_settings
+from inbox.models import META_CHANNELS, ConversationStatus, CsatResponse, CsatStatus, Inbox, SenderType, WindowState
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +40,13 @@ BATCH = 200
 # A survey the dispatcher could not send for this long after it was due (beat stopped) is dropped:
 # asking about a conversation from last week is noise.
 STALE_AFTER = timedelta(days=1)
-EMAIL_SUBJECT = "How did we do?"
-SMS_HINT = "Reply 1, 2, 3, 4 or 5."
-RATING_WORDS = {1: "Poor", 2: "Fair", 3: "Good", 4: "Very good", 5: "Excellent"}
+# In the language of the survey's text (survey_send), like the rating page the email links to.
+EMAIL_SUBJECT = gettext_lazy("How did we do?")
+SMS_HINT = gettext_lazy("Reply 1, 2, 3, 4 or 5.")
+RATING_WORDS = {
+    1: gettext_lazy("Poor"), 2: gettext_lazy("Fair"), 3: gettext_lazy("Good"), 4: gettext_lazy("Very good"),
+    5: gettext_lazy("Excellent"),
+}
 
 
 def surveys_send_due(*, now: datetime | None = None, limit: int = BATCH) -> dict[str, int]:
@@ -70,7 +80,18 @@ def survey_compose(survey: CsatResponse, *, text: str) -> tuple[str, dict, str]:
     if survey.channel == Channel.SMS:
         return f"{text}\n{SMS_HINT}", payload, ""
     links = "\n".join(f"{n} - {RATING_WORDS[n]}: {rating_url(survey_id=survey.pk, rating=n)}" for n in range(5, 0, -1))
-    return f"{text}\n\n{links}\n", payload, EMAIL_SUBJECT
+    return f"{text}\n\n{links}\n", payload, str(EMAIL_SUBJECT)
+
+
+def survey_text(config: CsatSettings, *, customer: Customer, inbox: Inbox) -> tuple[str, str]:
+    """(question, language) for this customer: the inbox's translation for their language, else its
+    own text (in the inbox's language); without a text of the inbox's, the built-in question in the
+    customer's language."""
+    if config.text:
+        return message_for({"text": config.text, "translations": config.translations}, customer=customer, inbox=inbox)
+    code = customer_language(customer, inbox)
+    with translation.override(code):
+        return str(DEFAULT_TEXT), code
 
 
 def _skip_reason(survey: CsatResponse, *, now: datetime, once_per_days: int, enabled: bool) -> str:
@@ -111,7 +132,9 @@ def survey_send(*, survey_id: int, now: datetime | None = None) -> str:
         reason = _skip_reason(survey, now=now, once_per_days=config.once_per_days, enabled=config.enabled)
         message = None
         if not reason:
-            text, payload, subject = survey_compose(survey, text=config.text)
+            question, code = survey_text(config, customer=survey.conversation.customer, inbox=survey.conversation.inbox)
+            with translation.override(code):
+                text, payload, subject = survey_compose(survey, text=question)
             try:
                 with transaction.atomic():
                     message = reply_send(

@@ -7,6 +7,9 @@ drop threading headers still keep the address); else a new conversation.
 Headers and tokens are the sender's word: anyone can quote a Message-ID or write to a reply+
 address. So they thread a mail into a conversation only when its From address is one of that
 conversation's customer's email identities; a stranger quoting them gets a conversation of their own.
+
+A `Content-Language` header ("fr", "el-GR") names the message's language: its search configuration,
+and the customer's language while none is set (inbox/conversations/languages.py).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 
+from customers.language import language_from_header
 from customers.models import Channel, Identity
 from customers.services import email_normalise, identity_resolve
 from inbox.conversations.receive import message_receive
@@ -106,6 +110,7 @@ def handle(event: InboundEvent) -> None:
             email_in_reply_to=" ".join(MESSAGE_ID_RE.findall(str(msg.get("In-Reply-To", "") or ""))),
             email_references=" ".join(MESSAGE_ID_RE.findall(str(msg.get("References", "") or ""))),
             reply_token=tokens[0] if tokens else "",
+            language=language_from_header(str(msg.get("Content-Language", "") or "")),
             payload={
                 "esp": payload.get("esp", ""),
                 "from": sender_addr,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from customers.language import customer_language
 from inbox.csat.answers import rating_token, rating_token_read, survey_rate_from_link
+from inbox.csat.surveys import RATING_WORDS
 from inbox.models import CsatResponse, CsatStatus
 
-RATINGS = [(5, "Excellent"), (4, "Very good"), (3, "Good"), (2, "Fair"), (1, "Poor")]
+RATINGS = [(n, RATING_WORDS[n]) for n in range(5, 0, -1)]
 
 
 def _invalid(request: HttpRequest) -> HttpResponse:
@@ -30,9 +33,18 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     if read is None:
         return _invalid(request)
     survey_id, rating = read
-    survey = CsatResponse.objects.filter(pk=survey_id, status__in=(CsatStatus.SENT, CsatStatus.ANSWERED)).first()
+    survey = (
+        CsatResponse.objects.select_related("customer", "conversation__inbox")
+        .filter(pk=survey_id, status__in=(CsatStatus.SENT, CsatStatus.ANSWERED)).first()
+    )
     if survey is None:
         return _invalid(request)
+    # The page speaks the customer's language (their survey's), not whatever their browser asks for.
+    with translation.override(customer_language(survey.customer, survey.conversation.inbox)):
+        return _rate(request, survey=survey, survey_id=survey_id, rating=rating, token=token)
+
+
+def _rate(request: HttpRequest, *, survey: CsatResponse, survey_id: int, rating: int, token: str) -> HttpResponse:
     if request.method == "GET":
         return render(request, "inbox/csat.html", {"rating": rating, "ratings": RATINGS, "survey": survey})
     chosen = request.POST.get("rating", "")

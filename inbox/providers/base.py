@@ -109,6 +109,8 @@ class InboundMessage:
     email_in_reply_to: str = ""
     email_references: str = ""
     reply_token: str = ""
+    # The language the provider says the message is in (an email's Content-Language: "fr", "el"), or "".
+    language: str = ""
     # SMS.
     segments: int | None = None
     encoding: str = ""

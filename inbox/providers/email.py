@@ -34,9 +34,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import strip_tags
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext
 
 from customers.models import Channel
 from customers.services import email_normalise
@@ -291,9 +292,10 @@ def reply_subject(subject: str) -> str:
 
 
 def _quote(message: Message, who: str) -> str:
+    """The customer's last mail quoted under the reply, introduced in the active language."""
     when = format_datetime(message.created_at.astimezone(UTC))
     quoted = "\n".join(f"> {line}" if line else ">" for line in (message.text or "").splitlines())
-    return f"On {when}, {who} wrote:\n{quoted}"
+    return gettext("On %(when)s, %(who)s wrote:") % {"when": when, "who": who} + f"\n{quoted}"
 
 
 def _references(previous: Message) -> list[str]:
@@ -378,6 +380,8 @@ class EmailProvider(Provider):
         message_id = message.email_message_id or make_msgid(domain=settings.EMAIL_DOMAIN)
         domain = inbox.external_id.rsplit("@", 1)[-1]
         headers = {"Message-ID": message_id}
+        if conversation.customer.language:  # RFC 3282: the language the reply is written in
+            headers["Content-Language"] = conversation.customer.language
         in_reply_to, references = "", []
         body = message.text
         if previous is not None:
@@ -386,7 +390,9 @@ class EmailProvider(Provider):
             headers["In-Reply-To"] = in_reply_to
             headers["References"] = " ".join(references)
             who = conversation.customer.name or conversation.identity.display_name or conversation.identity.external_id
-            body = f"{message.text}\n\n{_quote(previous, who)}\n"
+            # In the customer's language (the reply to them is written in it), when known.
+            with translation.override(conversation.customer.language or translation.get_language()):
+                body = f"{message.text}\n\n{_quote(previous, who)}\n"
         if message.sender_type != "agent":
             # RFC 3834: greetings and away notices must not set off the customer's own auto-replies.
             headers["Auto-Submitted"] = "auto-replied" if previous is not None else "auto-generated"

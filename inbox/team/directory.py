@@ -13,6 +13,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from customers import language
 from inbox.audit import audit_record, current_request
 from inbox.conversations.window import MAX_LENGTH
 from inbox.csat.config import csat_clean
@@ -23,13 +24,15 @@ from inbox.team.roles import user_groups_sync
 # Inbox.settings keys the API accepts, and the booleans among them.
 AUTOMATION_KEYS = ("greeting", "away", "business_hours", "holidays", "bot")
 FLAG_KEYS = ("auto_assign", "reassign_on_away", "unassign_on_resolve")
-SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS + ("read_receipt", "csat")
+SETTINGS_KEYS = AUTOMATION_KEYS + FLAG_KEYS + ("read_receipt", "csat", "language")
 
 
 def _message_setting(name: str, value, *, kind: str) -> dict:
+    """{enabled, text, translations?}: `text` in the inbox's default language, `translations` the
+    same message per language ({"fr": "...", "el": "..."}) for customers of that language."""
     if not isinstance(value, dict):
-        raise ValidationError(f"{name} must be an object {{enabled, text}}.")
-    unknown = set(value) - {"enabled", "text"}
+        raise ValidationError(f"{name} must be an object {{enabled, text, translations}}.")
+    unknown = set(value) - {"enabled", "text", "translations"}
     if unknown:
         raise ValidationError(f"{name}: unknown keys {', '.join(sorted(unknown))}.")
     enabled = value.get("enabled", False)
@@ -37,7 +40,14 @@ def _message_setting(name: str, value, *, kind: str) -> dict:
     if not isinstance(enabled, bool):
         raise ValidationError(f"{name}.enabled must be true or false.")
     text = _channel_text(f"{name}.text", text, kind=kind, required=enabled, required_when=f"{name} is enabled")
-    return {"enabled": enabled, "text": text}
+    cleaned = {"enabled": enabled, "text": text}
+    translations = language.translations_clean(
+        f"{name}.translations", value.get("translations"),
+        check=lambda field, t: _channel_text(field, t, kind=kind, required=False, required_when=""),
+    )
+    if translations:
+        cleaned["translations"] = translations
+    return cleaned
 
 
 # Meta's limits on quick replies: at most 13, titles of 20 characters, payloads of 1000.
@@ -110,6 +120,14 @@ def inbox_settings_clean(*, inbox_kind: str, current: dict, changes: dict) -> di
             merged[key] = _bot_setting(value, kind=inbox_kind)
         elif key == "csat":
             merged[key] = csat_clean(value, current=merged.get("csat"), inbox_kind=inbox_kind)
+        elif key == "language":
+            # The language of customers whose own is unknown: which `text` their automated messages use.
+            if value is None or value == "":
+                merged.pop(key, None)
+                continue
+            if language.language_normalize(value) != value:
+                raise ValidationError(f"language must be one of {', '.join(language.LANGUAGE_CODES)}.")
+            merged[key] = value
         elif key in FLAG_KEYS:
             if not isinstance(value, bool):
                 raise ValidationError(f"{key} must be true or false.")
@@ -249,4 +267,29 @@ def agent_update(*, agent: Agent, **fields) -> Agent:
         if "is_active" in fields and agent.user.is_active != fields["is_active"]:
             agent.user.is_active = fields["is_active"]
             agent.user.save(update_fields=["is_active"])
+    return agent
+
+
+def agent_preferences_set(*, agent: Agent, language_code: str | None = None, time_zone: str | None = None) -> Agent:
+    """The agent's own language ("" = the browser's) and time zone ("" = the browser's); None
+    leaves one as it is. ValidationError for a language the shop has no catalog for or an unknown zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    fields = []
+    if language_code is not None:
+        if language_code and language.language_normalize(language_code) != language_code:
+            raise ValidationError(f"language must be one of {', '.join(language.LANGUAGE_CODES)}, or blank for the browser's.")
+        agent.language = language_code
+        fields.append("language")
+    if time_zone is not None:
+        if time_zone:
+            try:
+                ZoneInfo(time_zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValidationError(f"time_zone: not an IANA time zone: {time_zone!r}.") from None
+        agent.time_zone = time_zone
+        fields.append("time_zone")
+    if fields:
+        with transaction.atomic():
+            agent.save(update_fields=fields)
     return agent

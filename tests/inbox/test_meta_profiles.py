@@ -86,7 +86,7 @@ def test_a_new_messenger_sender_gets_first_and_last_name(meta_post, messenger_in
     assert identity.customer.name == "Peter Chang"
     assert identity.profile_checked_at is not None
     [get] = _profile_gets(fake_provider, PSID)
-    assert get.query["fields"] == ["first_name,last_name"]
+    assert get.query["fields"] == ["first_name,last_name,locale"]
     assert get.query["access_token"] == [PAGE_TOKEN]  # the inbox's page token, decrypted
     assert get.query["appsecret_proof"]
     assert Message.objects.filter(conversation__identity=identity).count() == 1
