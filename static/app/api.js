@@ -2,6 +2,8 @@
 // ApiError whose message is a sentence for people: the server's `detail` when it gave one,
 // else what the status means in words (never "HTTP 500").
 
+import { gettext } from "./i18n.js";
+
 export const API_ROOT = "/api/v1/";
 
 export class ApiError extends Error {
@@ -23,16 +25,16 @@ export function csrfToken() {
 
 /** What an answer without a `detail` means, in words. */
 export function statusSentence(status) {
-  if (status === 0) { return "Could not reach the server. Check the connection and try again."; }
-  if (status === 400) { return "The server did not accept this."; }
-  if (status === 403) { return "Your role may not do this."; }
-  if (status === 404) { return "Not found: it was deleted or is out of your reach."; }
-  if (status === 409) { return "This conflicts with a change made meanwhile. Reload and try again."; }
-  if (status === 413) { return "That is too large to send."; }
-  if (status === 429) { return "Too many requests at once. Wait a moment and try again."; }
-  if (status === 502 || status === 503 || status === 504) { return "The server is unavailable just now. Try again in a moment."; }
-  if (status >= 500) { return "Something went wrong on the server. Try again in a moment."; }
-  return "The request failed.";
+  if (status === 0) { return gettext("Could not reach the server. Check the connection and try again."); }
+  if (status === 400) { return gettext("The server did not accept this."); }
+  if (status === 403) { return gettext("Your role may not do this."); }
+  if (status === 404) { return gettext("Not found: it was deleted or is out of your reach."); }
+  if (status === 409) { return gettext("This conflicts with a change made meanwhile. Reload and try again."); }
+  if (status === 413) { return gettext("That is too large to send."); }
+  if (status === 429) { return gettext("Too many requests at once. Wait a moment and try again."); }
+  if (status === 502 || status === 503 || status === 504) { return gettext("The server is unavailable just now. Try again in a moment."); }
+  if (status >= 500) { return gettext("Something went wrong on the server. Try again in a moment."); }
+  return gettext("The request failed.");
 }
 
 function toLogin() {

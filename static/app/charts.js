@@ -4,6 +4,7 @@
 // table"), which is also all there is when the library could not be loaded.
 import { el } from "./dom.js";
 import { day, durationSeconds, percent } from "./format.js";
+import { gettext, interpolate } from "./i18n.js";
 
 const COLORS = ["#0969da", "#1a7f37", "#bf3989", "#9a6700", "#8250df", "#cf222e", "#57606a"];
 
@@ -37,15 +38,15 @@ function tableOf(spec) {
  */
 export function renderChart(container, spec) {
   if (container._chart) { container._chart.destroy(); container._chart = null; }
-  const canvas = el("canvas", { role: "img", "aria-label": `${spec.title} (the table below holds the same figures)` });
+  const canvas = el("canvas", { role: "img", "aria-label": interpolate(gettext("%(title)s (the table below holds the same figures)"), { title: spec.title }) });
   const box = el("div", { class: "chart-box" }, [canvas]);
-  const details = el("details", { class: "chart-fallback" }, [el("summary", { text: "Show as a table" }), tableOf(spec)]);
+  const details = el("details", { class: "chart-fallback" }, [el("summary", { text: gettext("Show as a table") }), tableOf(spec)]);
   const empty = !spec.labels.length || spec.datasets.every((d) => d.data.every((v) => !v));
   const parts = [el("h3", { class: "chart-title", text: spec.title })];
-  if (empty) { parts.push(el("p", { class: "muted chart-empty", text: "Nothing in this period." })); }
+  if (empty) { parts.push(el("p", { class: "muted chart-empty", text: gettext("Nothing in this period.") })); }
   if (!window.Chart) {
     details.open = true;
-    parts.push(el("p", { class: "muted", text: "The chart library is not installed here (make npm): the figures as a table." }));
+    parts.push(el("p", { class: "muted", text: gettext("The chart library is not installed here (make npm): the figures as a table.") }));
   } else { parts.push(box); }
   parts.push(details);
   container.replaceChildren(...parts);

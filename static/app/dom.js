@@ -1,6 +1,8 @@
 // The one DOM helper the pages share: el("a", {href, class, text}, [children]). Text always goes
 // in as text nodes (never HTML): what customers write is untrusted.
 
+import { gettext } from "./i18n.js";
+
 const PROPERTIES = new Set(["value", "checked", "disabled", "htmlFor", "type", "name", "id", "rows", "placeholder",
   "target", "rel", "loading", "hidden", "tabIndex", "noValidate", "min", "max", "step", "autocomplete", "multiple"]);
 
@@ -24,7 +26,7 @@ export const $ = (id) => document.getElementById(id);
 
 /** An error sentence with a Retry button, placed where the failure happened. */
 export function errorWithRetry(message, retry, extra) {
-  const button = el("button", { type: "button", class: "retry", text: "Retry" });
+  const button = el("button", { type: "button", class: "retry", text: gettext("Retry") });
   button.addEventListener("click", retry);
   return el("p", { class: "inline-error", role: "alert" }, [el("span", { text: message }), retry ? button : null, extra || null]);
 }

@@ -1,17 +1,32 @@
-// One way to show dates, times and durations on every page, in the agent's time zone (the
-// browser's). Short text in the page, the absolute time (with seconds and zone) on hover.
+// One way to show dates, times, durations, numbers and money on every page, in the page's language
+// (<html lang>: the agent's choice, else the browser's) and the agent's time zone (<html
+// data-time-zone> when they picked one, else the browser's). Short text in the page, the absolute
+// time (with seconds and zone) on hover.
+import { LANG, gettext, interpolate } from "./i18n.js";
 
-const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
-const SAME_YEAR = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-const OTHER_YEAR = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-const TIME_ONLY = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const DAY_ONLY = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
-const ABSOLUTE = new Intl.DateTimeFormat(undefined, {
+function zoneOf(wanted) {
+  if (wanted) {
+    try { return new Intl.DateTimeFormat("en", { timeZone: wanted }).resolvedOptions().timeZone; } catch (e) { /* unknown: the browser's */ }
+  }
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+const ZONE = zoneOf(document.documentElement.dataset.timeZone || "");
+const dates = (options) => new Intl.DateTimeFormat(LANG, { timeZone: ZONE, ...options });
+const SAME_YEAR = dates({ month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const OTHER_YEAR = dates({ year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const TIME_ONLY = dates({ hour: "2-digit", minute: "2-digit" });
+const DAY_ONLY = dates({ year: "numeric", month: "short", day: "numeric" });
+const ABSOLUTE = dates({
   weekday: "short", year: "numeric", month: "short", day: "numeric",
   hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
 });
+const YEAR = dates({ year: "numeric" });
+const PERCENT = new Intl.NumberFormat(LANG, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
 export function timeZone() { return ZONE; }
+
+export function language() { return LANG; }
 
 function toDate(value) {
   if (value === null || value === undefined || value === "") { return null; }
@@ -23,7 +38,7 @@ function toDate(value) {
 export function dateTime(value) {
   const d = toDate(value);
   if (!d) { return ""; }
-  return (d.getFullYear() === new Date().getFullYear() ? SAME_YEAR : OTHER_YEAR).format(d);
+  return (YEAR.format(d) === YEAR.format(new Date()) ? SAME_YEAR : OTHER_YEAR).format(d);
 }
 
 /** A calendar day: "Dec 1, 2025". */
@@ -44,18 +59,18 @@ export function absolute(value) {
   return d ? ABSOLUTE.format(d) : "";
 }
 
-/** A length of time from milliseconds: "45 s", "12 min", "2 h 5 min", "22 d 18 h". */
+/** A length of time from milliseconds: "45 s", "12 min", "2 h 5 min", "22 d 18 h" (in the page's language). */
 export function duration(ms) {
   if (ms === null || ms === undefined || Number.isNaN(Number(ms))) { return "–"; }
   const seconds = Math.max(0, Math.floor(Number(ms) / 1000));
-  if (seconds < 60) { return `${seconds} s`; }
+  if (seconds < 60) { return interpolate(gettext("%(s)s s"), { s: seconds }); }
   const minutes = Math.floor(seconds / 60);
   const days = Math.floor(minutes / 1440);
   const hours = Math.floor((minutes % 1440) / 60);
   const mins = minutes % 60;
-  if (days) { return hours ? `${days} d ${hours} h` : `${days} d`; }
-  if (hours) { return mins ? `${hours} h ${mins} min` : `${hours} h`; }
-  return `${mins} min`;
+  if (days) { return interpolate(hours ? gettext("%(d)s d %(h)s h") : gettext("%(d)s d"), { d: days, h: hours }); }
+  if (hours) { return interpolate(mins ? gettext("%(h)s h %(m)s min") : gettext("%(h)s h"), { h: hours, m: mins }); }
+  return interpolate(gettext("%(m)s min"), { m: mins });
 }
 
 /** The same, from seconds (the metrics API counts in seconds). */
@@ -68,13 +83,29 @@ export function relative(value, now = Date.now()) {
   const d = toDate(value);
   if (!d) { return ""; }
   const diff = d.getTime() - now;
-  if (Math.abs(diff) < 60000) { return "just now"; }
-  return diff < 0 ? `${duration(-diff)} ago` : `in ${duration(diff)}`;
+  if (Math.abs(diff) < 60000) { return gettext("just now"); }
+  return interpolate(diff < 0 ? gettext("%(duration)s ago") : gettext("in %(duration)s"), { duration: duration(Math.abs(diff)) });
 }
 
-/** A ratio as "92.5 %". */
+/** A ratio as "92.5%" ("92,5 %" in French). */
 export function percent(rate) {
-  return rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(1)} %`;
+  return rate === null || rate === undefined ? "–" : PERCENT.format(rate);
+}
+
+/** A number in the page's language: "1,234.5" / "1 234,5". */
+export function number(value, options = {}) {
+  if (value === null || value === undefined || value === "" || Number.isNaN(Number(value))) { return "–"; }
+  return new Intl.NumberFormat(LANG, options).format(Number(value));
+}
+
+/** An amount of money in its currency (ISO 4217), in the page's language: "$59.00", "59,00 €";
+    without a currency (or an unknown one), the number alone. */
+export function money(amount, currency) {
+  if (amount === null || amount === undefined || amount === "" || Number.isNaN(Number(amount))) { return "–"; }
+  if (currency) {
+    try { return new Intl.NumberFormat(LANG, { style: "currency", currency }).format(Number(amount)); } catch (e) { /* unknown code */ }
+  }
+  return number(amount, { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + (currency ? " " + currency : "");
 }
 
 /** A <time> element: `text` (default: dateTime) in the page, the absolute moment on hover. */

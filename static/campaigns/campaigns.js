@@ -1,5 +1,7 @@
 // Live segment counter and audience size for the campaign form. The server counts (one rule,
 // inbox.sms.segments), this file only asks and shows; no inline script (CSP-friendly).
+import { gettext, ngettext, interpolate } from "../app/i18n.js";
+
 (function () {
   "use strict";
   const form = document.getElementById("campaign-form");
@@ -33,15 +35,22 @@
       });
       const data = await response.json();
       const counter = $("c-counter");
-      if (!response.ok) { counter.textContent = data.detail || "Cannot preview."; return; }
+      if (!response.ok) { counter.textContent = data.detail || gettext("Cannot preview."); return; }
       let line = "";
-      if (data.segments !== undefined) line = `${data.characters} characters, ${data.segments} SMS segment(s), ${data.encoding}. `;
+      if (data.segments !== undefined) {
+        line = interpolate(ngettext("%(characters)s characters, %(n)s SMS segment, %(encoding)s. ",
+          "%(characters)s characters, %(n)s SMS segments, %(encoding)s. ", data.segments),
+        { characters: data.characters, n: data.segments, encoding: data.encoding });
+      }
       line += (data.warnings || []).join(" ");
-      counter.textContent = line || "Preview: " + data.text;
+      counter.textContent = line || interpolate(gettext("Preview: %(text)s"), { text: data.text });
       counter.className = (data.warnings || []).length ? "warn" : "";
-      if (data.audience) $("c-audience").textContent = `Audience size: ${data.audience.size} (${data.audience.eligible} with consent)`;
+      if (data.audience) {
+        $("c-audience").textContent = interpolate(gettext("Audience size: %(size)s (%(eligible)s with consent)"),
+          { size: data.audience.size, eligible: data.audience.eligible });
+      }
     } catch (e) {
-      $("c-counter").textContent = "Preview unavailable.";
+      $("c-counter").textContent = gettext("Preview unavailable.");
     }
   }
 

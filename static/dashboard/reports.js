@@ -6,6 +6,7 @@ import { get, request } from "../app/api.js";
 import { el, $ } from "../app/dom.js";
 import { day } from "../app/format.js";
 import { renderChart, formatValue } from "../app/charts.js";
+import { gettext, ngettext, interpolate } from "../app/i18n.js";
 
 /** "+3 (+25 %)", "+2.1 points", "−4 min" against the previous period; "" when not comparable. */
 export function changeText(f) {
@@ -14,9 +15,9 @@ export function changeText(f) {
   const now = Number(value), before = Number(previous);
   if (Number.isNaN(now) || Number.isNaN(before)) { return ""; }
   const delta = now - before;
-  if (delta === 0) { return "no change"; }
+  if (delta === 0) { return gettext("no change"); }
   const sign = delta > 0 ? "+" : "−";
-  if (unit === "rate") { return `${sign}${Math.abs(delta * 100).toFixed(1)} points`; }
+  if (unit === "rate") { return interpolate(gettext("%(sign)s%(points)s points"), { sign, points: Math.abs(delta * 100).toFixed(1) }); }
   if (unit === "seconds") { return `${sign}${formatValue(Math.abs(delta), "seconds")}`; }
   const relative = before ? ` (${sign}${Math.abs((delta / before) * 100).toFixed(0)} %)` : "";
   return `${sign}${formatValue(Math.abs(delta), unit === "money" ? "money" : "number")}${relative}`;
@@ -26,7 +27,8 @@ export function changeText(f) {
 export function changeLine(f, previousLabel) {
   const change = changeText(f);
   const previous = f.unit === "text" ? (f.previous || "–") : formatValue(f.previous, f.unit);
-  return change ? `${change} vs ${previousLabel} (${previous})` : `${previousLabel}: ${previous}`;
+  return change ? interpolate(gettext("%(change)s vs %(period)s (%(previous)s)"), { change, period: previousLabel, previous })
+    : interpolate(gettext("%(period)s: %(previous)s"), { period: previousLabel, previous });
 }
 
 /** One figure: label, value, its change; the sentence saying what it is shows on hover and focus. */
@@ -57,8 +59,9 @@ if (root) {
   function periodText(scope) { return `${day(scope.first_day + "T12:00:00Z")} – ${day(scope.last_day + "T12:00:00Z")}`; }
 
   function renderFigures(body) {
-    const previousLabel = `previous ${body.scope.days} days`;
-    $("period").textContent = `${periodText(body.scope)} (UTC days), compared with ${periodText(body.previous)}`;
+    const previousLabel = interpolate(gettext("previous %(days)s days"), { days: body.scope.days });
+    $("period").textContent = interpolate(gettext("%(period)s (UTC days), compared with %(previous)s"),
+      { period: periodText(body.scope), previous: periodText(body.previous) });
     $("figures").replaceChildren(...body.figures.map((f) => figureNode(f, previousLabel)));
   }
 
@@ -85,14 +88,14 @@ if (root) {
 
   function cellText(row, column) {
     const v = row[column.key];
-    if (column.unit === "channel") { return { messenger: "Messenger", instagram: "Instagram", sms: "SMS", email: "Email" }[v] || v; }
+    if (column.unit === "channel") { return { messenger: "Messenger", instagram: "Instagram", sms: "SMS", email: gettext("Email") }[v] || v; }
     return formatValue(v, column.unit === "text" ? "text" : column.unit);
   }
 
   function renderTable(body) {
     const table = $("report-table");
     const columns = body.columns;
-    table.tHead.replaceChildren(el("tr", {}, [...columns.map(sortButton), el("th", { scope: "col", text: "Conversations" })]));
+    table.tHead.replaceChildren(el("tr", {}, [...columns.map(sortButton), el("th", { scope: "col", text: gettext("Conversations") })]));
     const rows = body.rows.map((row) => el("tr", {}, [
       ...columns.map((c, i) => (i === 0 ? el("th", { scope: "row", text: cellText(row, c) }) : el("td", { text: cellText(row, c) }))),
       el("td", {}, [row.drill ? drillButton(row, columns) : ""]),
@@ -100,34 +103,36 @@ if (root) {
     if (!rows.length) { rows.push(el("tr", {}, [el("td", { colspan: String(columns.length + 1), class: "muted", text: "Nothing in this period." })])); }
     table.tBodies[0].replaceChildren(...rows);
     const t = body.table;
-    $("page-state").textContent = `Page ${t.page} of ${t.pages} · ${t.count} row${t.count === 1 ? "" : "s"}`;
+    $("page-state").textContent = interpolate(ngettext("Page %(page)s of %(pages)s · %(n)s row", "Page %(page)s of %(pages)s · %(n)s rows", t.count),
+      { page: t.page, pages: t.pages, n: t.count });
     $("page-prev").disabled = t.page <= 1;
     $("page-next").disabled = t.page >= t.pages;
   }
 
   function drillButton(row, columns) {
     const button = el("button", { type: "button", class: "link-button", text: "Show" ,
-      "aria-label": `Conversations behind ${cellText(row, columns[0])}` });
+      "aria-label": interpolate(gettext("Conversations behind %(row)s"), { row: cellText(row, columns[0]) }) });
     button.addEventListener("click", () => drill(row, columns));
     return button;
   }
 
   async function drill(row, columns) {
     const dialog = $("drill");
-    $("drill-title").textContent = `Conversations: ${columns.map((c) => cellText(row, c)).slice(0, 2).join(", ")}`;
-    $("drill-count").textContent = "Loading…";
+    $("drill-title").textContent = interpolate(gettext("Conversations: %(row)s"), { row: columns.map((c) => cellText(row, c)).slice(0, 2).join(", ") });
+    $("drill-count").textContent = gettext("Loading…");
     $("drill-list").replaceChildren();
     dialog.showModal();
     try {
       const data = await get(`${api}conversations/?${params(row.drill)}`);
       $("drill-count").textContent = data.count > data.results.length
-        ? `The newest ${data.results.length} of ${data.count} conversations.` : `${data.count} conversation${data.count === 1 ? "" : "s"}.`;
+        ? interpolate(gettext("The newest %(shown)s of %(n)s conversations."), { shown: data.results.length, n: data.count })
+        : interpolate(ngettext("%(n)s conversation.", "%(n)s conversations.", data.count), { n: data.count });
       $("drill-list").replaceChildren(...data.results.map((c) => el("li", {}, [
         el("a", { href: c.url, text: `${c.customer} · ${c.inbox}` }), ` · ${c.status}${c.assignee ? " · " + c.assignee : ""} · `,
         el("time", { datetime: c.created_at, text: day(c.created_at) }),
       ])));
     } catch (err) {
-      $("drill-count").textContent = `Could not load them: ${err.message}`;
+      $("drill-count").textContent = interpolate(gettext("Could not load them: %(reason)s"), { reason: err.message });
     }
   }
 
@@ -136,19 +141,19 @@ if (root) {
     const query = params({ page: state.page, sort: state.sort });
     const csv = params({ sort: state.sort });
     $("export").href = `/api/v1/reports/${name}.csv?${csv}`;
-    status.textContent = "Loading…";
+    status.textContent = gettext("Loading…");
     status.className = "verdict";
     try {
       const body = await get(`${api}?${query}`);
       state.body = body;
-      status.textContent = body.available === false ? (body.notes[0] || "No data yet.") : "";
+      status.textContent = body.available === false ? (body.notes[0] || gettext("No data yet.")) : "";
       renderFigures(body);
       renderCharts(body);
       renderTable(body);
       $("notes").replaceChildren(...body.notes.map((n) => el("li", { text: n })));
     } catch (err) {
       status.className = "verdict no";
-      status.textContent = `Could not load the report: ${err.message}`;
+      status.textContent = interpolate(gettext("Could not load the report: %(reason)s"), { reason: err.message });
     }
   }
 
@@ -162,12 +167,12 @@ if (root) {
   async function digestShow(data) {
     digest.checked = data.enabled;
     $("digest-state").textContent = data.enabled
-      ? `Next: Monday 08:00 (${data.time_zone})` : "Off";
+      ? interpolate(gettext("Next: Monday 08:00 (%(zone)s)"), { zone: data.time_zone }) : gettext("Off");
   }
   get(digest.dataset.url).then(digestShow).catch(() => { $("digest-state").textContent = ""; });
   digest.addEventListener("change", async () => {
     try { digestShow(await request("PUT", digest.dataset.url, { enabled: digest.checked })); }
-    catch (err) { digest.checked = !digest.checked; $("digest-state").textContent = `Not changed: ${err.message}`; }
+    catch (err) { digest.checked = !digest.checked; $("digest-state").textContent = interpolate(gettext("Not changed: %(reason)s"), { reason: err.message }); }
   });
 
   load();

@@ -1,6 +1,8 @@
 // The survey email's rating page: the rating the link names is recorded as soon as the page opens
 // (one click for the customer); the form then sends a comment or another rating. Without script,
 // the Send button records it (a GET alone never does: mail scanners open every link).
+import { gettext, interpolate } from "../app/i18n.js";
+
 const form = document.getElementById("csat-form");
 const status = document.getElementById("csat-status");
 
@@ -18,13 +20,14 @@ if (form) {
   if (form.dataset.autosubmit === "1") {
     record(false).then((data) => {
       form.dataset.autosubmit = "0";
-      status.textContent = `Thank you! Your rating of ${data.rating} out of 5 is saved. You can add a comment below.`;
-    }).catch(() => { status.textContent = "Choose your rating and press Send."; });
+      status.textContent = interpolate(gettext("Thank you! Your rating of %(rating)s out of 5 is saved. You can add a comment below."), { rating: data.rating });
+    }).catch(() => { status.textContent = gettext("Choose your rating and press Send."); });
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     record(true).then((data) => {
-      status.textContent = `Thank you! Your rating of ${data.rating} out of 5${data.comment ? " and your comment are" : " is"} saved.`;
+      status.textContent = interpolate(data.comment ? gettext("Thank you! Your rating of %(rating)s out of 5 and your comment are saved.")
+        : gettext("Thank you! Your rating of %(rating)s out of 5 is saved."), { rating: data.rating });
     }).catch(() => form.submit());
   });
 }

@@ -3,6 +3,7 @@
    reconnects with a growing delay; the channel layer does not replay, so a reload shows what
    arrived while disconnected (the page lists the latest stored live comments). */
 import { timeElement, clock } from "../app/format.js";
+import { gettext } from "../app/i18n.js";
 
 (function () {
   "use strict";
@@ -28,14 +29,14 @@ import { timeElement, clock } from "../app/format.js";
     li.dataset.commentId = String(comment.id);
     var author = document.createElement("span");
     author.className = "live-author";
-    author.textContent = (comment.from && (comment.from.name || comment.from.id)) || "Someone";
+    author.textContent = (comment.from && (comment.from.name || comment.from.id)) || gettext("Someone");
     var text = document.createElement("span");
     text.className = "live-text";
     text.textContent = comment.text || "";
     var link = document.createElement("a");
     link.className = "live-thread";
     link.href = "/conversations/" + encodeURIComponent(frame.conversation) + "/";
-    link.textContent = "Open thread";
+    link.textContent = gettext("Open thread");
     var at = comment.created_at ? new Date(comment.created_at) : new Date();
     var time = timeElement(at, clock(at));
     li.append(author, text, link, time);
@@ -48,15 +49,15 @@ import { timeElement, clock } from "../app/format.js";
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + root.dataset.wsPath);
-    socket.addEventListener("open", function () { status.textContent = "Live"; delay = 1000; });
+    socket.addEventListener("open", function () { status.textContent = gettext("Live"); delay = 1000; });
     socket.addEventListener("message", function (event) {
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       if (frame && frame.type === "comment.live" && frame.inbox === inboxId) { append(frame); }
     });
     socket.addEventListener("close", function (event) {
-      if (event.code === 4401) { status.textContent = "Signed out: reload to log in again."; return; }
-      status.textContent = "Reconnecting…";
+      if (event.code === 4401) { status.textContent = gettext("Signed out: reload to log in again."); return; }
+      status.textContent = gettext("Reconnecting…");
       window.setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     });

@@ -60,7 +60,8 @@ def test_every_signed_in_page_has_the_shell_with_a_logout_form_and_the_favicon(c
         assert 'id="availability"' in html and 'id="bell-button"' in html, path
         assert "Back to the inbox" in html or path == "/", path
         for tag in re.findall(r"<script[^>]*>", html):
-            assert 'src="/static/' in tag or 'type="application/json"' in tag, (path, tag)
+            # Code from files only: static ones and the translations' catalog (/jsi18n/).
+            assert 'src="/static/' in tag or 'src="/jsi18n/' in tag or 'type="application/json"' in tag, (path, tag)
     assert 'aria-current="page">Reports' in client.get("/dashboard/").content.decode()
 
 

@@ -3,19 +3,22 @@
 // and answers per row; what it refused stays ticked, with its reason in words.
 import { post } from "../../app/api.js";
 import { el, $ } from "../../app/dom.js";
+import { gettext, ngettext, interpolate } from "../../app/i18n.js";
 import { state, DATA, ME, MAY_ASSIGN_OTHERS, customerName } from "./state.js";
 import { removeConversation, renderList } from "./list.js";
 import { conversationChanged } from "./thread.js";
 import { snoozePresets } from "./snooze.js";
 
+// "Assigned 3 of 4.": each action's sentence, the counts in words of the language.
 const ACTION_DONE = {
-  assign: "Assigned", move_team: "Moved", label: "Labelled", snooze: "Snoozed", resolve: "Resolved",
-  macro: "Ran the macro on",
+  assign: gettext("Assigned %(done)s of %(n)s."), move_team: gettext("Moved %(done)s of %(n)s."),
+  label: gettext("Labelled %(done)s of %(n)s."), snooze: gettext("Snoozed %(done)s of %(n)s."),
+  resolve: gettext("Resolved %(done)s of %(n)s."), macro: gettext("Ran the macro on %(done)s of %(n)s."),
 };
 
 /** The checkbox in front of a row of the list. */
 export function rowCheckbox(c) {
-  const box = el("input", { type: "checkbox", class: "row-select", "data-id": c.id, "aria-label": "Select " + customerName(c) });
+  const box = el("input", { type: "checkbox", class: "row-select", "data-id": c.id, "aria-label": interpolate(gettext("Select %(customer)s"), { customer: customerName(c) }) });
   box.checked = state.selected.has(c.id);
   return el("label", { class: "row-check" }, [box]);
 }
@@ -27,7 +30,7 @@ export function selectionChanged() {
   for (const id of Array.from(state.selected)) { if (!state.conversations.has(id)) { state.selected.delete(id); } }
   const n = state.selected.size;
   bar.hidden = n === 0 && !$("bulk-result").textContent;
-  $("bulk-count").textContent = n === 1 ? "1 selected" : n + " selected";
+  $("bulk-count").textContent = interpolate(ngettext("%(n)s selected", "%(n)s selected", n), { n });
   const all = $("bulk-select-all");
   all.checked = n > 0 && n === state.order.length;
   all.indeterminate = n > 0 && n < state.order.length;
@@ -55,13 +58,13 @@ export function runBulk(action, extra) {
         if (row.conversation) { conversationChanged(row.conversation); } else { removeConversation(row.id); }
       } else {
         const c = state.conversations.get(row.id);
-        failures.push((c ? customerName(c) : "Conversation #" + row.id) + ": " + row.error.detail);
+        failures.push((c ? customerName(c) : interpolate(gettext("Conversation #%(id)s"), { id: row.id })) + ": " + row.error.detail);
       }
     }
-    const done = `${ACTION_DONE[action]} ${answer.succeeded} of ${ids.length}.`;
-    result(failures.length ? done + " Not changed:" : done, failures);
+    const done = interpolate(ACTION_DONE[action], { done: answer.succeeded, n: ids.length });
+    result(failures.length ? done + " " + gettext("Not changed:") : done, failures);
   }).catch((err) => {
-    result("Nothing changed: " + err.message, []);
+    result(interpolate(gettext("Nothing changed: %(reason)s"), { reason: err.message }), []);
   }).finally(() => {
     bar.removeAttribute("aria-busy");
     renderList();
@@ -72,15 +75,15 @@ function fillMenus() {
   const assignee = $("bulk-assignee");
   const wanted = MAY_ASSIGN_OTHERS ? DATA.agents : DATA.agents.filter((a) => a.id === ME.id);
   assignee.replaceChildren(
-    el("option", { value: "", text: "Assign to…" }),
-    ...wanted.map((a) => el("option", { value: String(a.id), text: a.id === ME.id ? a.name + " (me)" : a.name })),
-    el("option", { value: "none", text: "Nobody (unassign)" }),
+    el("option", { value: "", text: gettext("Assign to…") }),
+    ...wanted.map((a) => el("option", { value: String(a.id), text: a.id === ME.id ? interpolate(gettext("%(name)s (me)"), { name: a.name }) : a.name })),
+    el("option", { value: "none", text: gettext("Nobody (unassign)") }),
   );
   // Agents route only among their own teams (the server says the same).
   const teams = MAY_ASSIGN_OTHERS ? DATA.teams : DATA.teams.filter((t) => ME.teams.indexOf(t.id) >= 0);
-  $("bulk-team").replaceChildren(el("option", { value: "", text: "Move to team…" }),
+  $("bulk-team").replaceChildren(el("option", { value: "", text: gettext("Move to team…") }),
     ...teams.map((t) => el("option", { value: String(t.id), text: t.name })));
-  $("bulk-snooze").replaceChildren(el("option", { value: "", text: "Snooze until…" }),
+  $("bulk-snooze").replaceChildren(el("option", { value: "", text: gettext("Snooze until…") }),
     ...snoozePresets().map((p) => el("option", { value: p.until.toISOString(), text: p.label })));
 }
 

@@ -4,6 +4,7 @@
 import { post } from "../../app/api.js";
 import { el, $ } from "../../app/dom.js";
 import { dateTime, duration } from "../../app/format.js";
+import { gettext, ngettext, interpolate } from "../../app/i18n.js";
 import { state, DATA, customerName } from "./state.js";
 import { upsertMessage, markRead } from "./thread.js";
 import { send } from "./socket.js";
@@ -28,7 +29,7 @@ function composerError(text, retry) {
   if (!text) { return; }
   box.append(el("span", { text }));
   if (retry) {
-    const button = el("button", { type: "button", class: "retry", text: "Retry" });
+    const button = el("button", { type: "button", class: "retry", text: gettext("Retry") });
     button.addEventListener("click", retry);
     box.append(" ", button);
   }
@@ -41,7 +42,7 @@ export function renderComposerRules() {
   if (!c) { return; }
   const note = currentMode() === "note";
   composer.classList.toggle("note-mode", note);
-  reply.placeholder = note ? "Private note: only agents see it; @name to mention" : "Type a reply; / for canned responses, # for macros";
+  reply.placeholder = note ? gettext("Private note: only agents see it; @name to mention") : gettext("Type a reply; / for canned responses, # for macros");
   const info = $("window-info"), human = $("human-agent-wrap");
   const meta = c.window && c.window.state;
   info.hidden = note || !meta;
@@ -49,15 +50,15 @@ export function renderComposerRules() {
   info.className = "window-info " + (meta || "");
   let blocked = false;
   if (!note && meta === "open") {
-    info.textContent = "Messaging window closes in " + duration(Date.parse(c.window.expires_at) - Date.now());
+    info.textContent = interpolate(gettext("Messaging window closes in %(time)s"), { time: duration(Date.parse(c.window.expires_at) - Date.now()) });
   } else if (!note && meta === "human_agent") {
     human.hidden = false;
-    $("human-agent-text").textContent = "Reply as a human agent (HUMAN_AGENT tag, possible until " + dateTime(c.window.expires_at) + ")";
-    info.textContent = "The 24-hour window has closed. Only a person may answer, with the HUMAN_AGENT tag, or not at all; closes in " +
-      duration(Date.parse(c.window.expires_at) - Date.now()) + ".";
+    $("human-agent-text").textContent = interpolate(gettext("Reply as a human agent (HUMAN_AGENT tag, possible until %(until)s)"), { until: dateTime(c.window.expires_at) });
+    info.textContent = interpolate(gettext("The 24-hour window has closed. Only a person may answer, with the HUMAN_AGENT tag, or not at all; closes in %(time)s."),
+      { time: duration(Date.parse(c.window.expires_at) - Date.now()) });
     blocked = !$("human-agent").checked;
   } else if (!note && meta === "closed") {
-    info.textContent = "The messaging window is closed: the customer must write first. You can still add a private note.";
+    info.textContent = gettext("The messaging window is closed: the customer must write first. You can still add a private note.");
     blocked = true;
   }
   $("email-fields").hidden = note || c.channel !== "email";
@@ -69,7 +70,7 @@ export function renderComposerRules() {
   // Notes carry no files: they never reach the customer.
   $("attach-wrap").hidden = note;
   $("attachment-chips").hidden = note || !uploads.items.length;
-  $("send").textContent = note ? "Add note" : "Send";
+  $("send").textContent = note ? gettext("Add note") : gettext("Send");
   $("send").disabled = blocked;
   updateCounter();
 }
@@ -80,11 +81,13 @@ function updateCounter() {
   if (!c || c.channel !== "sms" || currentMode() === "note" || !window.SmsSegments) { counter.hidden = true; return; }
   const info = window.SmsSegments.count(reply.value);
   counter.hidden = false;
-  const encoding = info.encoding === "gsm7" ? "GSM-7" : "UCS-2 (Unicode)";
-  const unit = info.encoding === "gsm7" ? "" : " units";
-  counter.textContent = info.units + "/" + (info.segments * info.perSegment || info.perSegment) + unit + " · " +
-    info.segments + (info.segments === 1 ? " segment" : " segments") + " · " + encoding +
-    (info.tooLong ? " · over " + window.SmsSegments.MAX_CHARACTERS + " characters" : "");
+  // Accented and Greek letters outside the GSM-7 alphabet make the whole text UCS-2: 70 (67) a part.
+  const encoding = info.encoding === "gsm7" ? "GSM-7" : gettext("UCS-2 (Unicode)");
+  const capacity = info.segments * info.perSegment || info.perSegment;
+  const used = info.encoding === "gsm7" ? `${info.units}/${capacity}`
+    : interpolate(gettext("%(used)s/%(capacity)s units"), { used: info.units, capacity });
+  counter.textContent = used + " · " + interpolate(ngettext("%(n)s segment", "%(n)s segments", info.segments), { n: info.segments }) +
+    " · " + encoding + (info.tooLong ? " · " + interpolate(gettext("over %(max)s characters"), { max: window.SmsSegments.MAX_CHARACTERS }) : "");
   counter.classList.toggle("over", info.tooLong);
 }
 
@@ -153,14 +156,14 @@ function quotedText(text) {
   const lastIn = Array.from(state.timeline.values()).filter((i) => i.kind === "message" && i.direction === "in" && i.conversation === state.current.id).pop();
   if (!lastIn || !$("email-quote").checked) { return text; }
   const quoted = (lastIn.text || "").split("\n").map((l) => "> " + l).join("\n");
-  return text + "\n\nOn " + dateTime(lastIn.created_at) + ", " + customerName(state.current) + " wrote:\n" + quoted;
+  return text + "\n\n" + interpolate(gettext("On %(when)s, %(who)s wrote:"), { when: dateTime(lastIn.created_at), who: customerName(state.current) }) + "\n" + quoted;
 }
 
 // --- Attachments ---------------------------------------------------------------------------------
 function renderUploads() {
   const chips = $("attachment-chips");
   chips.replaceChildren(...uploads.items.map((u, i) => {
-    const remove = el("button", { type: "button", class: "chip-remove", "aria-label": "Remove " + u.name, text: "×" });
+    const remove = el("button", { type: "button", class: "chip-remove", "aria-label": interpolate(gettext("Remove %(name)s"), { name: u.name }), text: "×" });
     remove.addEventListener("click", () => { uploads.items.splice(i, 1); renderUploads(); fileInput.focus(); });
     return el("li", { class: "chip" }, [el("span", { text: u.name }), remove]);
   }));
@@ -196,7 +199,7 @@ function submit() {
     }
     if (uploads.items.length) { body.attachments = uploads.items.map((u) => u.token); }
   }
-  if (uploads.pending) { composerError("Wait until the file has uploaded."); return; }
+  if (uploads.pending) { composerError(gettext("Wait until the file has uploaded.")); return; }
   $("send").disabled = true;
   composerError("");
   stopTyping();
@@ -212,7 +215,7 @@ function submit() {
     // The server's sentence (window closed, opted out, too long…), a Retry when trying again can help.
     lastFailed = { conversation: c.id };
     const retryable = err.status === 0 || err.status === 429 || err.status >= 500;
-    composerError((note ? "Note not added: " : "Not sent: ") + err.message, retryable ? () => {
+    composerError(interpolate(note ? gettext("Note not added: %(reason)s") : gettext("Not sent: %(reason)s"), { reason: err.message }), retryable ? () => {
       if (state.current && lastFailed && state.current.id === lastFailed.conversation) { composer.requestSubmit(); }
     } : null);
   }).finally(() => { renderComposerRules(); });
@@ -251,7 +254,7 @@ export function init() {
         if (!state.current || state.current.id !== c.id) { return; }
         uploads.items.push({ token: stored.token, name: stored.name || file.name });
       }).catch((err) => {
-        composerError("Could not attach " + file.name + ": " + err.message);
+        composerError(interpolate(gettext("Could not attach %(name)s: %(reason)s"), { name: file.name, reason: err.message }));
       }).finally(() => { uploads.pending -= 1; renderUploads(); });
     });
     fileInput.value = "";

@@ -5,6 +5,7 @@
 // The bulk bar gets a "Run a macro" menu too: each ticked conversation all or nothing.
 import { get, post } from "../../app/api.js";
 import { el, $ } from "../../app/dom.js";
+import { gettext, ngettext, pgettext, interpolate } from "../../app/i18n.js";
 import { state } from "./state.js";
 import { conversationChanged, refreshTimeline } from "./thread.js";
 import { runBulk } from "./bulk.js";
@@ -56,7 +57,8 @@ function render() {
   picker.replaceChildren(...found.map((m, i) => {
     const li = el("li", { role: "option", id: "macro-option-" + i, "aria-selected": String(i === index) }, [
       el("span", { text: "#" + m.name }),
-      el("span", { class: "muted", text: " · " + (m.scope === "team" ? "team" : "personal") + " · used " + m.usage_count + "×" }),
+      el("span", { class: "muted", text: " · " + (m.scope === "team" ? gettext("team") : gettext("personal")) + " · " +
+        interpolate(gettext("used %(n)s×"), { n: m.usage_count }) }),
     ]);
     li.addEventListener("mousedown", (e) => { e.preventDefault(); choose(m, q); });
     return li;
@@ -101,25 +103,26 @@ function preview(macro) {
   const c = state.current;
   if (!c) { return; }
   pending = { macro, conversation: c.id, body: applyBody(c) };
-  showDialog("Macro: " + macro.name, [el("p", { class: "muted", role: "status", text: "Loading the preview…" })],
-    [button("Cancel", closeDialog)]);
+  const title = interpolate(gettext("Macro: %(name)s"), { name: macro.name });
+  showDialog(title, [el("p", { class: "muted", role: "status", text: gettext("Loading the preview…") })],
+    [button(gettext("Cancel"), closeDialog)]);
   post("macros/" + macro.id + "/apply/", { ...pending.body, preview: true }).then((data) => {
     if (!pending || pending.macro !== macro) { return; }
     const parts = [];
     if (data.reply) {
-      parts.push(el("h3", { text: "Reply" }), el("blockquote", { class: "macro-reply", text: data.reply.text || "(files only)" }));
+      parts.push(el("h3", { text: pgettext("the message a macro sends", "Reply") }), el("blockquote", { class: "macro-reply", text: data.reply.text || gettext("(files only)") }));
       for (const a of data.reply.attachments || []) { parts.push(el("p", { class: "muted", text: "📎 " + a.name })); }
     }
-    if (data.note) { parts.push(el("h3", { text: "Private note" }), el("blockquote", { class: "macro-note", text: data.note })); }
-    parts.push(el("h3", { text: "What it will do" }), el("ol", { class: "macro-steps" }, data.actions.map((a) =>
-      el("li", { class: a.allowed ? "" : "refused" }, [a.description, a.allowed ? "" : el("strong", { text: " — not possible: " + a.detail })]))));
-    if (!data.allowed) { parts.push(el("p", { class: "inline-error", role: "alert", text: "This macro can't run on this conversation; nothing will change." })); }
-    const run = button("Run macro", () => runMacro(run), { class: "primary", disabled: !data.allowed });
-    showDialog("Macro: " + macro.name, parts, [button("Cancel", closeDialog), run]);
+    if (data.note) { parts.push(el("h3", { text: gettext("Private note") }), el("blockquote", { class: "macro-note", text: data.note })); }
+    parts.push(el("h3", { text: gettext("What it will do") }), el("ol", { class: "macro-steps" }, data.actions.map((a) =>
+      el("li", { class: a.allowed ? "" : "refused" }, [a.description, a.allowed ? "" : el("strong", { text: " — " + interpolate(gettext("not possible: %(reason)s"), { reason: a.detail }) })]))));
+    if (!data.allowed) { parts.push(el("p", { class: "inline-error", role: "alert", text: gettext("This macro can't run on this conversation; nothing will change.") })); }
+    const run = button(gettext("Run macro"), () => runMacro(run), { class: "primary", disabled: !data.allowed });
+    showDialog(title, parts, [button(gettext("Cancel"), closeDialog), run]);
     if (data.allowed) { run.focus(); }
   }).catch((err) => {
-    showDialog("Macro: " + macro.name, [el("p", { class: "inline-error", role: "alert", text: "No preview: " + err.message })],
-      [button("Close", closeDialog)]);
+    showDialog(title, [el("p", { class: "inline-error", role: "alert", text: interpolate(gettext("No preview: %(reason)s"), { reason: err.message }) })],
+      [button(gettext("Close"), closeDialog)]);
   });
 }
 
@@ -137,25 +140,27 @@ function runMacro(runButton) {
   }).catch((err) => {
     runButton.disabled = false;
     dialog.querySelector(".macro-dialog-actions").before(
-      el("p", { class: "inline-error", role: "alert", text: "Not run, nothing changed: " + err.message }));
+      el("p", { class: "inline-error", role: "alert", text: interpolate(gettext("Not run, nothing changed: %(reason)s"), { reason: err.message }) }));
   });
 }
 
 function bulkMenu() {
   const snooze = $("bulk-snooze");
   if (!snooze) { return; }
-  const select = el("select", { id: "bulk-macro", "aria-label": "Run a macro on the selected", "data-needs-selection": "" });
-  const fill = () => load().then((list) => select.replaceChildren(el("option", { value: "", text: "Run a macro…" }),
+  const select = el("select", { id: "bulk-macro", "aria-label": gettext("Run a macro on the selected"), "data-needs-selection": "" });
+  const fill = () => load().then((list) => select.replaceChildren(el("option", { value: "", text: gettext("Run a macro…") }),
     ...list.map((m) => el("option", { value: String(m.id), text: m.name })))).catch(() => {});
-  select.append(el("option", { value: "", text: "Run a macro…" }));
+  select.append(el("option", { value: "", text: gettext("Run a macro…") }));
   select.disabled = true;
   select.addEventListener("focus", fill);
   select.addEventListener("change", () => {
     const macro = (macros || []).find((m) => String(m.id) === select.value);
     select.value = "";
     const n = state.selected ? state.selected.size : 0;
-    if (macro && n && window.confirm(`Run “${macro.name}” on ${n} conversation${n === 1 ? "" : "s"}? Each one changes ` +
-      "completely or not at all; replies go out under each channel's rules.")) {
+    if (macro && n && window.confirm(interpolate(ngettext(
+      "Run “%(name)s” on %(n)s conversation? It changes completely or not at all; a reply goes out under its channel's rules.",
+      "Run “%(name)s” on %(n)s conversations? Each one changes completely or not at all; replies go out under each channel's rules.", n),
+    { name: macro.name, n }))) {
       runBulk("macro", { macro: macro.id }).then(() => { loadedAt = 0; });
     }
   });
@@ -166,7 +171,7 @@ function bulkMenu() {
 export function init() {
   bulkMenu();
   if (!reply || !composer) { return; }
-  picker = el("ul", { id: "macro-suggestions", class: "canned", role: "listbox", "aria-label": "Macros", hidden: true });
+  picker = el("ul", { id: "macro-suggestions", class: "canned", role: "listbox", "aria-label": gettext("Macros"), hidden: true });
   $("canned-suggestions").after(picker);
   dialog = el("dialog", { id: "macro-dialog", class: "macro-dialog", "aria-labelledby": "macro-dialog-title" });
   dialog.addEventListener("close", () => { pending = null; });

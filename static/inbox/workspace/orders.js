@@ -6,21 +6,28 @@
 import { get, post, patch } from "../../app/api.js";
 import { el } from "../../app/dom.js";
 import { dateTime } from "../../app/format.js";
+import { gettext, interpolate } from "../../app/i18n.js";
 import { refreshTimeline } from "./thread.js";
 
 const LABELS = {
-  refund: "Refund…", cancel: "Cancel order…", shipping_address: "Change address…", notification: "Resend email…",
+  refund: gettext("Refund…"), cancel: gettext("Cancel order…"), shipping_address: gettext("Change address…"),
+  notification: gettext("Resend email…"),
 };
 const TITLES = {
-  refund: "Refund", cancel: "Cancel the order", shipping_address: "Change the shipping address",
-  notification: "Resend a notification", discount_code: "Create a discount code",
+  refund: gettext("Refund"), cancel: gettext("Cancel the order"), shipping_address: gettext("Change the shipping address"),
+  notification: gettext("Resend a notification"), discount_code: gettext("Create a discount code"),
 };
-const STATUS_WORDS = { queued: "waiting for Shopify", sent: "done by Shopify", failed: "refused", reconciled: "confirmed by Shopify" };
-const CANCEL_REASONS = [["customer", "The customer asked"], ["inventory", "Items out of stock"], ["declined", "Payment declined"],
-  ["fraud", "Suspected fraud"], ["staff", "Staff error"], ["other", "Another reason"]];
-const ADDRESS = [["first_name", "First name"], ["last_name", "Last name"], ["company", "Company"], ["address1", "Address"],
-  ["address2", "Address line 2"], ["city", "City"], ["province_code", "State or province code"], ["zip", "ZIP or postal code"],
-  ["country_code", "Country code (2 letters)"], ["phone", "Phone"]];
+const STATUS_WORDS = {
+  queued: gettext("waiting for Shopify"), sent: gettext("done by Shopify"), failed: gettext("refused"),
+  reconciled: gettext("confirmed by Shopify"),
+};
+const CANCEL_REASONS = [["customer", gettext("The customer asked")], ["inventory", gettext("Items out of stock")],
+  ["declined", gettext("Payment declined")], ["fraud", gettext("Suspected fraud")], ["staff", gettext("Staff error")],
+  ["other", gettext("Another reason")]];
+const ADDRESS = [["first_name", gettext("First name")], ["last_name", gettext("Last name")], ["company", gettext("Company")],
+  ["address1", gettext("Address")], ["address2", gettext("Address line 2")], ["city", gettext("City")],
+  ["province_code", gettext("State or province code")], ["zip", gettext("ZIP or postal code")],
+  ["country_code", gettext("Country code (2 letters)")], ["phone", gettext("Phone")]];
 
 let seq = 0;
 const uid = (name) => "oa-" + name + "-" + (++seq);
@@ -42,30 +49,30 @@ function check(label, checked) {
 
 function limitLine(info) {
   const l = info.limits || {};
-  return l.refund ? "Your role may refund up to " + l.refund + " " + (l.currency || "") + " per action." : "";
+  return l.refund ? interpolate(gettext("Your role may refund up to %(amount)s %(currency)s per action."), { amount: l.refund, currency: l.currency || "" }) : "";
 }
 
 // --- The forms: each returns {nodes, body()} where body() is what goes to the API ---------------
 
 function refundForm(order, option, info) {
   const scope = el("select", { id: uid("scope") }, [
-    el("option", { value: "order", text: "The whole order (" + option.refundable + " " + order.currency + ", with shipping)" }),
-    el("option", { value: "line_items", text: "Chosen items" }),
-    el("option", { value: "amount", text: "An amount only (no items)" }),
+    el("option", { value: "order", text: interpolate(gettext("The whole order (%(amount)s %(currency)s, with shipping)"), { amount: option.refundable, currency: order.currency }) }),
+    el("option", { value: "line_items", text: gettext("Chosen items") }),
+    el("option", { value: "amount", text: gettext("An amount only (no items)") }),
   ]);
   const lines = (option.line_items || []).filter((l) => l.refundable_quantity > 0).map((l) => {
     const qty = el("input", { type: "number", min: 0, max: l.refundable_quantity, step: 1, value: 0, id: uid("q") });
-    return { l, qty, node: field(l.title + " (" + l.unit_amount + " each, " + l.refundable_quantity + " refundable)", qty) };
+    return { l, qty, node: field(interpolate(gettext("%(title)s (%(price)s each, %(n)s refundable)"), { title: l.title, price: l.unit_amount, n: l.refundable_quantity }), qty) };
   });
-  const items = el("fieldset", { class: "oa-items", hidden: true }, [el("legend", { text: "Items to refund" }), ...lines.map((x) => x.node)]);
-  const amount = el("input", { type: "text", inputmode: "decimal", placeholder: "what the items cost", id: uid("amount") });
-  const restock = check("Put the items back in stock", false);
-  const notify = check("Shopify emails the customer", true);
+  const items = el("fieldset", { class: "oa-items", hidden: true }, [el("legend", { text: gettext("Items to refund") }), ...lines.map((x) => x.node)]);
+  const amount = el("input", { type: "text", inputmode: "decimal", placeholder: gettext("what the items cost"), id: uid("amount") });
+  const restock = check(gettext("Put the items back in stock"), false);
+  const notify = check(gettext("Shopify emails the customer"), true);
   const reason = el("input", { type: "text", maxlength: 255, id: uid("reason") });
   scope.addEventListener("change", () => { items.hidden = scope.value !== "line_items"; });
   return {
-    nodes: [field("Refund", scope), items, field("Amount (optional)", amount), restock.node, notify.node,
-      field("Reason (kept on the refund in Shopify)", reason), el("p", { class: "muted", text: limitLine(info) })],
+    nodes: [field(gettext("Refund"), scope), items, field(gettext("Amount (optional)"), amount), restock.node, notify.node,
+      field(gettext("Reason (kept on the refund in Shopify)"), reason), el("p", { class: "muted", text: limitLine(info) })],
     body() {
       const body = { restock: restock.input.checked, notify: notify.input.checked, reason: reason.value.trim() };
       if (scope.value === "line_items") {
@@ -81,12 +88,12 @@ function refundForm(order, option, info) {
 
 function cancelForm(order, option, info) {
   const reason = el("select", { id: uid("reason") }, CANCEL_REASONS.map(([v, t]) => el("option", { value: v, text: t })));
-  const refund = check("Refund what was paid (" + option.refundable + " " + order.currency + ")", true);
-  const restock = check("Put the items back in stock", true);
-  const notify = check("Shopify emails the customer", true);
+  const refund = check(interpolate(gettext("Refund what was paid (%(amount)s %(currency)s)"), { amount: option.refundable, currency: order.currency }), true);
+  const restock = check(gettext("Put the items back in stock"), true);
+  const notify = check(gettext("Shopify emails the customer"), true);
   const note = el("input", { type: "text", maxlength: 255, id: uid("note") });
   return {
-    nodes: [field("Reason", reason), refund.node, restock.node, notify.node, field("Staff note (not shown to the customer)", note),
+    nodes: [field(gettext("Reason"), reason), refund.node, restock.node, notify.node, field(gettext("Staff note (not shown to the customer)"), note),
       el("p", { class: "muted", text: limitLine(info) })],
     body: () => ({ reason: reason.value, refund: refund.input.checked, restock: restock.input.checked,
       notify: notify.input.checked, staff_note: note.value.trim() }),
@@ -104,22 +111,26 @@ function addressForm(order, option) {
 }
 
 function notificationForm(order, option) {
-  const names = { order_status: "Order status (the invoice email, with the order status link)", tracking: "Tracking (the shipping update email)" };
+  const names = {
+    order_status: gettext("Order status (the invoice email, with the order status link)"),
+    tracking: gettext("Tracking (the shipping update email)"),
+  };
   const kind = el("select", { id: uid("kind") }, (option.kinds || []).map((k) => el("option", { value: k, text: names[k] || k })));
-  return { nodes: [field("Email", kind)], body: () => ({ kind: kind.value }) };
+  return { nodes: [field(gettext("Email"), kind)], body: () => ({ kind: kind.value }) };
 }
 
 function discountForm(customer, info) {
-  const type = el("select", { id: uid("type") }, [el("option", { value: "percentage", text: "Percent off" }),
-    el("option", { value: "fixed_amount", text: "Amount off" })]);
+  const type = el("select", { id: uid("type") }, [el("option", { value: "percentage", text: gettext("Percent off") }),
+    el("option", { value: "fixed_amount", text: gettext("Amount off") })]);
   const value = el("input", { type: "text", inputmode: "decimal", value: "10", id: uid("value") });
   const days = el("input", { type: "number", min: 1, max: 365, value: 30, id: uid("days") });
   const l = info.limits || {};
-  const hint = [l.discount_percent != null ? "Up to " + l.discount_percent + "% off" : "", l.refund ? "up to " + l.refund + " " + (l.currency || "") + " off" : ""]
+  const hint = [l.discount_percent != null ? interpolate(gettext("Up to %(percent)s off"), { percent: l.discount_percent + "%" }) : "",
+    l.refund ? interpolate(gettext("up to %(amount)s %(currency)s off"), { amount: l.refund, currency: l.currency || "" }) : ""]
     .filter(Boolean).join(", ");
   return {
-    nodes: [field("Discount", type), field("Value", value), field("Valid for (days)", days),
-      hint ? el("p", { class: "muted", text: "Your role: " + hint + "." }) : null],
+    nodes: [field(gettext("Discount"), type), field(gettext("Value"), value), field(gettext("Valid for (days)"), days),
+      hint ? el("p", { class: "muted", text: interpolate(gettext("Your role: %(limits)s."), { limits: hint }) }) : null],
     body: () => ({ value_type: type.value, value: value.value.trim(), ends_in_days: Number(days.value) || 30 }),
   };
 }
@@ -128,8 +139,8 @@ function discountForm(customer, info) {
 
 function openDialog({ title, form, path, method, onDone }) {
   const status = el("p", { class: "oa-status", role: "status" });
-  const review = el("button", { type: "submit", text: "Review" });
-  const cancel = el("button", { type: "button", text: "Close" });
+  const review = el("button", { type: "submit", text: gettext("Review") });
+  const cancel = el("button", { type: "button", text: gettext("Close") });
   const formEl = el("form", { method: "dialog", class: "oa-form" }, [...form.nodes, el("p", { class: "oa-buttons" }, [review, " ", cancel])]);
   const headingId = uid("title");
   const dialog = el("dialog", { class: "order-action-dialog", "aria-labelledby": headingId }, [el("h2", { id: headingId, text: title }), formEl, status]);
@@ -139,26 +150,26 @@ function openDialog({ title, form, path, method, onDone }) {
   dialog.addEventListener("cancel", () => dialog.remove());
 
   function showPlan(plan, body) {
-    const confirm = el("button", { type: "button", class: "oa-confirm", text: "Confirm: " + title.toLowerCase() });
-    const back = el("button", { type: "button", text: "Change" });
+    const confirm = el("button", { type: "button", class: "oa-confirm", text: interpolate(gettext("Confirm: %(action)s"), { action: title.toLowerCase() }) });
+    const back = el("button", { type: "button", text: gettext("Change") });
     formEl.hidden = true;
-    status.replaceChildren(el("strong", { text: "This will happen: " }), plan.summary, el("br"), confirm, " ", back);
+    status.replaceChildren(el("strong", { text: gettext("This will happen: ") }), plan.summary, el("br"), confirm, " ", back);
     confirm.focus();
     back.addEventListener("click", () => { formEl.hidden = false; status.replaceChildren(); review.focus(); });
     confirm.addEventListener("click", () => {
       confirm.disabled = back.disabled = true;
-      status.textContent = "Sending to Shopify…";
+      status.textContent = gettext("Sending to Shopify…");
       send(path, { ...body, confirmation: plan.confirmation }).then((answer) => {
         const a = answer.action;
-        const done = el("button", { type: "button", text: "Close" });
+        const done = el("button", { type: "button", text: gettext("Close") });
         done.addEventListener("click", close);
-        const code = a.code ? " Code: " + a.code + "." : "";
-        status.replaceChildren((a.status === "failed" ? "Shopify refused: " + ((a.error && a.error.detail) || a.shopify)
-          : "Shopify: " + (STATUS_WORDS[a.status] || a.status) + "." + code), " ", done);
+        const code = a.code ? " " + interpolate(gettext("Code: %(code)s."), { code: a.code }) : "";
+        status.replaceChildren((a.status === "failed" ? interpolate(gettext("Shopify refused: %(reason)s"), { reason: (a.error && a.error.detail) || a.shopify })
+          : interpolate(gettext("Shopify: %(status)s."), { status: STATUS_WORDS[a.status] || a.status }) + code), " ", done);
         done.focus();
         onDone();
       }).catch((err) => {
-        status.replaceChildren(el("span", { class: "inline-error", text: "Not done: " + err.message }), " ", back);
+        status.replaceChildren(el("span", { class: "inline-error", text: interpolate(gettext("Not done: %(reason)s"), { reason: err.message }) }), " ", back);
         back.disabled = false;
       });
     });
@@ -168,7 +179,7 @@ function openDialog({ title, form, path, method, onDone }) {
     e.preventDefault();
     const body = form.body();
     review.disabled = true;
-    status.textContent = "Checking…";
+    status.textContent = gettext("Checking…");
     send(path, { ...body, preview: true }).then((plan) => showPlan(plan, body))
       .catch((err) => { status.replaceChildren(el("span", { class: "inline-error", text: err.message })); })
       .finally(() => { review.disabled = false; });
@@ -188,21 +199,21 @@ export function orderActionsFor(order, info, onDone) {
   const buttons = possible.map((kind) => {
     const button = el("button", { type: "button", class: "order-action", text: LABELS[kind], "aria-describedby": "order-" + order.id });
     button.addEventListener("click", () => openDialog({
-      title: TITLES[kind] + " · order #" + order.number, form: forms[kind](order, options[kind], info),
+      title: interpolate(gettext("%(action)s · order #%(number)s"), { action: TITLES[kind], number: order.number }), form: forms[kind](order, options[kind], info),
       path: "orders/" + order.id + "/" + paths[kind], method: kind === "shipping_address" ? "PATCH" : "POST", onDone,
     }));
     return button;
   });
   const notPossible = possible.length < Object.keys(LABELS).length && reasons.length
-    ? el("p", { class: "muted oa-not-possible", text: (possible.length ? "Not possible here: " : "") + reasons.join(" ") }) : null;
-  return el("div", { class: "order-actions", role: "group", "aria-label": "Actions on order #" + order.number }, [...buttons, notPossible]);
+    ? el("p", { class: "muted oa-not-possible", text: (possible.length ? gettext("Not possible here: ") : "") + reasons.join(" ") }) : null;
+  return el("div", { class: "order-actions", role: "group", "aria-label": interpolate(gettext("Actions on order #%(number)s"), { number: order.number }) }, [...buttons, notPossible]);
 }
 
 /** The customer-level part: a discount code button (or why not) and the recent actions. */
 export function customerActions(customer, info, onDone) {
   const parts = [];
   if (info.discount_code && info.discount_code.possible) {
-    const button = el("button", { type: "button", class: "order-action", text: "Create a discount code…" });
+    const button = el("button", { type: "button", class: "order-action", text: gettext("Create a discount code…") });
     button.addEventListener("click", () => openDialog({
       title: TITLES.discount_code, form: discountForm(customer, info), path: "customers/" + customer.id + "/discount-codes/",
       method: "POST", onDone,
@@ -212,13 +223,12 @@ export function customerActions(customer, info, onDone) {
     parts.push(el("p", { class: "muted", text: info.discount_code ? info.discount_code.reason : "" }));
   }
   if (!info.store) {
-    parts.push(el("p", { class: "muted", text: "No Shopify store is connected: refunds, cancellations and discount codes are " +
-      "done in the shop's own tools. You can still insert an order into a reply." }));
+    parts.push(el("p", { class: "muted", text: gettext("No Shopify store is connected: refunds, cancellations and discount codes are done in the shop's own tools. You can still insert an order into a reply.") }));
   }
   if ((info.recent || []).length) {
-    parts.push(el("h4", { text: "Recent order actions" }));
-    parts.push(el("ul", { class: "order-action-history", "aria-label": "Recent order actions" }, info.recent.map((a) => el("li", {}, [
-      a.summary, " — ", a.actor || "system", ", ", dateTime(a.created_at), ". Shopify: ", a.shopify,
+    parts.push(el("h4", { text: gettext("Recent order actions") }));
+    parts.push(el("ul", { class: "order-action-history", "aria-label": gettext("Recent order actions") }, info.recent.map((a) => el("li", {}, [
+      a.summary, " — ", a.actor || gettext("system"), ", ", dateTime(a.created_at), ". " + gettext("Shopify:") + " ", a.shopify,
     ]))));
   }
   return el("div", { class: "customer-order-actions" }, parts);

@@ -2,6 +2,7 @@
 // still before then), tomorrow 9:00, next week (Monday 9:00), or a moment the agent picks.
 import { dateTime, absolute } from "../../app/format.js";
 import { el, $ } from "../../app/dom.js";
+import { gettext } from "../../app/i18n.js";
 
 function at(base, days, hour) {
   const d = new Date(base.getFullYear(), base.getMonth(), base.getDate() + days, hour, 0, 0, 0);
@@ -10,12 +11,12 @@ function at(base, days, hour) {
 
 /** [{id, label, until: Date}] for `now`. */
 export function snoozePresets(now = new Date()) {
-  const presets = [{ id: "1h", label: "1 hour", until: new Date(now.getTime() + 3600 * 1000) }];
+  const presets = [{ id: "1h", label: gettext("1 hour"), until: new Date(now.getTime() + 3600 * 1000) }];
   const tonight = at(now, 0, 18);
-  if (tonight.getTime() - now.getTime() > 3600 * 1000) { presets.push({ id: "tonight", label: "Tonight, 18:00", until: tonight }); }
-  presets.push({ id: "tomorrow", label: "Tomorrow, 9:00", until: at(now, 1, 9) });
+  if (tonight.getTime() - now.getTime() > 3600 * 1000) { presets.push({ id: "tonight", label: gettext("Tonight, 18:00"), until: tonight }); }
+  presets.push({ id: "tomorrow", label: gettext("Tomorrow, 9:00"), until: at(now, 1, 9) });
   const toMonday = ((8 - now.getDay()) % 7) || 7;  // the next Monday, a week away on a Monday
-  presets.push({ id: "next-week", label: "Next week (Monday 9:00)", until: at(now, toMonday, 9) });
+  presets.push({ id: "next-week", label: gettext("Next week (Monday 9:00)"), until: at(now, toMonday, 9) });
   return presets;
 }
 
@@ -60,7 +61,7 @@ export function init() {
     const until = value ? new Date(value) : null;
     const error = $("snooze-error");
     if (!until || Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) {
-      error.textContent = "Pick a moment in the future.";
+      error.textContent = gettext("Pick a moment in the future.");
       error.hidden = false;
       return;
     }

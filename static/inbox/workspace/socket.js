@@ -2,6 +2,7 @@
 // change) the list and the open thread are refetched over REST, because the layer does not replay.
 // Every frame is also dispatched on window as "inbox:frame" (the shell's bell listens).
 import { $ } from "../../app/dom.js";
+import { gettext } from "../../app/i18n.js";
 import { root, state } from "./state.js";
 import { loadList, removeConversation } from "./list.js";
 import { conversationChanged, refreshTimeline, upsertMessage, setViewers } from "./thread.js";
@@ -50,7 +51,7 @@ export function connect() {
   const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
   socket = new WebSocket(scheme + window.location.host + root.dataset.wsPath);
   socket.addEventListener("open", () => {
-    setConnection("Live", "live");
+    setConnection(gettext("Live"), "live");
     const again = everConnected;
     everConnected = true;
     attempts = 0;
@@ -67,7 +68,7 @@ export function connect() {
     // Exponential backoff with jitter, capped, so a restarted server is not stampeded.
     const delay = Math.min(30000, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
     attempts += 1;
-    setConnection("Reconnecting…", "reconnecting");
+    setConnection(gettext("Reconnecting…"), "reconnecting");
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(connect, delay);
   });

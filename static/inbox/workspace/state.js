@@ -1,6 +1,7 @@
 // What every part of the workspace shares: the page's embedded data and the live state.
 // State comes from the REST API (/api/v1/) and the page's timeline endpoint; the socket only
 // says what changed, and after a reconnect everything is refetched (the layer does not replay).
+import { gettext, interpolate } from "../../app/i18n.js";
 
 export const root = document.getElementById("workspace");
 export const DATA = root ? JSON.parse(document.getElementById("workspace-data").textContent) : { me: {}, agents: [], teams: [], inboxes: [], labels: [], canned: [] };
@@ -13,7 +14,7 @@ export const MAY_ASSIGN_OTHERS = ROLE === "lead" || ROLE === "manager" || ROLE =
 export const FEATURES = DATA.features || {};
 export const ICONS = root ? root.dataset.icons : "";
 export const STATUS_RANK = { received: 0, queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
-export const CHANNEL_NAMES = { messenger: "Messenger", instagram: "Instagram", sms: "SMS", email: "Email" };
+export const CHANNEL_NAMES = { messenger: "Messenger", instagram: "Instagram", sms: "SMS", email: gettext("Email") };
 export const INBOXES = new Map(DATA.inboxes.map((i) => [i.id, i]));
 export const AGENTS = new Map(DATA.agents.map((a) => [a.id, a.name]));
 // Usernames (lower case) of the agents the page knows, for @mentions in notes.
@@ -36,5 +37,5 @@ export const state = {
   assignable: null,           // for the open thread: {agents, teams, may_unassign, assign_to_me}
 };
 
-export function customerName(c) { return (c && c.customer && c.customer.name) || "Customer"; }
-export function agentName(id) { return AGENTS.get(id) || `agent #${id}`; }
+export function customerName(c) { return (c && c.customer && c.customer.name) || gettext("Customer"); }
+export function agentName(id) { return AGENTS.get(id) || interpolate(gettext("agent #%(id)s"), { id }); }

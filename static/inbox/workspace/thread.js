@@ -3,6 +3,7 @@
 import { get, post, patch, isAbort } from "../../app/api.js";
 import { el, $, errorWithRetry } from "../../app/dom.js";
 import { dateTime, absolute } from "../../app/format.js";
+import { gettext, interpolate } from "../../app/i18n.js";
 import {
   state, ME, DATA, FEATURES, MAY_ASSIGN_OTHERS, INBOXES, TEAMS, STATUS_RANK, CHANNEL_NAMES, customerName, agentName,
 } from "./state.js";
@@ -20,6 +21,10 @@ let openAbort = null;
 let leadChoices = [];  // [value, name] of the agents the page lists, for leads and up
 const TEAMS_LIST = DATA.teams;  // until the server says where I may route the open thread
 let openedAt = 0;      // when this page last told the server the open thread was read by me
+// A status as the history says it ("alice set status resolved").
+const STATUS_WORDS = { open: gettext("open"), pending: gettext("pending"), snoozed: gettext("snoozed"), resolved: gettext("resolved") };
+// A message's delivery as the thread shows it under an outgoing message.
+const DELIVERY_WORDS = { queued: gettext("queued"), sent: gettext("sent"), delivered: gettext("delivered"), read: gettext("read"), received: gettext("received") };
 
 function emptyState(text, retry) {
   $("thread").hidden = true;
@@ -34,7 +39,7 @@ export function closeThread() {
   if (state.current) { send({ type: "leave", conversation: state.current.id }); }
   state.current = null;
   $("thread").hidden = true;
-  emptyState("Select a conversation.");
+  emptyState(gettext("Select a conversation."));
   clearCustomer();
   renderList();
   showPane("list");
@@ -80,8 +85,8 @@ export function openConversation(id, push) {
   }).catch((err) => {
     if (isAbort(err) || seq !== openSeq) { return; }
     state.current = null;
-    if (err.status === 404) { emptyState("Conversation not found: it was deleted or is out of your reach."); }
-    else { emptyState("Could not open the conversation: " + err.message, () => openConversation(id, false)); }
+    if (err.status === 404) { emptyState(gettext("Conversation not found: it was deleted or is out of your reach.")); }
+    else { emptyState(interpolate(gettext("Could not open the conversation: %(reason)s"), { reason: err.message }), () => openConversation(id, false)); }
   }).finally(() => { if (seq === openSeq) { $("thread-pane").removeAttribute("aria-busy"); openAbort = null; } });
 }
 
@@ -155,25 +160,26 @@ function assigneeOptions(c) {
   const select = $("action-assignee");
   const choices = state.assignable;
   const wanted = [];
-  if (!c.assignee || !choices || choices.may_unassign) { wanted.push(["", "Unassigned"]); }
+  const mine = (name) => interpolate(gettext("%(name)s (me)"), { name });
+  if (!c.assignee || !choices || choices.may_unassign) { wanted.push(["", gettext("Unassigned")]); }
   if (choices) {
-    for (const a of choices.agents) { wanted.push([String(a.id), a.me ? a.name + " (me)" : a.name]); }
+    for (const a of choices.agents) { wanted.push([String(a.id), a.me ? mine(a.name) : a.name]); }
   } else if (MAY_ASSIGN_OTHERS) {
     for (const a of leadChoices) { wanted.push(a); }
   } else {
-    wanted.push([String(ME.id), ME.name + " (me)"]);
+    wanted.push([String(ME.id), mine(ME.name)]);
   }
   // The owner stays shown (not choosable) when I may not pick them.
   if (c.assignee && !wanted.some((w) => w[0] === String(c.assignee))) { wanted.push([String(c.assignee), agentName(c.assignee), true]); }
   setOptions(select, wanted);
   // Nothing else to choose: the menu shows who has it, unchangeable.
   select.disabled = Boolean(choices) && !wanted.some((w) => !w[2] && w[0] !== String(c.assignee || ""));
-  select.title = select.disabled ? "Your role may not reassign this conversation." : "";
+  select.title = select.disabled ? gettext("Your role may not reassign this conversation.") : "";
   // Team: where I may route it, plus where it is now.
-  const teams = [["", "No team"]];
+  const teams = [["", gettext("No team")]];
   const mayRoute = choices ? choices.teams : TEAMS_LIST;
   for (const t of mayRoute) { teams.push([String(t.id), t.name]); }
-  if (c.team && !teams.some((w) => w[0] === String(c.team))) { teams.push([String(c.team), TEAMS.get(c.team) || "Team #" + c.team, true]); }
+  if (c.team && !teams.some((w) => w[0] === String(c.team))) { teams.push([String(c.team), TEAMS.get(c.team) || interpolate(gettext("Team #%(id)s"), { id: c.team }), true]); }
   setOptions($("action-team"), teams);
 }
 
@@ -192,42 +198,49 @@ export function renderThreadHeader() {
   $("action-reopen").hidden = c.status !== "resolved";
   const until = $("snoozed-until");
   until.hidden = c.status !== "snoozed" || !c.snoozed_until;
-  if (!until.hidden) { until.textContent = "Snoozed until " + dateTime(c.snoozed_until); until.title = absolute(c.snoozed_until); }
+  if (!until.hidden) { until.textContent = interpolate(gettext("Snoozed until %(when)s"), { when: dateTime(c.snoozed_until) }); until.title = absolute(c.snoozed_until); }
   if (document.activeElement !== $("action-labels")) { $("action-labels").value = (c.labels || []).join(", "); }
 }
 
 function describeEvent(item) {
-  const actor = item.actor_name || "System";
+  const actor = item.actor_name || gettext("System");
   const d = item.data || {};
+  const say = (format, values) => interpolate(format, { actor, ...values });
   switch (item.event) {
     case "assigned":
       // Who did it, in the words of why: an inbox setting or the round-robin is not a person.
-      if (d.reason === "resolved") { return "Unassigned on resolve (the inbox's setting)"; }
-      if (d.reason === "away") { return "Unassigned: " + (d.from ? agentName(d.from) : "the agent") + " went away"; }
-      if (d.reason === "auto") { return "Assigned automatically to " + agentName(d.to); }
-      return actor + (d.to || d.assignee ? " assigned it to " + (d.to_name || agentName(d.to || d.assignee)) : " unassigned it");
-    case "status": return actor + " set status " + (d.to || d.status || "");
-    case "team": return actor + " moved it to " + (TEAMS.get(d.to || d.team) || "another team");
-    case "labels": return actor + " changed labels";
-    case "window": return "The messaging window closed";
-    case "macro": return actor + " applied the macro “" + (d.name || "") + "”: " + (d.steps || []).join("; ");
-    case "csat": return "Satisfaction rating: " + (d.rating ? d.rating + "/5" : "not rated yet") + (d.comment ? " — “" + d.comment + "”" : "");
+      if (d.reason === "resolved") { return gettext("Unassigned on resolve (the inbox's setting)"); }
+      if (d.reason === "away") { return say(gettext("Unassigned: %(agent)s went away"), { agent: d.from ? agentName(d.from) : gettext("the agent") }); }
+      if (d.reason === "auto") { return say(gettext("Assigned automatically to %(agent)s"), { agent: agentName(d.to) }); }
+      return d.to || d.assignee ? say(gettext("%(actor)s assigned it to %(agent)s"), { agent: d.to_name || agentName(d.to || d.assignee) })
+        : say(gettext("%(actor)s unassigned it"));
+    case "status": {
+      const to = d.to || d.status || "";
+      return say(gettext("%(actor)s set status %(status)s"), { status: STATUS_WORDS[to] || to });
+    }
+    case "team": return say(gettext("%(actor)s moved it to %(team)s"), { team: TEAMS.get(d.to || d.team) || gettext("another team") });
+    case "labels": return say(gettext("%(actor)s changed labels"));
+    case "window": return gettext("The messaging window closed");
+    case "macro": return say(gettext("%(actor)s applied the macro “%(name)s”: %(steps)s"), { name: d.name || "", steps: (d.steps || []).join("; ") });
+    case "csat": return interpolate(gettext("Satisfaction rating: %(rating)s"), { rating: d.rating ? d.rating + "/5" : gettext("not rated yet") }) +
+      (d.comment ? " — “" + d.comment + "”" : "");
     // Who, what (the confirmation's own words, with the amount) and what Shopify answered.
-    case "order_action": return actor + ": " + (d.summary || "an order action") + " Shopify: " + (d.shopify || d.status || "");
+    case "order_action": return say(gettext("%(actor)s: %(summary)s Shopify: %(answer)s"), { summary: d.summary || gettext("an order action"), answer: d.shopify || d.status || "" });
     default: return String(item.event || "").replace(/_/g, " ");
   }
 }
 
 // Only files we hold are shown inline: a provider's URL may expire or need credentials.
 function renderAttachment(a) {
-  const name = a.name || a.content_type || "attachment";
+  const name = a.name || a.content_type || gettext("attachment");
   if (!a.url) { return el("span", { class: "attachment", text: name }); }
   if (a.state === "ready" && /^image\//.test(a.content_type || "")) {
     return el("a", { class: "attachment attachment-thumb", href: a.url, target: "_blank", rel: "noopener" }, [
       el("img", { src: a.url, alt: name, loading: "lazy" }),
     ]);
   }
-  const label = a.state === "failed" ? name + " (could not be fetched)" : a.state === "pending" ? name + " (downloading…)" : name;
+  const label = a.state === "failed" ? interpolate(gettext("%(name)s (could not be fetched)"), { name })
+    : a.state === "pending" ? interpolate(gettext("%(name)s (downloading…)"), { name }) : name;
   return el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener", text: label });
 }
 
@@ -235,24 +248,27 @@ function renderAttachment(a) {
 function failureWords(item) {
   const error = item.error || {};
   const detail = String(error.detail || error.message || "").trim();
-  const provider = CHANNEL_NAMES[item.channel] || "The provider";
+  const provider = CHANNEL_NAMES[item.channel] || gettext("The provider");
   const http = detail.match(/HTTP (\d{3})/);
-  if (http && Number(http[1]) >= 500) { return `${provider} had a problem on its side and did not take the message (HTTP ${http[1]}). Try again later.`; }
-  if (http && Number(http[1]) === 429) { return `${provider} is limiting how fast we send. Try again in a minute.`; }
-  if (!detail || /^\d+$/.test(detail)) { return `${provider} did not take this message` + (error.code ? ` (error ${error.code}).` : "."); }
+  if (http && Number(http[1]) >= 500) { return interpolate(gettext("%(provider)s had a problem on its side and did not take the message (HTTP %(status)s). Try again later."), { provider, status: http[1] }); }
+  if (http && Number(http[1]) === 429) { return interpolate(gettext("%(provider)s is limiting how fast we send. Try again in a minute."), { provider }); }
+  if (!detail || /^\d+$/.test(detail)) {
+    return error.code ? interpolate(gettext("%(provider)s did not take this message (error %(code)s)."), { provider, code: error.code })
+      : interpolate(gettext("%(provider)s did not take this message."), { provider });
+  }
   return detail;
 }
 
 function failure(item) {
   // The provider's reason in words; a Retry re-queues the same row where the server offers it.
   const detail = failureWords(item);
-  const parts = [el("strong", { text: "Not delivered: " }), detail];
+  const parts = [el("strong", { text: gettext("Not delivered:") + " " }), detail];
   if (FEATURES.message_retry && item.direction === "out" && !item.is_private) {
-    const retry = el("button", { type: "button", class: "retry", text: "Retry" });
+    const retry = el("button", { type: "button", class: "retry", text: gettext("Retry") });
     retry.addEventListener("click", () => {
       retry.disabled = true;
       post(`conversations/${item.conversation}/messages/${item.id}/retry/`, {}).then((m) => upsertMessage(item.conversation, m))
-        .catch((err) => { retry.disabled = false; retry.replaceWith(el("span", { class: "inline-error", text: "Retry failed: " + err.message })); });
+        .catch((err) => { retry.disabled = false; retry.replaceWith(el("span", { class: "inline-error", text: interpolate(gettext("Retry failed: %(reason)s"), { reason: err.message }) })); });
     });
     parts.push(" ", retry);
   }
@@ -270,11 +286,11 @@ function renderItem(item) {
   const who = item.sender && item.sender.type === "customer" ? customerName(state.current)
     : item.author_name || (item.sender && item.sender.id && agentName(item.sender.id)) || (item.sender ? item.sender.type : "");
   const meta = [who, CHANNEL_NAMES[item.channel] || item.channel].filter(Boolean).join(" · ");
-  const status = item.direction === "out" && !item.is_private && item.status !== "failed" ? item.status + (item.tag ? " · " + item.tag : "") : "";
+  const status = item.direction === "out" && !item.is_private && item.status !== "failed" ? (DELIVERY_WORDS[item.status] || item.status) + (item.tag ? " · " + item.tag : "") : "";
   const children = [];
-  if (item.is_private) { children.push(el("span", { class: "note-label", text: "Private note" })); }
+  if (item.is_private) { children.push(el("span", { class: "note-label", text: gettext("Private note") })); }
   if (item.subject) { children.push(el("strong", { class: "subject", text: item.subject })); }
-  if (item.deleted_at) { children.push(el("span", { class: "msg-text", text: "(unsent by the customer)" })); }
+  if (item.deleted_at) { children.push(el("span", { class: "msg-text", text: gettext("(unsent by the customer)") })); }
   else if (item.is_private) { children.push(el("span", { class: "msg-text" }, mentionNodes(item.text || ""))); }
   else { children.push(el("span", { class: "msg-text", text: item.text || "" })); }
   for (const a of item.attachments || []) { children.push(renderAttachment(a)); }
@@ -322,8 +338,8 @@ export function renderCollision() {
   const typing = others.filter((v) => v.typing);
   const names = others.map((v) => v.name).join(", ");
   box.textContent = typing.length
-    ? typing.map((v) => v.name).join(", ") + (typing.length > 1 ? " are" : " is") + " typing a reply here."
-    : names + (others.length > 1 ? " are" : " is") + " also viewing this conversation.";
+    ? interpolate(typing.length > 1 ? gettext("%(names)s are typing a reply here.") : gettext("%(names)s is typing a reply here."), { names: typing.map((v) => v.name).join(", ") })
+    : interpolate(others.length > 1 ? gettext("%(names)s are also viewing this conversation.") : gettext("%(names)s is also viewing this conversation."), { names });
   box.hidden = false;
 }
 
@@ -340,31 +356,31 @@ export function patchCurrent(body, what) {
   if (!c) { return Promise.resolve(); }
   actionError("");
   return patch("conversations/" + c.id + "/", body).then((updated) => conversationChanged(updated))
-    .catch((err) => { actionError((what ? what + ": " : "Not changed: ") + err.message); renderThreadHeader(); });
+    .catch((err) => { actionError(interpolate(gettext("%(what)s: %(reason)s"), { what: what || gettext("Not changed"), reason: err.message })); renderThreadHeader(); });
 }
 
-export function assignToMe() { return patchCurrent({ assignee: ME.id }, "Not assigned"); }
-export function resolve() { return patchCurrent({ status: "resolved" }, "Not resolved"); }
+export function assignToMe() { return patchCurrent({ assignee: ME.id }, gettext("Not assigned")); }
+export function resolve() { return patchCurrent({ status: "resolved" }, gettext("Not resolved")); }
 export function snooze() {
   if (!state.current) { return; }
-  openSnoozeMenu((until) => patchCurrent({ status: "snoozed", snoozed_until: until.toISOString() }, "Not snoozed"));
+  openSnoozeMenu((until) => patchCurrent({ status: "snoozed", snoozed_until: until.toISOString() }, gettext("Not snoozed")));
 }
 
 export function init() {
   // The assignee menu's choices for leads: the agents the page lists.
   leadChoices = Array.from($("action-assignee").options).filter((o) => o.value).map((o) => [o.value, o.textContent]);
-  $("action-assignee").addEventListener("change", (e) => patchCurrent({ assignee: e.target.value ? Number(e.target.value) : null }, "Not assigned"));
+  $("action-assignee").addEventListener("change", (e) => patchCurrent({ assignee: e.target.value ? Number(e.target.value) : null }, gettext("Not assigned")));
   $("action-assign-me").addEventListener("click", assignToMe);
-  $("action-team").addEventListener("change", (e) => patchCurrent({ team: e.target.value ? Number(e.target.value) : null }, "Not moved"));
+  $("action-team").addEventListener("change", (e) => patchCurrent({ team: e.target.value ? Number(e.target.value) : null }, gettext("Not moved")));
   $("action-status").addEventListener("change", (e) => {
     if (e.target.value === "snoozed") { e.target.value = state.current ? state.current.status : "open"; snooze(); }
     else { patchCurrent({ status: e.target.value }); }
   });
   $("action-resolve").addEventListener("click", resolve);
-  $("action-reopen").addEventListener("click", () => patchCurrent({ status: "open" }, "Not reopened"));
+  $("action-reopen").addEventListener("click", () => patchCurrent({ status: "open" }, gettext("Not reopened")));
   $("action-snooze-button").addEventListener("click", () => snooze());
   $("action-labels").addEventListener("change", (e) => {
-    patchCurrent({ labels: e.target.value.split(",").map((s) => s.trim()).filter(Boolean) }, "Labels not saved");
+    patchCurrent({ labels: e.target.value.split(",").map((s) => s.trim()).filter(Boolean) }, gettext("Labels not saved"));
   });
   $("action-unread").addEventListener("click", () => {
     const c = state.current;
@@ -373,7 +389,7 @@ export function init() {
       upsertConversation(updated);
       closeThread();
       history.pushState({}, "", "/");
-    }).catch((err) => actionError("Not marked unread: " + err.message));
+    }).catch((err) => actionError(interpolate(gettext("Not marked unread: %(reason)s"), { reason: err.message })));
   });
   $("actions-toggle").addEventListener("click", () => {
     const header = $("thread-header");
