@@ -145,7 +145,7 @@ def instrumented(phases: Phases):
             continue
         wrapped = phases.wrap(phase, original)
         for name, mod in list(sys.modules.items()):
-            if not name.split(".")[0] in ("inbox", "customers", "campaigns") or mod is None:
+            if name.split(".")[0] not in ("inbox", "customers", "campaigns") or mod is None:
                 continue
             if getattr(mod, attr, None) is original:
                 patched.append((mod, attr, original))
@@ -255,7 +255,7 @@ def measure(n: int, batch: int, profile: bool) -> dict:
         with instrumented(phases):
             process(ids, batch)
         if failures(ids):
-            raise SystemExit(f"{kind}: events failed: {failures(ids)}")
+            raise RuntimeError(f"{kind}: events failed: {failures(ids)}")
         # Clean half: the total CPU and statements without the wrappers.
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
@@ -271,7 +271,7 @@ def measure(n: int, batch: int, profile: bool) -> dict:
                 profiler.disable()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         if failures(ids):
-            raise SystemExit(f"{kind}: events failed: {failures(ids)}")
+            raise RuntimeError(f"{kind}: events failed: {failures(ids)}")
         count = len(items) - half
         per = {p: {"statements": round(phases.sql.get(p, 0) / half, 2), "cpu_ms": round(phases.cpu.get(p, 0.0) / half * 1000, 2)}
                for p in ORDER + ["outside"] if phases.sql.get(p) or phases.cpu.get(p)}

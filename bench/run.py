@@ -22,34 +22,37 @@ import hashlib
 import hmac
 import json
 import os
-import random
 import resource
 import signal
 import subprocess
 import sys
 import time
 import urllib.parse
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The step modules (bench/webhooks.py, bench/realtime.py…) import this one as `bench.run`: the same module.
+sys.modules.setdefault("bench.run", sys.modules[__name__])
 PY = str(ROOT / ".venv" / "bin" / "python")
 BIN = ROOT / ".venv" / "bin"
 PORT = int(os.environ.get("BENCH_PORT", "8765"))  # gunicorn: every URL but /ws/
 WS_PORT = PORT + 1  # daphne: /ws/ (a reverse proxy joins the two in production)
 BASE = f"http://127.0.0.1:{PORT}"
 WS_BASE = f"http://127.0.0.1:{WS_PORT}"
+WS2_PORT = PORT + 2  # a second daphne: the realtime run that spreads sockets over two processes
+WS2_BASE = f"http://127.0.0.1:{WS2_PORT}"
 DB_NAME = os.environ.get("BENCH_DB", "inbox_bench")
 META_SECRET = "bench-app-secret"
 TWILIO_TOKEN = "bench-twilio-token"
 TWILIO_SID = "AC" + "0" * 30 + "be"
 PAGE_ID = "900000000000001"  # the Bench Page inbox of seed_bench
 SMS_NUMBER = "+14155550199"
-STATE = ROOT / "bench" / ".seeded.json"
+# What each database was seeded with (one file per database: engineers' runs use databases of their own).
+STATE = ROOT / "bench" / (".seeded.json" if DB_NAME == "inbox_bench" else f".seeded.{DB_NAME}.json")
 # Requests sent to warm each web process up before a latency is sampled (gunicorn spreads them).
 WARM_UP_PER_PROCESS = 2 * (os.cpu_count() or 1) + 1
-LOGS = ROOT / "bench" / "logs"
+LOGS = ROOT / "bench" / "logs" / ("" if DB_NAME == "inbox_bench" else DB_NAME)
 
 ENV = {
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
@@ -105,6 +108,15 @@ def hwm_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def descendants(pid: int) -> list[int]:
     out = []
     try:
@@ -127,7 +139,7 @@ class Processes:
         self.count: dict[str, int] = {}  # processes seen under each name (a gunicorn arbiter and its workers)
 
     def start(self, name: str, argv: list[str]) -> None:
-        LOGS.mkdir(exist_ok=True)
+        LOGS.mkdir(parents=True, exist_ok=True)
         log = open(LOGS / f"{name}.log", "w")
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
@@ -138,6 +150,14 @@ class Processes:
             pids = [proc.pid] + descendants(proc.pid)
             self.peak[name] = max(self.peak.get(name, 0), max(hwm_kib(p) for p in pids))
             self.count[name] = max(self.count.get(name, 0), len(pids))
+
+    def cpu_seconds(self, name: str) -> float:
+        """CPU (user + system) used so far by a started process and its live descendants (a gunicorn
+        arbiter and its workers, a Celery worker and its pool), from /proc."""
+        proc = self.procs.get(name)
+        if proc is None:
+            return 0.0
+        return sum(cpu_seconds(pid) for pid in [proc.pid] + descendants(proc.pid))
 
     def signal(self, name: str, signum: int) -> None:
         """Signal a started process and everything in its process group (e.g. pause a worker)."""
@@ -360,208 +380,27 @@ def strip(figures: dict) -> dict:
 
 
 def bench_webhooks(args, procs: Processes) -> list[dict]:
-    from django.db.models import Count, Max, Min
+    """Every provider's webhook against the write floor of the same run (bench/webhooks.py)."""
+    from bench.webhooks import bench_webhooks as run_webhooks
 
-    from inbox.models import InboundEvent, Inbox, Message
-
-    run = uuid.uuid4().hex[:8]
-    rng = random.Random(1)
-    n = args.webhook_requests
-
-    def meta_batch(tag: str, count: int) -> tuple[list, list[str]]:
-        reqs, mids = [], []
-        for i in range(count):
-            if mids and rng.random() < 0.03:  # a redelivery: the same body and signature again
-                reqs.append(reqs[rng.randrange(len(reqs))])
-                continue
-            mid = f"m_bench_{run}_{tag}_{i}"
-            mids.append(mid)
-            reqs.append(meta_request(f"psbench{run}{rng.randrange(400)}", mid, f"hello {i}"))
-        return reqs, mids
-
-    def twilio_batch(tag: str, count: int) -> tuple[list, list[str]]:
-        reqs, sids = [], []
-        for i in range(count):
-            if sids and rng.random() < 0.03:
-                reqs.append(reqs[rng.randrange(len(reqs))])
-                continue
-            sid = "SM" + hashlib.md5(f"{run}{tag}{i}".encode()).hexdigest()
-            sids.append(sid)
-            reqs.append(twilio_request(f"+1556{rng.randrange(400):07d}", sid, f"hi {i}"))
-        return reqs, sids
-
-    def floor_request(key: str) -> tuple[str, bytes, dict]:
-        _, body, headers = meta_request("psfloor", key, "x")
-        return "/bench/floor/", body, headers
-
-    steady = int(args.rate * args.steady_seconds)
-    floor_reqs = [floor_request(f"floor_{run}_{i}") for i in range(n)]
-    # Fresh keys for the floor's steady run: ON CONFLICT DO NOTHING is cheaper than a new row.
-
-    def meta_id(r):
-        return json.loads(r[1])["entry"][0]["messaging"][0]["message"]["mid"]
-
-    def twilio_id(r):
-        return urllib.parse.parse_qs(r[1].decode())["MessageSid"][0]
-
-    def drain(reqs: list, id_of) -> dict:
-        """Wait for the worker to process what a phase stored, so the next phase starts level;
-        processing throughput counts from the phase's first stored event to its last processed one."""
-        keys = list({id_of(r) for r in reqs})
-        t = time.monotonic()
-        pending = None
-        while time.monotonic() - t < args.drain_seconds:
-            pending = InboundEvent.objects.filter(dedupe_key__in=keys, processed_at=None).count()
-            procs.sample()
-            if pending == 0:
-                break
-            time.sleep(0.5)
-        span = InboundEvent.objects.filter(dedupe_key__in=keys).aggregate(
-            n=Count("id"), first=Min("received_at"), last=Max("processed_at"))
-        seconds = (span["last"] - span["first"]).total_seconds() if span["last"] and span["first"] else None
-        return {"events": span["n"], "pending": pending, "seconds": round(seconds, 1) if seconds else None,
-                "events_per_s": round(span["n"] / seconds, 1) if seconds else None,
-                "drain_after_load_s": round(time.monotonic() - t, 1)}
-
-    def phase(name: str, reqs: list, steady_rate: bool, id_of, worker_running: bool) -> tuple[dict, dict | None]:
-        """One load run. With the worker stopped (SIGSTOP) only the ingest path is measured, like the
-        floor, which has no processing behind it; the worker then resumes and drains."""
-        if not worker_running:
-            procs.signal("worker", signal.SIGSTOP)
-        try:
-            if steady_rate:
-                figures = asyncio.run(open_loop(reqs, args.rate))
-                label = f"open loop {args.rate:g}/s"
-            else:
-                figures = asyncio.run(closed_loop(reqs, args.concurrency, args.max_seconds))
-                label = f"closed loop c={args.concurrency}"
-        finally:
-            procs.signal("worker", signal.SIGCONT)
-        procs.sample()
-        print(f"  {name:22s} {label}: {strip(figures)}")
-        processed = None
-        if id_of is not None:
-            done = set(figures["ok_indexes"])
-            processed = drain([r for i, r in enumerate(reqs) if i in done], id_of)
-            print(f"  {'':22s} processed: {processed}")
-        return figures, processed
-
-    def summed_errors(results: list[dict]) -> dict[str, int]:
-        errors: dict[str, int] = {}
-        for r in results:
-            for k, v in r["errors"].items():
-                errors[k] = errors.get(k, 0) + v
-        return errors
-
-    def median_run(results: list[dict]) -> dict:
-        """The run with the median throughput, with every run's req/s beside it."""
-        ordered = sorted(results, key=lambda r: r["rps"])
-        return {**ordered[len(ordered) // 2], "rps_of_runs": [r["rps"] for r in results], "errors": summed_errors(results)}
-
-    # Warm every web process up (imports, URL resolver, pool, broker connection) before measuring.
-    warm = 3 * WARM_UP_PER_PROCESS
-    warm_meta, _ = meta_batch("warm", warm)
-    warm_twilio, _ = twilio_batch("warm", warm)
-    asyncio.run(closed_loop([floor_request(f"floor_{run}_w{i}") for i in range(warm)] + warm_meta + warm_twilio,
-                            args.concurrency, 30))
-    drain(warm_meta, meta_id)
-    drain(warm_twilio, twilio_id)
-
-    # Throughput runs are short: each is repeated (floor and webhooks taking turns, so a slow
-    # moment of the machine does not fall on one of them only) and the median run is reported.
-    acked: dict[str, set[str]] = {"meta": set(), "twilio": set()}
-    closed_runs: dict[str, list[dict]] = {}
-    processed_closed: dict[str, list[dict]] = {}
-    webhooks = (("meta", meta_batch, meta_id), ("twilio", twilio_batch, twilio_id))
-    modes = (("ingest_only", False), ("with_worker", True))
-    for round_ in range(args.rounds):
-        reqs = floor_reqs if round_ == 0 else [floor_request(f"floor_{run}_{round_}_{i}") for i in range(n)]
-        closed_runs.setdefault("floor", []).append(phase(f"floor #{round_ + 1}", reqs, False, None, False)[0])
-        for mode, worker_running in modes:
-            for label, batch, id_of in webhooks:
-                reqs, _ = batch(f"c{mode}{round_}", n)
-                figures, processed = phase(f"{label} {mode} #{round_ + 1}", reqs, False, id_of, worker_running)
-                acked[label] |= {id_of(reqs[i]) for i in figures["ok_indexes"]}
-                closed_runs.setdefault(f"{label}_{mode}", []).append(figures)
-                processed_closed.setdefault(f"{label}_{mode}", []).append(processed)
-    # Steady-rate runs are repeated the same way; the run with the median p99 is reported, with
-    # every run's p99 beside it (a stall of the machine lands on one run, not on the figure).
-    steady_runs: dict[str, list[tuple[dict, dict | None]]] = {}
-    for round_ in range(args.rounds):
-        # Fresh keys for the floor too: ON CONFLICT DO NOTHING is cheaper than a new row.
-        floor_steady = [floor_request(f"floor_{run}_s{round_}_{i}") for i in range(steady)]
-        steady_runs.setdefault("floor", []).append(phase(f"floor steady #{round_ + 1}", floor_steady, True, None, False))
-        for mode, worker_running in modes:
-            for label, batch, id_of in webhooks:
-                steady_reqs, _ = batch(f"s{mode}{round_}", steady)
-                steady_r, processed_steady = phase(f"{label} {mode} steady #{round_ + 1}", steady_reqs, True, id_of,
-                                                   worker_running)
-                acked[label] |= {id_of(steady_reqs[i]) for i in steady_r["ok_indexes"]}
-                steady_runs.setdefault(f"{label}_{mode}", []).append((steady_r, processed_steady))
-
-    def median_steady(key: str) -> tuple[dict, dict | None]:
-        pairs = steady_runs[key]
-        ordered = sorted(pairs, key=lambda pair: pair[0]["p99_ms"] if pair[0]["p99_ms"] is not None else float("inf"))
-        figures, processed = ordered[len(ordered) // 2]
-        results = [r for r, _ in pairs]
-        return {**figures, "p99_ms_of_runs": [r["p99_ms"] for r in results], "errors": summed_errors(results)}, processed
-
-    floor = {"closed": median_run(closed_runs["floor"]), "steady": median_steady("floor")[0]}
-    runs: dict[str, dict] = {}
-    for mode, _ in modes:
-        for label, _, _ in webhooks:
-            key = f"{label}_{mode}"
-            steady_r, processed_steady = median_steady(key)
-            throughputs = [p["events_per_s"] for p in processed_closed[key] if p and p["events_per_s"]]
-            runs[key] = {"closed": median_run(closed_runs[key]), "steady": steady_r,
-                         "processing": {"closed_loop_events_per_s_of_runs": throughputs,
-                                        "closed_loop": processed_closed[key][0], "steady": processed_steady}}
-
-    keys = list(acked["meta"] | acked["twilio"])
-    pending = InboundEvent.objects.filter(dedupe_key__in=keys, processed_at=None).count()
-    page = Inbox.objects.get(kind="messenger", external_id=PAGE_ID)
-    sms = Inbox.objects.get(kind="sms", external_id=SMS_NUMBER)
-    rows = {}
-    for label, inbox in (("meta", page), ("twilio", sms)):
-        ids = acked[label]
-        got = list(Message.objects.filter(inbox=inbox, external_id__in=list(ids)).values("external_id")
-                   .annotate(n=Count("id")).values_list("external_id", "n"))
-        rows[label] = {"acknowledged": len(ids), "messages": sum(n for _, n in got),
-                       "duplicates": sum(n - 1 for _, n in got if n > 1), "lost": len(ids - {k for k, _ in got})}
-    errors = InboundEvent.objects.filter(dedupe_key__in=keys).exclude(error="").count()
-    floor_rps = floor["closed"]["rps"]
-    target = f">= 60% of floor req/s; p99 < 100 ms at {args.rate:g} req/s; 0 duplicates, 0 lost"
-    out = []
-    for label in ("meta", "twilio"):
-        for mode in ("ingest_only", "with_worker"):
-            run_ = runs[f"{label}_{mode}"]
-            closed, steady_r = run_["closed"], run_["steady"]
-            ratio = round(closed["rps"] / floor_rps, 2) if floor_rps else None
-            met = bool(ratio is not None and ratio >= 0.6 and steady_r["p99_ms"] is not None
-                       and steady_r["p99_ms"] < 100 and rows[label]["duplicates"] == 0 and rows[label]["lost"] == 0
-                       and not steady_r["errors"] and not closed["errors"])
-            name = f"webhook_ingest_{label}" + ("" if mode == "ingest_only" else "_with_worker")
-            out.append({
-                "name": name,
-                "figures": {"mode": WEBHOOK_MODES[mode], "closed_loop": strip(closed), "steady": strip(steady_r),
-                            "vs_floor": ratio, "processing": run_["processing"],
-                            # Counted over both modes: every id acknowledged by this provider's webhook.
-                            "rows": rows[label], "events_with_errors": errors, "pending_after_drain": pending},
-                "target": target, "met": met,
-            })
-    out.append({"name": "webhook_floor", "figures": {"closed_loop": strip(floor["closed"]),
-                                                     "steady": strip(floor["steady"])},
-                "target": "reference (HMAC check, JSON parse, one INSERT, same server, nothing behind it)",
-                "met": None})
-    return out
+    return run_webhooks(args, procs)
 
 
-WEBHOOK_MODES = {
-    "ingest_only": "the worker (with its listener, which publishes the processing tasks) is paused "
-                   "(SIGSTOP) during the load, as the floor has nothing behind it; it then resumes, "
-                   "dispatches and processes everything",
-    "with_worker": "the worker processes events on the same two cores during the load",
-}
+def bench_processing(args, procs: Processes) -> list[dict]:
+    """One inbound Messenger message's processing, in this process, by phase (bench/processing.py)."""
+    from bench.processing import measure
+
+    # The worker is paused meanwhile: its listener would otherwise take the events this process stores.
+    procs.signal("worker", signal.SIGSTOP)
+    try:
+        figures = measure(args.profile_events, args.profile_batch, False)
+    finally:
+        procs.signal("worker", signal.SIGCONT)
+    kinds = figures["kinds"]
+    return [{"name": "processing_profile", "figures": {
+        "batch": figures["batch"],
+        **{kind: {k: v for k, v in f.items() if k != "samples"} for kind, f in kinds.items()}},
+        "target": "reported: CPU ms and SQL statements per message by phase (in-process, this database)", "met": None}]
 
 
 # --- 2. inbox list --------------------------------------------------------------------------------
@@ -598,11 +437,26 @@ def bench_inbox_list(args, creds: dict, procs: Processes) -> list[dict]:
     for _ in range(3 * WARM_UP_PER_PROCESS):
         seconds, data = get(page200_url)
     page200_rows = len(data["results"])
-    # Page 1 and page 200 take turns, so a slow moment of the machine falls on both alike.
-    page1, page200 = [], []
+    # The read floor (bench/floor.py): the same rows by one raw keyset query, walked to the same page.
+    from django.contrib.auth import get_user_model
+
+    agent_id = get_user_model().objects.get(username="agent0001").pk
+    floor_first = f"{BASE}/bench/floor/read/?user={agent_id}"
+    url, floor_pages = floor_first, 1
+    while floor_pages < pages:
+        data = get(url)[1]
+        if not data["next"]:
+            break
+        url, floor_pages = f"{floor_first}&after={urllib.parse.quote(data['next'])}", floor_pages + 1
+    floor200_url = url
+    floor_same_rows = [r["id"] for r in get(floor200_url)[1]["results"]] == [r["id"] for r in data_rows(get(page200_url))]
+    # Page 1 and page 200, of the list and of the floor, take turns: a slow moment falls on all alike.
+    page1, page200, floor1, floor200 = [], [], [], []
     for _ in range(args.list_samples):
         page1.append(get(first)[0])
         page200.append(get(page200_url)[0])
+        floor1.append(get(floor_first)[0])
+        floor200.append(get(floor200_url)[0])
     procs.sample()
 
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
@@ -615,15 +469,87 @@ def bench_inbox_list(args, creds: dict, procs: Processes) -> list[dict]:
         assert resp.status_code == 200, resp.status_code
         counts[label] = len(ctx.captured_queries)
     p95_1, p95_200 = pct(page1, 0.95) * 1000, pct(page200, 0.95) * 1000
+    f95_1, f95_200 = pct(floor1, 0.95) * 1000, pct(floor200, 0.95) * 1000
     figures = {
         "page1": ms(page1), "page200": ms(page200), "pages_walked": pages, "page200_rows": page200_rows,
         "walk_mean_ms": round(sum(walk) / len(walk) * 1000, 1) if walk else None,
         "queries": counts, "page200_over_page1_p95": round(p95_200 / p95_1, 2),
+        "floor": {"page1": ms(floor1), "page200": ms(floor200), "pages_walked": floor_pages,
+                  "same_rows_on_last_page": floor_same_rows},
+        "vs_floor_p95": {"page1": round(p95_1 / f95_1, 2), "page200": round(p95_200 / f95_200, 2)},
     }
-    met = (pages == 200 and p95_1 < 50 and p95_200 < 50 and counts["page1"] == counts["page200"]
+    met = (pages == 200 and p95_1 <= 2 * f95_1 and p95_200 <= 2 * f95_200 and counts["page1"] == counts["page200"]
            and p95_200 <= 1.2 * p95_1)
     return [{"name": "inbox_list_api", "figures": figures,
-             "target": "p95 < 50 ms; constant query count; page 200 <= 1.2 x page 1", "met": met}]
+             "target": "p95 <= 2 x the read floor's p95 (page 1 and page 200); constant query count; page 200 "
+                       "<= 1.2 x page 1 (equal within noise)", "met": met}]
+
+
+def data_rows(answer: tuple[float, dict]) -> list[dict]:
+    return answer[1]["results"]
+
+
+# --- 2b. search -----------------------------------------------------------------------------------
+
+# What an agent types: a word common in the seeded threads, a three-word phrase of a customer's
+# message, and a phone fragment (seed_bench's phones are +1555 and the customer id on 7 digits).
+SEARCHES = {"one_word": "parcel", "three_words": "charged twice order", "phone_fragment": "555-00123"}
+
+
+def bench_search(args, creds: dict, procs: Processes) -> list[dict]:
+    """`/api/v1/conversations/?q=` as the heavy agent sees it (their teams' conversations, any status),
+    ranked (the default with q) and by recent activity (`ordering=-last_message_at`): p50/p95/p99 of
+    the first page, measured as the list's are (over HTTP, after warming every web process up), and
+    the queries each costs."""
+    import urllib.parse
+    import urllib.request
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    token = creds["tokens"]["agent0001"]
+    headers = {"Authorization": f"Token {token}"}
+
+    def get(url: str) -> tuple[float, dict]:
+        req = urllib.request.Request(url, headers=headers)
+        t = time.perf_counter()
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            body = resp.read()
+        return time.perf_counter() - t, json.loads(body)
+
+    urls = {}
+    for name, q in SEARCHES.items():
+        for order, extra in (("ranked", {}), ("recent", {"ordering": "-last_message_at"})):
+            urls[f"{name}_{order}"] = f"{BASE}/api/v1/conversations/?" + urllib.parse.urlencode({"q": q, **extra})
+    # The same agent's list without q, in the same rotation: what the search adds to it.
+    urls["list"] = f"{BASE}/api/v1/conversations/"
+    hits = {}
+    for key, url in urls.items():
+        for _ in range(WARM_UP_PER_PROCESS):
+            hits[key] = len(get(url)[1]["results"])
+    samples: dict[str, list[float]] = {key: [] for key in urls}
+    for _ in range(args.search_samples):  # the queries take turns, so a slow moment falls on all alike
+        for key, url in urls.items():
+            samples[key].append(get(url)[0])
+    procs.sample()
+    list_p95 = ms(samples.pop("list"))["p95_ms"]
+    del urls["list"]
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    queries = {}
+    for key, url in urls.items():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url.removeprefix(BASE)).status_code == 200
+        queries[key] = len(ctx.captured_queries)
+    results = []
+    for key in urls:
+        figures = {**ms(samples[key]), "q": SEARCHES[key.rsplit("_", 1)[0]], "hits_on_page": hits[key],
+                   "queries": queries[key], "list_without_q_p95_ms": list_p95}
+        p95 = figures["p95_ms"]
+        results.append({"name": f"search_{key}", "figures": figures, "target": "p95 < 50 ms",
+                        "met": bool(p95 is not None and p95 < 50 and hits[key] > 0)})
+    return results
 
 
 # --- 3. realtime ----------------------------------------------------------------------------------
@@ -651,125 +577,13 @@ async def worker_idle(quiet: float = 1.5, limit: float = 120) -> float:
 
 
 def bench_realtime(args, creds: dict, procs: Processes) -> list[dict]:
-    from django.contrib.auth import get_user_model
+    """Webhook -> every agent's socket against the realtime floor; then many sockets over two daphnes
+    (bench/realtime.py)."""
+    from bench.realtime import bench_realtime as run_realtime
 
-    from inbox.models import Conversation, Identity, Inbox
-    from inbox.team.access import conversations_visible_to
-
-    page = Inbox.objects.get(kind="messenger", external_id=PAGE_ID)
-    existing = list(Identity.objects.filter(channel="messenger", scope=PAGE_ID, external_id__startswith="ps")
-                    .exclude(external_id__startswith="psbench").values_list("external_id", flat=True)[:50])
-    run = uuid.uuid4().hex[:8]
-    events = []
-    for i in range(args.realtime_events):
-        # Half to existing threads (assigned agents, team), half from new people (new conversations).
-        psid = existing[i % len(existing)] if i % 2 == 0 and existing else f"psrt{run}{i}"
-        mid = f"m_rt_{run}_{i}"
-        events.append((mid, meta_request(psid, mid, f"realtime {i}")))
-    sessions = creds["sessions"]
-    received: dict[str, dict[int, float]] = {mid: {} for mid, _ in events}
-    sent_at: dict[str, float] = {}
-
-    async def main() -> dict:
-        import aiohttp
-
-        connected = 0
-        stop = asyncio.Event()
-        # Every web process's first webhooks (imports, URL resolver, pool) before anything is timed.
-        await closed_loop([meta_request(f"psrtwarm{run}{i}", f"m_rtwarm_{run}_{i}", "warm-up")
-                           for i in range(3 * WARM_UP_PER_PROCESS)], args.concurrency, 30)
-        async with aiohttp.ClientSession(BASE, connector=aiohttp.TCPConnector(limit=0)) as session:
-            sockets = []
-
-            async def connect(user_id: int, key: str):
-                ws = await session.ws_connect(f"{WS_BASE}/ws/inbox/", headers={"Cookie": f"sessionid={key}", "Origin": BASE},
-                                              heartbeat=None, max_msg_size=0)
-                hello = await ws.receive_json(timeout=30)
-                assert hello.get("type") == "hello", hello
-                return user_id, ws
-
-            t = time.perf_counter()
-            items = list(sessions.items())
-            for i in range(0, len(items), 25):
-                sockets += await asyncio.gather(*(connect(u, k) for u, k in items[i:i + 25]))
-            connect_seconds = time.perf_counter() - t
-            connected = len(sockets)
-
-            async def reader(user_id: int, ws) -> None:
-                while not stop.is_set():
-                    try:
-                        msg = await ws.receive(timeout=0.5)
-                    except TimeoutError:
-                        continue
-                    if msg.type != aiohttp.WSMsgType.TEXT:
-                        if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                            return
-                        continue
-                    now = time.perf_counter()
-                    frame = json.loads(msg.data)
-                    if frame.get("type") == "message.created":
-                        mid = (frame.get("message") or {}).get("external_id")
-                        if mid in received and user_id not in received[mid]:
-                            received[mid][user_id] = now
-
-            readers = [asyncio.create_task(reader(u, ws)) for u, ws in sockets]
-            # 200 agents coming online is work of its own (presence; queue drains to agents presence
-            # had set away): the events start once the worker has it behind it.
-            settle_seconds = await worker_idle()
-            for mid, (path, body, headers) in events:
-                sent_at[mid] = time.perf_counter()
-                async with session.post(path, data=body, headers=headers) as resp:
-                    await resp.read()
-                await asyncio.sleep(args.realtime_gap)
-            await asyncio.sleep(5.0)
-            stop.set()
-            await asyncio.gather(*readers)
-            await asyncio.gather(*(ws.close() for _, ws in sockets))  # all at once, as when a tab-heavy office goes home
-
-            # A reconnect storm (daphne restarted, every browser back at once): all 200 sockets
-            # connect together; each must get its hello.
-            t = time.perf_counter()
-            storm = await asyncio.gather(*(connect(u, k) for u, k in items), return_exceptions=True)
-            storm_seconds = time.perf_counter() - t
-            reconnected = [r for r in storm if not isinstance(r, BaseException)]
-            await asyncio.gather(*(ws.close() for _, ws in reconnected))
-        return {"connected": connected, "connect_seconds": round(connect_seconds, 2), "settle_seconds": settle_seconds,
-                "storm": {"sockets": len(items), "connected": len(reconnected), "seconds": round(storm_seconds, 2),
-                          "failed": len(storm) - len(reconnected)}}
-
-    info = asyncio.run(main())
-    procs.sample()
-    # Who may see each message, by the same rule the API uses.
-    User = get_user_model()
-    conv_of = {}
-    from inbox.models import Message
-
-    for mid, conv in Message.objects.filter(inbox=page, external_id__in=list(received)).values_list(
-            "external_id", "conversation_id"):
-        conv_of[mid] = conv
-    users = {u.pk: u for u in User.objects.filter(pk__in=list(sessions))}
-    visible: dict[int, set[int]] = {}
-    conv_ids = list(set(conv_of.values()))
-    for uid, user in users.items():
-        visible[uid] = set(conversations_visible_to(user).filter(pk__in=conv_ids).values_list("pk", flat=True))
-    latencies, missed, leaked, expected_total = [], 0, 0, 0
-    for mid, conv in conv_of.items():
-        should = {uid for uid in users if conv in visible[uid]}
-        got = received[mid]
-        expected_total += len(should)
-        missed += len(should - set(got))
-        leaked += len(set(got) - should)
-        latencies += [got[u] - sent_at[mid] for u in should & set(got)]
-    unstored = len(received) - len(conv_of)
-    figures = {**info, "events": len(events), "deliveries_expected": expected_total, "deliveries": len(latencies),
-               "missed": missed, "leaked_to_agents_who_may_not_see": leaked, "events_not_stored": unstored,
-               **ms(latencies), "conversations": Conversation.objects.filter(pk__in=conv_ids).count()}
-    p95 = figures["p95_ms"]
-    met = bool(p95 is not None and p95 < 150 and missed == 0 and leaked == 0 and unstored == 0
-               and not figures["storm"]["failed"])
-    return [{"name": "realtime_fanout", "figures": figures,
-             "target": "p95 < 150 ms webhook -> message.created at every agent who may see it; a reconnect "
-                       "storm of every agent at once all connected", "met": met}]
+    daphnes = [name for name in ("daphne", "daphne2") if name in procs.procs]
+    bases = [WS_BASE, WS2_BASE][:len(daphnes)]
+    return run_realtime(args, creds, procs, bases, daphnes)
 
 
 # --- 4. dashboard ---------------------------------------------------------------------------------
@@ -824,11 +638,14 @@ def bench_dashboard(args, creds: dict, procs: Processes) -> list[dict]:
         timings.append(seconds)
     procs.sample()
     since, until = metrics.window(90)
-    t = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(RAW_RESPONSIVENESS, {"inbox": page.pk, "since": since, "until": until})
-        counted, answered, fastest = cursor.fetchone()
-    raw_seconds = time.perf_counter() - t
+    raw_runs = []
+    for _ in range(5):  # the raw computation's time: the median of five runs, here in this process
+        t = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(RAW_RESPONSIVENESS, {"inbox": page.pk, "since": since, "until": until})
+            counted, answered, fastest = cursor.fetchone()
+        raw_runs.append(time.perf_counter() - t)
+    raw_seconds = sorted(raw_runs)[len(raw_runs) // 2]
     t = time.perf_counter()
     mine = metrics.responsiveness(since=since, until=until, inbox_ids=[page.pk])
     function_seconds = time.perf_counter() - t
@@ -838,47 +655,24 @@ def bench_dashboard(args, creds: dict, procs: Processes) -> list[dict]:
     figures = {**ms(timings), "counted": mine.counted, "answered": mine.answered,
                "response_time_seconds": mine.response_time_seconds,
                "raw": {"counted": counted, "answered": answered, "fastest90_mean": float(fastest or 0),
-                       "seconds": round(raw_seconds, 3)},
+                       "seconds": round(raw_seconds, 3), "seconds_of_runs": [round(r, 3) for r in raw_runs]},
                "function_ms": round(function_seconds * 1000, 1), "equal_to_raw": equal,
                "api_counted": last["counted"], "messages_in_inbox_scope": None}
-    met = bool(equal and figures["p95_ms"] < 200)
+    figures["vs_raw_p95"] = round(figures["p95_ms"] / (raw_seconds * 1000), 3) if raw_seconds else None
+    met = bool(equal and figures["vs_raw_p95"] is not None and figures["vs_raw_p95"] <= 0.2)
     return [{"name": "dashboard_responsiveness_90d", "figures": figures,
-             "target": "< 200 ms; equal to the raw window-function computation", "met": met}]
+             "target": "p95 over HTTP <= 0.2 x the raw window-function computation's time (median of 5); equal "
+                       "to it in value", "met": met}]
 
 
 # --- 5. campaigns ---------------------------------------------------------------------------------
 
 
 def bench_campaigns(args, creds: dict, procs: Processes) -> list[dict]:
-    try:
-        from campaigns.models import Campaign, CampaignSend
-        from campaigns.services import broadcast_plan, campaign_create
-    except ImportError:
-        return [{"name": "campaign_planning", "figures": {"note": "not measured: campaigns planning not built"},
-                 "target": "< 30 s for 100,000 customers", "met": None}]
+    """Planning a broadcast to every customer, and (--campaign-million) to ten times as many (bench/campaign_scale.py)."""
+    from bench.campaign_scale import bench_campaign_scale
 
-    from django.contrib.auth import get_user_model
-
-    from customers.models import Customer
-    from inbox.models import Inbox
-
-    mailbox = Inbox.objects.get(kind="email", external_id="support@bench.example")
-    admin = get_user_model().objects.get(username="bench_admin")
-    campaign = campaign_create(by=admin, name=f"bench {uuid.uuid4().hex[:6]}", kind="broadcast", channel="email",
-                               inbox=mailbox, text="Winter sale: 20% off everything this week.",
-                               subject="Winter sale", audience={}, send_window={"start": "09:00", "end": "21:00"})
-    t = time.perf_counter()
-    planned = broadcast_plan(campaign=campaign)
-    seconds = time.perf_counter() - t
-    zones = CampaignSend.objects.filter(campaign=campaign).values("due_at").distinct().count()
-    customers = Customer.objects.count()
-    CampaignSend.objects.filter(campaign=campaign).delete()
-    Campaign.objects.filter(pk=campaign.pk).delete()
-    return [{"name": "campaign_planning", "figures": {
-        "customers": customers, "planned": planned, "seconds": round(seconds, 2), "distinct_send_times": zones,
-        "note": "broadcast_plan (audience, quiet-hours send time per zone, bulk insert); consent and caps are "
-                "checked per send at dispatch, not here"},
-        "target": "< 30 s for 100,000 customers", "met": planned >= min(100_000, customers) * 0.5 and seconds < 30}]
+    return bench_campaign_scale(million=args.campaign_million)
 
 
 # --- 6. the workspace in a browser ------------------------------------------------------------------
@@ -897,6 +691,32 @@ def bench_workspace(args, creds: dict, procs: Processes) -> list[dict]:
     return results
 
 
+# --- 7. SLA views and automation rules -------------------------------------------------------------
+
+
+def bench_sla_rules(args, creds: dict, procs: Processes) -> list[dict]:
+    """The "due within 1 h" view as agent0001, and 50 active rules per inbound event (bench/sla_rules.py).
+
+    Gives a share of the open conversations a running SLA target first (sla_state_seed), and removes
+    the 50 bench rules afterwards."""
+    from bench import sla_rules
+
+    seeded = sla_rules.sla_state_seed()
+    view = sla_rules.due_view(username="agent0001", samples=args.list_samples)
+    ids = sla_rules.rules_setup(50)
+    try:
+        rules = sla_rules.rules_eval(events=300)
+    finally:
+        sla_rules.rules_teardown(ids)
+    procs.sample()
+    return [
+        {"name": "sla_due_within_1h_view", "figures": {**view, "seeded": seeded}, "target": "p95 < 50 ms",
+         "met": view["met"]},
+        {"name": "rules_per_inbound_event", "figures": rules, "target": "p95 < 5 ms with 50 active rules",
+         "met": rules["met"]},
+    ]
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 
@@ -904,24 +724,38 @@ def table(results: list[dict]) -> str:
     lines = [f"{'benchmark':32s} {'met':6s} key figures", "-" * 100]
     for r in results:
         f = r["figures"]
-        if r["name"].startswith("webhook_ingest"):
+        if r["name"].startswith("webhook_") and "vs_floor" in f:
             key = (f"{f['closed_loop']['rps']} req/s ({f['vs_floor']}x floor), steady p50/p95/p99 "
-                   f"{f['steady']['p50_ms']}/{f['steady']['p95_ms']}/{f['steady']['p99_ms']} ms, "
-                   f"dup {f['rows']['duplicates']} lost {f['rows']['lost']}, processed "
-                   f"{f['processing']['closed_loop_events_per_s_of_runs']} events/s")
+                   f"{f['steady']['p50_ms']}/{f['steady']['p95_ms']}/{f['steady']['p99_ms']} ms "
+                   f"({f['p99_vs_floor']}x floor's p99), dup {f['rows']['duplicates']} lost {f['rows']['lost']}, "
+                   f"{f['closed_loop']['web_cpu_ms_per_request']} ms CPU/req, processed "
+                   f"{f['processing']['events_per_s_of_runs']} events/s")
         elif r["name"] == "webhook_floor":
             key = (f"{f['closed_loop']['rps']} req/s, steady p50/p95/p99 {f['steady']['p50_ms']}/"
-                   f"{f['steady']['p95_ms']}/{f['steady']['p99_ms']} ms")
+                   f"{f['steady']['p95_ms']}/{f['steady']['p99_ms']} ms, {f['web_cpu_ms_per_request']} ms CPU/req")
+        elif r["name"] == "processing_cpu":
+            key = (f"worker {f['worker_cpu_ms_per_message']} ms CPU per message = {f['vs_floor']}x the floor's "
+                   f"{f['floor_web_cpu_ms_per_request']} ms per request; {f['events_per_s_of_runs']} events/s")
+        elif r["name"] == "processing_profile":
+            key = "; ".join(f"{k}: {v['cpu_ms_per_message']} ms, {v['statements_per_message']} statements"
+                            for k, v in f.items() if isinstance(v, dict))
         elif r["name"] == "inbox_list_api":
             key = (f"p1 p50/p95 {f['page1']['p50_ms']}/{f['page1']['p95_ms']} ms, p200 {f['page200']['p50_ms']}/"
-                   f"{f['page200']['p95_ms']} ms, queries {f['queries']}")
-        elif r["name"] == "realtime_fanout":
+                   f"{f['page200']['p95_ms']} ms, queries {f['queries']}, vs read floor p95 {f.get('vs_floor_p95')}")
+        elif r["name"].startswith("search_"):
+            key = (f"q={f['q']!r} p50/p95/p99 {f['p50_ms']}/{f['p95_ms']}/{f['p99_ms']} ms, "
+                   f"{f['hits_on_page']} hits on page 1, queries {f['queries']} (list p95 {f['list_without_q_p95_ms']})")
+        elif r["name"].startswith("realtime_fanout"):
             storm = f.get("storm") or {}
-            key = (f"{f.get('deliveries')}/{f.get('deliveries_expected')} deliveries p50/p95/p99 {f.get('p50_ms')}/"
-                   f"{f.get('p95_ms')}/{f.get('p99_ms')} ms, leaked {f.get('leaked_to_agents_who_may_not_see')}, "
-                   f"storm {storm.get('connected')}/{storm.get('sockets')} in {storm.get('seconds')} s")
+            key = (f"{f.get('sockets')} sockets on {f.get('daphne_processes')} daphne, "
+                   f"{f.get('deliveries')}/{f.get('deliveries_expected')} deliveries p50/p95/p99 {f.get('p50_ms')}/"
+                   f"{f.get('p95_ms')}/{f.get('p99_ms')} ms ({f.get('vs_floor_p95')}x the floor's p95 "
+                   f"{(f.get('floor') or {}).get('p95_ms')} ms), leaked {f.get('leaked_to_agents_who_may_not_see')}, "
+                   f"{f.get('memory_kib_per_socket')} KiB/socket"
+                   + (f", storm {storm.get('connected')}/{storm.get('sockets')} in {storm.get('seconds')} s" if storm else ""))
         elif r["name"].startswith("dashboard"):
-            key = f"p50/p95 {f['p50_ms']}/{f['p95_ms']} ms, equal to raw: {f['equal_to_raw']}"
+            key = (f"p50/p95 {f['p50_ms']}/{f['p95_ms']} ms = {f.get('vs_raw_p95')}x the raw computation's "
+                   f"{f['raw']['seconds']} s, equal to raw: {f['equal_to_raw']}")
         elif r["name"] == "workspace_tti" and "list_shown" in f:
             key = (f"list shown p50/p95 {f['list_shown']['p50_ms']}/{f['list_shown']['p95_ms']} ms, thread "
                    f"{f['thread_shown']['p50_ms']}/{f['thread_shown']['p95_ms']} ms")
@@ -943,8 +777,14 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="5k conversations / 50k messages / 50 agents")
     parser.add_argument("--reseed", action="store_true")
-    parser.add_argument("--only", default="", help="comma-separated: webhooks,inbox_list,realtime,dashboard,campaigns")
+    parser.add_argument("--only", default="",
+                        help="comma-separated: webhooks,inbox_list,search,realtime,dashboard,campaigns,sla_rules")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--webhook-providers", default="",
+                        help="webhooks: comma-separated subset of meta,instagram,twilio,email,shopify (default all)")
+    parser.add_argument("--profile-events", type=int, default=100,
+                        help="processing: messages of each kind profiled in-process (step 'processing')")
+    parser.add_argument("--profile-batch", type=int, default=10, help="processing: events per task, as the worker's")
     parser.add_argument("--webhook-requests", type=int, default=1500)
     parser.add_argument("--max-seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="throughput and steady-rate runs per webhook (median)")
@@ -953,11 +793,16 @@ def main() -> int:
     parser.add_argument("--drain-seconds", type=float, default=300)
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--list-samples", type=int, default=200, help="inbox list: requests per page measured")
+    parser.add_argument("--search-samples", type=int, default=100, help="search: requests measured per query")
     parser.add_argument("--tti-loads", type=int, default=30,
                         help="workspace (step 'workspace'): page loads timed in Chromium until the list shows")
     parser.add_argument("--tti-opens", type=int, default=30, help="workspace: threads opened and timed")
     parser.add_argument("--realtime-events", type=int, default=40)
     parser.add_argument("--realtime-gap", type=float, default=0.25)
+    parser.add_argument("--campaign-million", action="store_true",
+                        help="campaigns: also plan 10x the seeded customers (1M on the full run; slow, opt-in)")
+    parser.add_argument("--realtime-sockets", type=int, default=1000,
+                        help="realtime: the second run's sockets (several per agent), over two daphne processes; 0: none")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency")
     parser.add_argument("--http", choices=["gunicorn", "daphne"], default="gunicorn",
                         help="what serves HTTP: the README's gunicorn, or daphne alone (the earlier setup, for comparison)")
@@ -969,16 +814,24 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.conversations, args.messages, args.agents = 5000, 50_000, 50
+        args.realtime_sockets = min(args.realtime_sockets, 250)
         args.webhook_requests, args.steady_seconds, args.samples = 1000, 4, 15
     size = {"conversations": args.conversations, "messages": args.messages, "agents": args.agents,
             "heavy": min(11_000, args.conversations // 3)}
     only = set(filter(None, args.only.split(",")))
 
+    from bench import webhooks
+
+    ENV.update(webhooks.ENV)
     os.environ.update(ENV)
     os.chdir(ROOT)
     ensure_database()
     manage("migrate", "--noinput", "-v0")
-    manage("collectstatic", "--noinput", "-v0")  # as `make run` does: the servers serve it (WhiteNoise)
+    try:
+        manage("collectstatic", "--noinput", "-v0")  # as `make run` does: the servers serve it (WhiteNoise)
+    except subprocess.CalledProcessError:
+        # Only the pages need it (the workspace step); the APIs and webhooks measured here do not.
+        print("warning: collectstatic failed (see above); pages may not render, the other steps are unaffected")
     ensure_seeded(size, args.reseed)
     vacuum()
 
@@ -1001,18 +854,27 @@ def main() -> int:
             procs.start("web", [str(BIN / "gunicorn"), "-c", "python:inbox_project.gunicorn_conf", "inbox_project.wsgi"])
             procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(WS_PORT),
                                    "inbox_project.asgi:application"])
+            if args.realtime_sockets and (not only or "realtime" in only):
+                # A second daphne for the realtime run that spreads its sockets over two processes.
+                procs.start("daphne2", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(WS2_PORT),
+                                        "inbox_project.asgi:application"])
         else:  # the earlier setup, for comparison: one daphne process serves HTTP and /ws/
             WS_BASE = BASE
             procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(PORT), "inbox_project.asgi:application"])
         wait_http(f"{BASE}/healthz")
         wait_http(f"{WS_BASE}/healthz")
+        if "daphne2" in procs.procs:
+            wait_http(f"{WS2_BASE}/healthz")
         time.sleep(2)  # let the worker finish booting
         steps = [("webhooks", lambda: bench_webhooks(args, procs)),
+                 ("processing", lambda: bench_processing(args, procs)),
                  ("inbox_list", lambda: bench_inbox_list(args, creds, procs)),
+                 ("search", lambda: bench_search(args, creds, procs)),
                  ("realtime", lambda: bench_realtime(args, creds, procs)),
                  ("dashboard", lambda: bench_dashboard(args, creds, procs)),
                  ("campaigns", lambda: bench_campaigns(args, creds, procs)),
-                 ("workspace", lambda: bench_workspace(args, creds, procs))]
+                 ("workspace", lambda: bench_workspace(args, creds, procs)),
+                 ("sla_rules", lambda: bench_sla_rules(args, creds, procs))]
         for name, step in steps:
             if only and name not in only:
                 continue
@@ -1043,7 +905,10 @@ def main() -> int:
             if args.http == "gunicorn" else "daphne (1 process) for HTTP and /ws/")
     meta = {"size": size, "server": f"{http}, celery worker --concurrency {args.workers} at nice {args.worker_nice}",
             "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M")}
-    out = ROOT / "bench" / ("results.quick.json" if args.quick else "results.json" if args.http == "gunicorn"
+    if DB_NAME != "inbox_bench":  # an engineer's own database: its own file
+        out = ROOT / "bench" / f"results.{DB_NAME}{'.quick' if args.quick else ''}.json"
+    else:
+        out = ROOT / "bench" / ("results.quick.json" if args.quick else "results.json" if args.http == "gunicorn"
                             else f"results.{args.http}.json")
     out.write_text(json.dumps([{"name": "run", "figures": meta, "target": "", "met": None}] + results, indent=2,
                               default=str))

@@ -20,7 +20,22 @@ from django.utils.html import format_html
 
 from inbox.audit import audit_record, current_request
 from inbox.intake import store
-from inbox.models import Agent, AuditEntry, Conversation, ConversationEvent, InboundEvent, Inbox, Message, Team
+from inbox.models import (
+    Agent,
+    AuditEntry,
+    Conversation,
+    ConversationEvent,
+    InboundEvent,
+    Inbox,
+    Message,
+    Rule,
+    RuleRun,
+    SlaPolicy,
+    Team,
+)
+from inbox.rules.schema import RuleRefused, rule_clean
+from inbox.sla.policies import FIELDS as SLA_POLICY_FIELDS
+from inbox.sla.policies import PolicyRefused, policy_clean
 from inbox_project.admin_utils import register_remaining
 
 MASK = "••••"
@@ -251,6 +266,71 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+# --- SLA policies and automation rules: saved through the same checks as the API -----------------------
+
+
+class RuleAdminForm(forms.ModelForm):
+    class Meta:
+        model = Rule
+        fields = ["name", "active", "position", "trigger", "delay_seconds", "conditions", "actions"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data.update(rule_clean({k: data.get(k) for k in self.Meta.fields}, instance=self.instance if self.instance.pk else None))
+        except RuleRefused as exc:
+            raise forms.ValidationError(f"{exc.detail} ({exc.code})") from None
+        return data
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    form = RuleAdminForm
+    list_display = ("name", "trigger", "active", "position", "key", "updated_at")
+    list_filter = ("active", "trigger")
+    ordering = ("position", "id")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None or not obj.key  # default rules are switched off, not deleted
+
+
+class SlaPolicyAdminForm(forms.ModelForm):
+    class Meta:
+        model = SlaPolicy
+        fields = sorted(SLA_POLICY_FIELDS)
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data.update(policy_clean({k: data.get(k) for k in self.Meta.fields}, instance=self.instance if self.instance.pk else None))
+        except PolicyRefused as exc:
+            raise forms.ValidationError(f"{exc.detail} ({exc.code})") from None
+        return data
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyAdminForm
+    list_display = ("name", "active", "first_response_seconds", "next_response_seconds", "resolution_seconds",
+                    "business_hours")
+    list_filter = ("active", "business_hours")
+
+
+@admin.register(RuleRun)
+class RuleRunAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "rule", "conversation_id", "trigger", "status", "reason")
+    list_filter = ("status", "trigger")
+    raw_id_fields = ("rule", "conversation")
+    show_full_result_count = False
+    readonly_fields = [f.name for f in RuleRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
 

@@ -61,6 +61,11 @@ class Agent(models.Model):
     presence_away = models.BooleanField(default=False)
     # The round-robin pointer: whoever received a conversation longest ago goes next.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # The agent's pick in the user menu (en, fr, el); blank: the browser's Accept-Language, then the
+    # shop's LANGUAGE_CODE (inbox_project.middleware.LanguageMiddleware).
+    language = models.CharField(max_length=8, blank=True, default="", choices=settings.LANGUAGES)
+    # IANA zone the pages show times in; blank: the browser's own zone.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.role})"
@@ -84,6 +89,13 @@ class Inbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
 
 
 class ConversationStatus(models.TextChoices):
@@ -146,6 +158,20 @@ class Conversation(models.Model):
     # "" for the direct-message thread; "comments:<post or media id>" for one person's comments
     # under one post (Facebook Page / Instagram), which are answered publicly or by a private reply.
     thread_key = models.CharField(max_length=200, blank=True, default="")
+    # Set by agents' automation rules (inbox/rules/): low, normal, high, urgent.
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    # --- SLA (inbox/sla/): the policy that applies and its live state, kept by inbox.sla.clocks ---
+    sla_policy = models.ForeignKey(
+        "inbox.SlaPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    # How the policy came: "match" (the policies' conditions; chosen again as the conversation
+    # changes) or "rule" (an automation rule applied it; kept until another rule changes it).
+    sla_policy_source = models.CharField(max_length=8, blank=True, default="")
+    # The earliest due time of the targets still running: the list's `sla` filter and `sla_due_at` order.
+    sla_next_due_at = models.DateTimeField(null=True, blank=True)
+    # {"policy": {"id", "name"}, "targets": [{"target", "started_at", "due_at", "met_at", "stopped_at"}]}:
+    # the latest clock of each target (SlaClock rows hold them all), so a list page reads no other table.
+    sla_state = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:
         constraints = [
@@ -167,6 +193,11 @@ class Conversation(models.Model):
             models.Index(*_RECENT_FIRST, name="conv_last_message"),
             models.Index(F("assignee_id"), F("status"), *_RECENT_FIRST, name="conv_assignee_status_last"),
             models.Index(F("inbox_id"), F("status"), *_RECENT_FIRST, name="conv_inbox_status_last"),
+            # The SLA views ("due within 1 h", "breached") and the `sla_due_at` order: a range of this
+            # column in the keyset's order (inbox/api/keyset.py: NULLs last, then id).
+            models.Index(F("sla_next_due_at").asc(nulls_last=True), F("id").asc(), name="conv_sla_due"),
+            # Time-based automation rules ("N hours without an agent reply") scan a range of it.
+            models.Index(fields=["waiting_since"], condition=Q(waiting_since__isnull=False), name="conv_waiting"),
         ]
 
     def __str__(self) -> str:
@@ -264,6 +295,17 @@ STATUS_RANK: dict[str, int] = {
 }
 
 
+class SearchConfig(models.TextChoices):
+    """PostgreSQL text-search configurations a message's text may be indexed with (full-text search,
+    inbox/conversations/search.py): `simple` (lower-cased words, no stemming) unless its language is
+    known. Adding one takes a migration: the choice, the check constraint and its partial index."""
+
+    SIMPLE = "simple", "No language (no stemming)"
+    ENGLISH = "english", "English"
+    FRENCH = "french", "French"
+    GREEK = "greek", "Greek"
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     # Denormalised so the provider id can be unique per inbox.
@@ -307,6 +349,12 @@ class Message(models.Model):
     # call, cleared once the provider answered. Set on a queued row, the send may have gone out
     # (a worker killed mid-send, a read timeout): the next attempt looks for it first (conversations/reply.py).
     send_started_at = models.DateTimeField(null=True, blank=True)
+    # The text-search configuration of this message's language (SearchConfig). On PostgreSQL a
+    # trigger keeps the column `search_vector` (not a model field) as its subject and text parsed
+    # with it; `db_default` so rows written by COPY or raw SQL get it too.
+    search_config = models.CharField(
+        max_length=16, choices=SearchConfig.choices, default=SearchConfig.SIMPLE, db_default=SearchConfig.SIMPLE
+    )
 
     class Meta:
         constraints = [
@@ -314,6 +362,9 @@ class Message(models.Model):
                 fields=["inbox", "external_id"],
                 condition=Q(external_id__isnull=False),
                 name="message_unique_provider_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(search_config__in=SearchConfig.values), name="message_search_config_known"
             ),
         ]
         indexes = [
@@ -340,6 +391,8 @@ class ConversationEvent(models.Model):
         MACRO = "macro", "Macro applied"
         CSAT = "csat", "Satisfaction rating"
         ORDER_ACTION = "order_action", "Order action"
+        PRIORITY = "priority", "Priority changed"
+        SLA = "sla", "SLA policy changed"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -391,6 +444,9 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         MENTION = "mention", "Mentioned in a note"
         ASSIGNMENT = "assignment", "Assigned a conversation"
+        SLA_WARNING = "sla_warning", "SLA target due soon"
+        SLA_BREACH = "sla_breach", "SLA target breached"
+        RULE = "rule", "Automation rule"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_notifications")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -745,3 +801,182 @@ class OrderAction(models.Model):
     def reference(self) -> str:
         """The tag a refund's note carries, by which a refund whose answer was lost is recognised."""
         return f"[inbox {self.idempotency_key.hex[:12]}]"
+
+
+# --- SLA policies (inbox/sla/) and automation rules (inbox/rules/) -------------------------------------
+
+
+class SlaTarget(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    NEXT_RESPONSE = "next_response", "Next response"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class SlaPolicy(models.Model):
+    """Targets for first response, next response and resolution, and which conversations they bind.
+
+    A policy applies to a conversation when every condition it sets matches (each a list, any of
+    whose values will do; none set: every conversation): `inboxes` (ids), `channels`, `labels` (the
+    conversation's) and `customer_tags` (the customer's labels). Of the matching policies the most
+    specific wins (inbox/sla/policies.py); a rule may apply one instead. Targets are seconds, of the
+    inbox's business hours when `business_hours` is set, else of the clock.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    active = models.BooleanField(default=True)
+    first_response_seconds = models.PositiveIntegerField(null=True, blank=True)
+    next_response_seconds = models.PositiveIntegerField(null=True, blank=True)
+    resolution_seconds = models.PositiveIntegerField(null=True, blank=True)
+    business_hours = models.BooleanField(default=False, help_text="Count only the inbox's business hours")
+    # A warning goes out this long before a target is due (real time), then another at the breach.
+    warn_before_seconds = models.PositiveIntegerField(default=900)
+    inboxes = models.JSONField(default=list, blank=True)
+    channels = models.JSONField(default=list, blank=True)
+    labels = models.JSONField(default=list, blank=True)
+    customer_tags = models.JSONField(default=list, blank=True)
+    # Who hears of warnings and breaches: the assignee, the team's leads, and these users (managers).
+    notify_assignee = models.BooleanField(default=True)
+    notify_leads = models.BooleanField(default=True)
+    notify_users = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def target_seconds(self, target: str) -> int | None:
+        seconds: dict[str, int | None] = {
+            SlaTarget.FIRST_RESPONSE: self.first_response_seconds,
+            SlaTarget.NEXT_RESPONSE: self.next_response_seconds,
+            SlaTarget.RESOLUTION: self.resolution_seconds,
+        }
+        return seconds.get(target)
+
+
+class SlaClock(models.Model):
+    """One target's clock on one conversation: started by a customer message (or the conversation
+    opening), due at `due_at`, ended by a human reply or a resolve (`met_at`), or stopped when the
+    conversation was resolved with a reply still owed (`stopped_at`). Derived from the messages and
+    the status history by inbox/sla/clocks.py, live and in a rebuild alike."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="sla_clocks")
+    policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    target = models.CharField(max_length=16, choices=SlaTarget.choices)
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    warn_at = models.DateTimeField()
+    met_at = models.DateTimeField(null=True, blank=True)
+    met_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # Set by the alert dispatcher (inbox/sla/alerts.py) once it has told people.
+    warning_sent = models.BooleanField(default=False)
+    breach_sent = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "target", "started_at"], name="sla_clock_once"),
+        ]
+        indexes = [
+            models.Index(fields=["warn_at"], name="sla_clock_warn_due",
+                         condition=Q(met_at__isnull=True, stopped_at__isnull=True, warning_sent=False)),
+            models.Index(fields=["due_at"], name="sla_clock_breach_due",
+                         condition=Q(met_at__isnull=True, stopped_at__isnull=True, breach_sent=False)),
+            models.Index(fields=["started_at"], name="sla_clock_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target} of conversation {self.conversation_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class SlaAlert(models.Model):
+    """A warning or breach told once: the row is the claim (unique per clock and kind), inserted by
+    whichever dispatcher gets there first; a second dispatcher's insert conflicts and it tells nobody."""
+
+    class Kind(models.TextChoices):
+        WARNING = "warning", "Due soon"
+        BREACH = "breach", "Breached"
+
+    clock = models.ForeignKey(SlaClock, on_delete=models.CASCADE, related_name="alerts")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    target = models.CharField(max_length=16, choices=SlaTarget.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    recipients = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clock", "kind"], name="sla_alert_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.target} on conversation {self.conversation_id}"
+
+
+class Rule(models.Model):
+    """An automation rule: when `trigger` happens to a conversation, if every condition holds, do
+    the actions (inbox/rules/). Rules run in `position` order, each at most once per event."""
+
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=100)
+    trigger = models.CharField(max_length=32)
+    # Time-based triggers (no customer reply, no agent reply): how long the silence lasts.
+    delay_seconds = models.PositiveIntegerField(null=True, blank=True)
+    conditions = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list, blank=True)
+    # The default rules (auto-reopen, auto-resolve, snooze wake-up) carry a key: switched off, not deleted.
+    key = models.CharField(max_length=40, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["key"], condition=~Q(key=""), name="rule_unique_key")]
+        indexes = [models.Index(fields=["trigger", "position", "id"], condition=Q(active=True), name="rule_active")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleRun(models.Model):
+    """What one rule did for one event on one conversation, or why it did nothing.
+
+    Unique per (rule, conversation, event): the row is also the claim that makes a rule run at most
+    once per event, whichever worker or dispatcher sees the event."""
+
+    class Status(models.TextChoices):
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed (rolled back)"
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="runs")
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="rule_runs")
+    trigger = models.CharField(max_length=32)
+    event_key = models.CharField(max_length=120)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    actions = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    depth = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "conversation", "event_key"], name="rule_run_once"),
+        ]
+        indexes = [
+            models.Index(fields=["rule", "-created_at"], name="rule_run_rule"),
+            models.Index(fields=["conversation", "-created_at"], name="rule_run_conversation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} on {self.conversation_id}: {self.status}"

@@ -14,17 +14,19 @@ from django.utils import timezone
 from inbox.conversations import attachments, profiles, reply
 from inbox.conversations.reply import retry_delay
 from inbox.csat import surveys
-from inbox.intake import mailbox, store
+from inbox.intake import batch, mailbox
 from inbox.models import InboundEvent, Message, MessageStatus, OrderAction, OrderActionStatus
 from inbox.orders import run as order_runs
+from inbox.rules import timers
+from inbox.sla import alerts, clocks, hooks
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def inbound_events_process(event_ids: list[int]) -> None:
-    for event_id in event_ids:
-        store.event_process(event_id)
+    """Stored events, exactly once each: customer messages in batches, the rest one by one (intake/batch.py)."""
+    batch.events_process(event_ids)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
@@ -113,3 +115,34 @@ def imap_poll() -> dict[str, int]:
 def csat_dispatch() -> dict[str, int]:
     """Satisfaction surveys: one dispatcher sends every survey that is due (beat: inbox-csat-dispatch)."""
     return surveys.surveys_send_due()
+
+
+@shared_task(ignore_result=True)
+def sla_dispatch() -> dict[str, int]:
+    """SLA warnings and breaches: one dispatcher tells every one that is due (beat: inbox-sla-dispatch)."""
+    return alerts.alerts_dispatch()
+
+
+@shared_task(ignore_result=True)
+def rules_dispatch() -> dict[str, int]:
+    """Time-based automation rules (no customer reply, no agent reply, snooze ended), and old skipped
+    runs forgotten: one dispatcher for every conversation (beat: inbox-rules-dispatch)."""
+    counts = timers.time_rules_dispatch()
+    counts["pruned"] = timers.runs_prune()
+    return counts
+
+
+@shared_task(ignore_result=True)
+def sla_policies_apply(policy_ids: list[int], conversation_ids: list[int]) -> int:
+    """After a policy was saved or deleted: the clocks of every unresolved conversation (and of those
+    that had a deleted policy) again, each in its own transaction; how many changed."""
+    ids = list(dict.fromkeys([*conversation_ids, *clocks.unresolved_ids()]))
+    return clocks.conversations_refresh(ids, publish=hooks.publish_changed)
+
+
+@shared_task(ignore_result=True)
+def reports_digest_dispatch() -> int:
+    """The weekly digests due now (beat, every 15 min; each goes out once per person and week)."""
+    from inbox.reports import digest
+
+    return digest.dispatch()

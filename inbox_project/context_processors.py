@@ -9,15 +9,18 @@ each link of each role against the page's answer.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 REPORT_ROLES = frozenset({"lead", "manager", "admin"})
 IMPORT_ROLES = frozenset({"manager", "admin"})
-AVAILABILITY = (("online", "Online"), ("busy", "Busy"), ("away", "Away"))
+AVAILABILITY = (("online", gettext_lazy("Online")), ("busy", gettext_lazy("Busy")), ("away", gettext_lazy("Away")))
 
 # The section a path belongs to, for aria-current in the navigation (first match wins).
 _SECTIONS = (
     ("/dashboard/", "reports"),
+    ("/reports/", "reports"),
     ("/campaigns/", "campaigns"),
     ("/customers/", "customers"),
     ("/admin/", "admin"),
@@ -55,5 +58,9 @@ def shell(request: HttpRequest) -> dict:
             "admin": user.is_staff,
             "availability": agent.availability if agent else "",
             "availability_choices": AVAILABILITY if agent else (),
+            # The user menu's language and time zone (PATCH /api/v1/agents/me/); blank: the browser's.
+            "language": (agent.language if agent else "") or "",
+            "languages": settings.LANGUAGES if agent else (),
+            "time_zone": (agent.time_zone if agent else "") or "",
         }
     }

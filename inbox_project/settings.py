@@ -67,6 +67,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The agent's language and time zone, else the browser's Accept-Language (Django's LocaleMiddleware,
+    # reading the user: so after authentication).
+    "inbox_project.middleware.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 answer.
@@ -85,6 +88,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",  # LANGUAGE_CODE: <html lang> and /jsi18n/
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "inbox_project.context_processors.shell",  # the app shell of templates/base.html
@@ -125,7 +129,10 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         }
     _db["OPTIONS"]["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5)
     _db["TEST"] = {"NAME": env_str("TEST_DB_NAME", "test_inbox")}
-elif _db["ENGINE"] != "django.db.backends.sqlite3":
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend with index definitions SQLite accepts (inbox_project/db/sqlite3/base.py).
+    _db["ENGINE"] = "inbox_project.db.sqlite3"
+else:
     raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:/// URL")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -223,7 +230,16 @@ CELERY_BEAT_SCHEDULE = {
     "inbox-assignment-sweep": {"task": "inbox.team.assignment.assignment_sweep", "schedule": 60.0},
     "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_due", "schedule": 30.0},
     "inbox-csat-dispatch": {"task": "inbox.tasks.csat_dispatch", "schedule": 60.0},
+    "inbox-reports-digest": {"task": "inbox.tasks.reports_digest_dispatch", "schedule": 900.0},
+    # SLA warnings and breaches (inbox/sla/alerts.py), and time-based automation rules (inbox/rules/timers.py).
+    "inbox-sla-dispatch": {"task": "inbox.tasks.sla_dispatch", "schedule": 60.0},
+    "inbox-rules-dispatch": {"task": "inbox.tasks.rules_dispatch", "schedule": 60.0},
 }
+# Automation rules (inbox/rules/): how long a process reuses the active rules it read (a change made
+# elsewhere is seen within this; the process that saves a rule forgets at once). Off in tests, whose
+# rolled-back rules must not outlive them. Automated replies one conversation may get per 24 h.
+RULES_CACHE_SECONDS = env_int("RULES_CACHE_SECONDS", 0 if TESTING else 5)
+RULE_REPLY_CAP = env_int("RULE_REPLY_CAP", 3)
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -257,7 +273,16 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-LANGUAGE_CODE = "en-us"
+# The shop's default language: pages for a browser that asks for none of LANGUAGES, and automated
+# messages to customers whose language is unknown (an inbox may set its own: settings["language"]).
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("el", "Ελληνικά")]
+if LANGUAGE_CODE not in {code for code, _ in LANGUAGES}:
+    raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of en, fr, el, got {LANGUAGE_CODE!r}")
+# The catalogs (locale/<lang>/LC_MESSAGES/django.po, djangojs.po): `make makemessages` extracts,
+# `make compilemessages` builds the .mo files (gitignored; `make run` and `make test` build them).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "inbox_language"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -330,6 +355,7 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "customers.models.Channel",
         "ConversationStatusEnum": "inbox.models.ConversationStatus",
         "PurposeEnum": "customers.models.ConsentPurpose",
+        "LanguageEnum": "customers.language.LANGUAGE_CHOICES",
     },
 }
 
@@ -339,6 +365,8 @@ META_VERIFY_TOKEN = env_str("META_VERIFY_TOKEN", "")
 META_GRAPH_URL = env_url("META_GRAPH_URL", "https://graph.facebook.com/v24.0", ("http", "https"))
 # Name new Messenger/Instagram customers from Meta's User Profile API (inbox/profiles.py).
 META_PROFILE_FETCH = env_bool("META_PROFILE_FETCH", True)
+# Ask Messenger's profile for the person's `locale` too (their language; needs pages_user_locale).
+META_PROFILE_LOCALE = env_bool("META_PROFILE_LOCALE", True)
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_URL = env_url("TWILIO_API_URL", "https://api.twilio.com", ("http", "https"))

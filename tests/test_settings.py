@@ -94,7 +94,8 @@ def test_forced_embedded_mode_uses_sqlite_an_in_memory_layer_and_eager_tasks(tmp
     result = _run(code, INBOX_EMBEDDED="1", DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", REDIS_URL=None)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True",
+        # Django's SQLite backend, with index definitions SQLite accepts (inbox_project/db/sqlite3/).
+        "inbox_project.db.sqlite3", "channels.layers.InMemoryChannelLayer", "True",
     ]
     assert "embedded mode" in result.stderr
     assert len([line for line in result.stderr.splitlines() if "embedded mode" in line]) == 1

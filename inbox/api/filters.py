@@ -16,11 +16,22 @@ from inbox.conversations import selectors
 from inbox.models import Conversation, ConversationStatus
 
 ORDERINGS = {
-    "-last_message_at": "Most recent activity first (default)",
+    "-last_message_at": "Most recent activity first (default without `q`)",
     "waiting_since": "Longest-waiting customer first; conversations not waiting come last",
     "window_expires_at": "Messenger/Instagram window closing soonest first; no window comes last",
+    "sla_due_at": "SLA target due soonest first (overdue ones first of all); no running target comes last",
+    "relevance": "Best match first (with `q` only; its default)",
 }
 DEFAULT_ORDERING = "-last_message_at"
+RELEVANCE = "relevance"
+
+
+def ordering_of(params) -> str:
+    """The list's order for these query parameters: as asked, else relevance when searching."""
+    asked = params.get("ordering") or ""
+    if asked:
+        return asked
+    return RELEVANCE if (params.get("q") or "").strip() else DEFAULT_ORDERING
 # Larger ids can't exist (bigint) and would make PostgreSQL raise instead of matching nothing.
 MAX_ID = 2**63 - 1
 
@@ -65,6 +76,17 @@ class StatusInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
     pass
 
 
+class ConversationFilterForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        after, before = data.get("after"), data.get("before")
+        if after and before and before <= after:
+            self.add_error("before", "Must be later than after.")
+        if data.get("ordering") == RELEVANCE and not (data.get("q") or "").strip():
+            self.add_error("ordering", "relevance orders search results: it needs q.")
+        return data
+
+
 class ConversationFilter(django_filters.FilterSet):
     status = StatusInFilter(
         choices=ConversationStatus.choices,
@@ -87,11 +109,32 @@ class ConversationFilter(django_filters.FilterSet):
         ),
     )
     q = django_filters.CharFilter(
-        method="filter_q",
+        method="filter_search",
         max_length=200,
-        help_text="Search customer name, email, phone, message text (notes included) and order number (#1042)",
+        help_text=(
+            "Search in web-search syntax: every word must match (stemmed where the message's language is known), "
+            '`"a phrase"`, `or`, `-word`; over message text, notes and email subjects, customers\' names '
+            "(also near spellings), emails and phone fragments, and order numbers (`#1042`). Each hit carries a "
+            "`snippet`; ordered by relevance unless `ordering` says otherwise."
+        ),
+    )
+    after = django_filters.IsoDateTimeFilter(
+        method="filter_search",
+        help_text="ISO 8601 date-time: conversations with a message at or after it (with `q`: a matching message)",
+    )
+    before = django_filters.IsoDateTimeFilter(
+        method="filter_search",
+        help_text="ISO 8601 date-time: conversations with a message before it (with `q`: a matching message)",
     )
     label = django_filters.CharFilter(field_name="labels__name", help_text="Conversations carrying this label")
+    sla = django_filters.ChoiceFilter(
+        method="filter_sla",
+        choices=[("due_1h", "due_1h"), ("breached", "breached")],
+        help_text=(
+            "SLA (inbox/sla/): `due_1h` = a target still running is due within the hour (not yet late); "
+            "`breached` = a running target is past its due time."
+        ),
+    )
     unread = django_filters.ChoiceFilter(
         method="filter_unread",
         choices=[("true", "true"), ("false", "false")],
@@ -107,6 +150,18 @@ class ConversationFilter(django_filters.FilterSet):
     class Meta:
         model = Conversation
         fields: list[str] = []
+        form = ConversationFilterForm
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        q, after, before = (data.get("q") or "").strip(), data.get("after"), data.get("before")
+        if not (q or after or before):
+            return queryset
+        # q and the date range are one search (the range applies to the matching message).
+        return selectors.conversations_matching(
+            queryset, q=q, after=after, before=before, ranked=ordering_of(data) == RELEVANCE
+        )
 
     def filter_assignee(self, queryset, name, value):
         return selectors.conversations_with_assignee(queryset, user=self.request.user, assignee=value)
@@ -116,6 +171,9 @@ class ConversationFilter(django_filters.FilterSet):
             return queryset.filter(team__isnull=True)
         return queryset.filter(team_id__in=[int(v) for v in value.split(",")])
 
+    def filter_sla(self, queryset, name, value):
+        return selectors.conversations_by_sla(queryset, state=value, now=timezone.now())
+
     def filter_window(self, queryset, name, value):
         return selectors.conversations_in_window(queryset, state=value, now=timezone.now())
 
@@ -123,8 +181,9 @@ class ConversationFilter(django_filters.FilterSet):
         unread = selectors.conversations_unread_for(queryset, user=self.request.user)
         return unread if value == "true" else queryset.exclude(pk__in=unread.values("pk"))
 
-    def filter_q(self, queryset, name, value):
-        return selectors.conversations_matching(queryset, q=value)
+    def filter_search(self, queryset, name, value):
+        # q, after and before are applied together, in filter_queryset.
+        return queryset
 
     def filter_ordering(self, queryset, name, value):
         # The paginator orders (it needs the ordering for its cursor); this only validates.

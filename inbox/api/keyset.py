@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,6 +151,9 @@ class KeysetCursorPagination(CursorPagination):
             if isinstance(value, str):
                 value = parse_datetime(value)
                 if value is None:
+                    raise ValueError("bad position")
+            elif isinstance(value, float):  # a search rank (relevance order)
+                if not math.isfinite(value):
                     raise ValueError("bad position")
             elif value is not None and (not isinstance(value, int) or isinstance(value, bool) or abs(value) >= 2**63):
                 raise ValueError("bad position")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from inbox.conversations.files import attachments_for_api
 from inbox.conversations.selectors import READ_AT, unread_for
 from inbox.models import Availability, Conversation, ConversationStatus, Inbox, Message
+from inbox.sla.state import sla_data
 
 
 class InboxRefSerializer(serializers.ModelSerializer):
@@ -31,6 +32,28 @@ class LastMessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class SlaTargetSerializer(serializers.Serializer):
+    target = serializers.ChoiceField(choices=["first_response", "next_response", "resolution"])
+    status = serializers.ChoiceField(
+        choices=["running", "met", "stopped"],
+        help_text="running: still owed; met: answered or resolved; stopped: resolved with a reply still owed",
+    )
+    started_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    met_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    breached = serializers.BooleanField(help_text="Met or stopped after due_at, or running past it")
+    breached_by_seconds = serializers.IntegerField(help_text="How late (now, while running); 0 when not breached")
+    seconds_left = serializers.IntegerField(allow_null=True, help_text="Until due_at, while running; null once ended")
+
+
+class SlaSerializer(serializers.Serializer):
+    policy = inline_serializer("SlaPolicyRef", {"id": serializers.IntegerField(), "name": serializers.CharField()})
+    due_at = serializers.DateTimeField(allow_null=True, help_text="The earliest due time of the running targets")
+    breached = serializers.BooleanField(help_text="A running target is past its due time")
+    targets = SlaTargetSerializer(many=True)
+
+
 class ConversationSerializer(serializers.ModelSerializer):
     inbox = InboxRefSerializer(read_only=True)
     customer = serializers.SerializerMethodField()
@@ -41,6 +64,7 @@ class ConversationSerializer(serializers.ModelSerializer):
     read_at = serializers.SerializerMethodField()
     unread = serializers.SerializerMethodField()
     snippet = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
@@ -66,6 +90,8 @@ class ConversationSerializer(serializers.ModelSerializer):
             "read_at",
             "unread",
             "snippet",
+            "priority",
+            "sla",
         ]
         read_only_fields = fields
 
@@ -125,6 +151,11 @@ class ConversationSerializer(serializers.ModelSerializer):
     )
     def get_snippet(self, obj: Conversation) -> str | None:
         return getattr(obj, "search_snippet", None)
+
+    @extend_schema_field(SlaSerializer(allow_null=True))
+    def get_sla(self, obj: Conversation) -> dict | None:
+        """The SLA policy that applies and, per target, its latest clock (inbox/sla/state.py); null: none applies."""
+        return sla_data(obj, timezone.now())
 
 
 class AttachmentSerializer(serializers.Serializer):

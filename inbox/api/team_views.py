@@ -19,6 +19,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from customers.language import LANGUAGE_CHOICES, inbox_language
 from customers.models import Channel
 from inbox.api.errors import ApiError
 from inbox.api.serializers import ErrorSerializer
@@ -76,12 +77,14 @@ class InboxSerializer(serializers.ModelSerializer):
     reassign_on_away = serializers.SerializerMethodField()
     unassign_on_resolve = serializers.SerializerMethodField()
     csat = serializers.SerializerMethodField()
+    language = serializers.SerializerMethodField()
 
     class Meta:
         model = Inbox
         fields = [
             "id", "kind", "name", "external_id", "team", "has_credentials", "greeting", "away", "business_hours",
-            "holidays", "auto_assign", "reassign_on_away", "unassign_on_resolve", "csat", "settings", "created_at",
+            "holidays", "auto_assign", "reassign_on_away", "unassign_on_resolve", "csat", "language", "settings",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -106,6 +109,14 @@ class InboxSerializer(serializers.ModelSerializer):
     def get_reassign_on_away(self, obj: Inbox) -> bool:
         return bool(obj.settings.get("reassign_on_away", False))
 
+    @extend_schema_field(serializers.ChoiceField(
+        choices=LANGUAGE_CHOICES,
+        help_text="The language of the automated messages' `text` (greeting, away, survey), sent to customers "
+                  "whose language is unknown or has no translation; the shop's LANGUAGE_CODE unless set",
+    ))
+    def get_language(self, obj: Inbox) -> str:
+        return inbox_language(obj)
+
     def get_csat(self, obj: Inbox) -> dict:
         """Satisfaction surveys after a resolve: on/off, delay, text, at most one per customer per N days."""
         return csat_settings(obj.settings).as_dict()
@@ -119,8 +130,14 @@ class _InboxWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     credentials = serializers.DictField(write_only=True, required=False)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
-    greeting = serializers.JSONField(required=False)
-    away = serializers.JSONField(required=False)
+    greeting = serializers.JSONField(
+        required=False, help_text='{enabled, text, translations?: {"fr": "...", "el": "..."}}: text per customer language'
+    )
+    away = serializers.JSONField(required=False, help_text="{enabled, text, translations?}, as greeting")
+    language = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True,
+        help_text="en, fr or el: the language of the automated messages' `text`; blank for the shop's default",
+    )
     bot = serializers.JSONField(required=False, help_text="Messenger/Instagram quick-reply bot: enabled, intro, options, handover_text")
     business_hours = serializers.JSONField(required=False, allow_null=True)
     holidays = serializers.JSONField(required=False, allow_null=True)
@@ -286,7 +303,7 @@ class AgentSerializer(serializers.ModelSerializer):
         model = Agent
         fields = [
             "id", "username", "email", "name", "role", "teams", "availability", "capacity", "load", "last_seen_at",
-            "is_active",
+            "is_active", "language", "time_zone",
         ]
         read_only_fields = fields
 
@@ -316,12 +333,25 @@ class AgentUpdateSerializer(serializers.Serializer):
 
 
 class AvailabilitySerializer(serializers.Serializer):
-    availability = serializers.ChoiceField(choices=Availability.choices)
+    """What agents change about themselves: availability, and the language and time zone of their pages."""
+
+    OWN = ("availability", "language", "time_zone")
+    availability = serializers.ChoiceField(choices=Availability.choices, required=False)
+    language = serializers.CharField(
+        required=False, allow_blank=True, max_length=8, help_text="en, fr or el; blank: the browser's language"
+    )
+    time_zone = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="IANA zone, e.g. Europe/Athens; blank: the browser's"
+    )
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - {"availability"}
+        unknown = set(self.initial_data) - set(self.OWN)
         if unknown:
-            raise serializers.ValidationError(f"Only availability can be changed here, not {', '.join(sorted(unknown))}.")
+            raise serializers.ValidationError(
+                f"Only availability, language and time_zone can be changed here, not {', '.join(sorted(unknown))}."
+            )
+        if not attrs:
+            raise serializers.ValidationError("Give availability, language or time_zone.")
         return attrs
 
 
@@ -413,7 +443,7 @@ class AgentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(AgentSerializer(self._get(agent.user_id)).data)
 
     @extend_schema(methods=["GET"], summary="Me: role, teams, availability, load", responses={200: AgentSerializer, **ERRORS})
-    @extend_schema(methods=["PATCH"], summary="Set my availability", request=AvailabilitySerializer,
+    @extend_schema(methods=["PATCH"], summary="Set my availability, language or time zone", request=AvailabilitySerializer,
                    responses={200: AgentSerializer, **ERRORS})
     @action(detail=False, methods=["get", "patch"], url_path="me")
     def me(self, request):
@@ -421,9 +451,15 @@ class AgentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if request.method == "PATCH":
             data = AvailabilitySerializer(data=request.data)
             data.is_valid(raise_exception=True)
-            assignment.agent_availability_set(
-                user=request.user, availability=data.validated_data["availability"], by=request.user
-            )
+            if "language" in data.validated_data or "time_zone" in data.validated_data:
+                teams.agent_preferences_set(
+                    agent=agent, language_code=data.validated_data.get("language"),
+                    time_zone=data.validated_data.get("time_zone"),
+                )
+            if "availability" in data.validated_data:
+                assignment.agent_availability_set(
+                    user=request.user, availability=data.validated_data["availability"], by=request.user
+                )
             agent = self._get(request.user.pk)
         return Response(AgentSerializer(agent).data)
 

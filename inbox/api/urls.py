@@ -18,4 +18,8 @@ urlpatterns = [
     path("", include("inbox.api.audit_urls")),
     path("", include("inbox.api.macro_urls")),
     path("", include("inbox.api.csat_urls")),
+    path("", include("inbox.api.sla_urls")),
+    path("", include("inbox.api.rule_urls")),
+    # After the others: /reports/<name>/ of inbox/reports/ (a more specific reports/... route wins).
+    path("", include("inbox.api.report_urls")),
 ]

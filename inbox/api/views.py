@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from inbox.api.errors import ApiError
-from inbox.api.filters import DEFAULT_ORDERING, ConversationFilter
+from inbox.api.filters import RELEVANCE, ConversationFilter, ordering_of
 from inbox.api.keyset import Keyset, KeysetCursorPagination
 from inbox.api.serializers import (
     AssignableSerializer,
@@ -29,7 +29,7 @@ from inbox.api.serializers import (
     UploadSerializer,
 )
 from inbox.conversations import attachments as attachment_services
-from inbox.conversations import bulk, reply, selectors
+from inbox.conversations import bulk, reply, search, selectors
 from inbox.conversations import triage as conversation_services
 from inbox.macros.services import macro_get
 from inbox.models import META_CHANNELS, Conversation, Team
@@ -39,6 +39,10 @@ CONVERSATION_KEYSETS = {
     "-last_message_at": Keyset("last_message_at", descending=True),
     "waiting_since": Keyset("waiting_since"),
     "window_expires_at": Keyset("window_expires_at"),
+    # The earliest due time of a running SLA target (index conv_sla_due: this column, then id).
+    "sla_due_at": Keyset("sla_next_due_at"),
+    # Best match first: a float rank, then id (inbox/conversations/search.py annotates it).
+    RELEVANCE: Keyset(search.SEARCH_RANK, descending=True),
 }
 # Newest first: the first page is what the agent reads; older pages load as they scroll up.
 THREAD_KEYSET = Keyset("created_at", descending=True)
@@ -89,8 +93,11 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         page = self.paginate_queryset(queryset)
         q = request.query_params.get("q", "").strip()
         if q and page:
+            # The same parameters filter_queryset has validated, for the date range.
+            form = ConversationFilter(request.query_params, queryset=Conversation.objects.none(), request=request).form
+            dates = form.cleaned_data if form.is_valid() else {}
             # Why each hit matched, for the page only (one query): see selectors.search_snippets.
-            snippets = selectors.search_snippets(page, q=q)
+            snippets = selectors.search_snippets(page, q=q, after=dates.get("after"), before=dates.get("before"))
             for conversation in page:
                 conversation.search_snippet = snippets.get(conversation.pk)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -98,7 +105,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_keyset(self) -> Keyset:
         if self.action == "messages":
             return THREAD_KEYSET
-        return CONVERSATION_KEYSETS[self.request.query_params.get("ordering") or DEFAULT_ORDERING]
+        return CONVERSATION_KEYSETS[ordering_of(self.request.query_params)]
 
     @extend_schema(
         summary="Change status, snooze, assignee, team or labels",

@@ -7,6 +7,7 @@ transactions and publish the realtime frames of what they change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.services import consent_withdraw_or_grant, identity_resolve
+from customers.services import ResolvedIdentity, consent_withdraw_or_grant, identity_resolve
 from inbox import metrics, signals
-from inbox.conversations import profiles
+from inbox.conversations import languages, profiles
 from inbox.conversations.threads import conversation_find_or_create, loaded_relations, note_inbound, note_outbound
 from inbox.csat import answers as csat_answers
 from inbox.models import (
@@ -33,28 +34,64 @@ from inbox.providers.base import InboundMessage
 from inbox.realtime import publish as realtime
 
 
-def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Conversation | None = None) -> Message | None:
-    """Store an inbound customer message (or an echo of a business reply) once; None if already held."""
-    if Message.objects.filter(inbox=inbox, external_id=incoming.external_id).exists():
+@dataclass
+class Known:
+    """What a batch of events (inbox/intake/batch.py) read at once for a customer message, so that
+    message_receive asks none of it again. The batch holds the row locks of the conversations it
+    read, and keeps these facts current from one message of a conversation to the next.
+
+    - the message is not held yet (the batch asked for all of its messages at once);
+    - `identity`: the sender's, resolved;
+    - `conversation`: their thread, locked in this transaction (`conversation_created`: made in it);
+    - `survey_possible`: whether `survey_reply_of` could find a survey this message answers;
+    - `previous_known`, `previous`: the time of the thread's latest message (None: none), when this
+      message is not earlier than it (so none is later); else the metrics ask themselves.
+    """
+
+    identity: ResolvedIdentity
+    conversation: Conversation
+    conversation_created: bool = False
+    survey_possible: bool = True
+    previous_known: bool = False
+    previous: datetime | None = None
+
+
+def message_receive(
+    *, inbox: Inbox, incoming: InboundMessage, conversation: Conversation | None = None, known: Known | None = None
+) -> Message | None:
+    """Store an inbound customer message (or an echo of a business reply) once; None if already held.
+
+    `known`: what a batch of events already read for it (see Known); a conflict on the message's
+    unique id then fails the caller's transaction, which processes its events one by one instead.
+    """
+    if known is None and Message.objects.filter(inbox=inbox, external_id=incoming.external_id).exists():
         return None
     customer = None
     conversation_created = False
+    locked = False
     if conversation is None:
         scope = inbox.external_id if inbox.kind in META_CHANNELS else ""
-        resolved = identity_resolve(
+        resolved = known.identity if known is not None else identity_resolve(
             channel=inbox.kind, scope=scope, external_id=incoming.customer_external_id, display_name=incoming.customer_name
         )
-        conversation, conversation_created = conversation_find_or_create(
-            inbox=inbox, identity=resolved.identity, subject=incoming.subject
-        )
+        if known is not None:
+            conversation, conversation_created, locked = known.conversation, known.conversation_created, True
+        else:
+            conversation, conversation_created = conversation_find_or_create(
+                inbox=inbox, identity=resolved.identity, subject=incoming.subject
+            )
         customer = resolved.identity.customer
         if not incoming.is_echo:  # the person wrote: Meta now lets the page read their name
             profiles.meta_profile_schedule(inbox=inbox, identity=resolved.identity)
     if incoming.is_echo:
         return _echo_receive(inbox=inbox, conversation=conversation, incoming=incoming, customer=customer)
+    if incoming.language:  # the provider named the message's language (an email's Content-Language)
+        customer = customer if customer is not None else conversation.customer
+        languages.customer_language_learn(customer=customer, language=incoming.language)
 
     # A rating or comment answering the thread's satisfaction survey (a new thread has none).
-    survey_reply = None if conversation_created else csat_answers.survey_reply_of(conversation=conversation, incoming=incoming)
+    survey_reply = None if conversation_created or (known is not None and not known.survey_possible) else (
+        csat_answers.survey_reply_of(conversation=conversation, incoming=incoming))
     payload = incoming.payload if survey_reply is None else {**incoming.payload, "csat": survey_reply.as_payload()}
     stored = _message_store(
         conversation=conversation,
@@ -75,6 +112,8 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
         email_in_reply_to=incoming.email_in_reply_to,
         email_references=incoming.email_references,
         created_at=incoming.timestamp,
+        language=incoming.language,
+        locked=locked,
     )
     if stored is None:
         return None  # the same event, delivered concurrently, got there first
@@ -82,7 +121,9 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
     answered = survey_reply is not None
     note_inbound(conversation, at=incoming.timestamp, expects_answer=not answered, customer_action=incoming.is_customer_action, message=message)
     # The message was made just now (so has no record yet); in a conversation made just now, it is the only one.
-    metrics.record_inbound(message, conversation=conversation, new_message=True, only_message=conversation_created)
+    metrics.record_inbound(message, conversation=conversation, new_message=True, only_message=conversation_created,
+                           previous_known=known is not None and known.previous_known,
+                           previous=known.previous if known is not None else None)
     # A conversation made in this transaction has no labels yet (nobody could label it).
     _published(message, conversation, labels=[] if conversation_created else None)
     # Auto-replies and bounces (RFC 3834) are kept on the record but set nothing off: answering
@@ -93,15 +134,32 @@ def message_receive(*, inbox: Inbox, incoming: InboundMessage, conversation: Con
         # in the responsiveness figures (inbox/metrics.py skips `csat` messages).
         csat_answers.survey_reply_record(survey_reply, at=incoming.timestamp, message=message)
     elif not incoming.payload.get("auto_submitted"):
+        # SLA clocks and automation rules (reopening a resolved thread is one), in this transaction.
+        if conversation_created:
+            signals.conversation_changed_send(conversation, "conversation.created", message=message)
+        signals.conversation_changed_send(conversation, "message.received", message=message)
         transaction.on_commit(lambda: signals.message_received.send(sender=Message, message=message))
     return message
 
 
 def _message_store(
-    *, conversation: Conversation, inbox: Inbox, customer: Customer | None, **fields: Any
+    *, conversation: Conversation, inbox: Inbox, customer: Customer | None, language: str = "", locked: bool = False,
+    **fields: Any,
 ) -> tuple[Message, Conversation] | None:
     """Create the message once (None when a concurrent delivery of the same event got there first)
-    and lock its conversation, which then holds the inbox and customer this call already read."""
+    and lock its conversation, which then holds the inbox and customer this call already read.
+    Its search configuration follows its language (`language`, else the customer's: conversations/languages.py).
+
+    `locked`: the caller (a batch) holds the conversation's lock already and takes a conflict as the
+    failure of its whole transaction: no savepoint, no second read of the row."""
+    fields["search_config"] = languages.message_search_config(
+        text=fields.get("text") or "", customer=customer if customer is not None else conversation.customer,
+        language=language,
+    )
+    if locked:
+        message = Message.objects.create(conversation=conversation, inbox=inbox, **fields)
+        loaded_relations(conversation, inbox=inbox, earlier=conversation, customer=customer)
+        return message, conversation
     try:
         with transaction.atomic():
             message = Message.objects.create(conversation=conversation, inbox=inbox, **fields)
@@ -148,6 +206,7 @@ def _echo_receive(
     message, conversation = stored
     note_outbound(conversation, at=incoming.timestamp, human=True, message=message)
     metrics.record_reply(message)
+    signals.conversation_changed_send(conversation, "reply.sent", message=message)
     _published(message, conversation)
     return message
 
@@ -182,6 +241,7 @@ def _own_echo_settle(message_id: int, incoming: InboundMessage) -> None:
         message.save(update_fields=fields)
         if settled:
             metrics.record_reply(message)
+            signals.conversation_changed_send(message.conversation, "reply.sent", message=message)
             realtime.message_changed(message, "message.updated")
 
 

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.selectors import is_opted_out
 from customers.services import consent_withdraw_or_grant
 from inbox import jobs, metrics, signals
+from inbox.conversations import languages
 from inbox.conversations.comments import comment_reply_prepare
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.files import outgoing_files
@@ -53,12 +55,12 @@ def reply_send(
     """Queue a reply on the conversation's channel, refusing what the platform would refuse."""
     text = text or ""
     if not text.strip() and not attachments:
-        raise ReplyRefused("empty", "A reply needs text or an attachment.", 400)
+        raise ReplyRefused("empty", _("A reply needs text or an attachment."), 400)
     if "\x00" in text:
-        raise ReplyRefused("invalid", "Text may not contain NUL characters.", 400)
+        raise ReplyRefused("invalid", _("Text may not contain NUL characters."), 400)
     if any(ch in (subject or "") for ch in "\r\n\x00"):
         # Agents' and campaigns' subjects alike: a header is one line (else BadHeaderError at send).
-        raise ReplyRefused("invalid", "A subject is one line: no carriage return, line feed or NUL.", 400)
+        raise ReplyRefused("invalid", _("A subject is one line: no carriage return, line feed or NUL."), 400)
     length_check(channel=conversation.channel, text=text, display=conversation.get_channel_display())
     with transaction.atomic():
         # Decide on the row as it is now (a webhook may have just moved the window), locked so a
@@ -78,7 +80,7 @@ def reply_send(
         else:
             policy = reply_policy(conversation=conversation, tag=tag, sender_type=sender_type, now=now)
         if is_opted_out(customer=conversation.customer, channel=conversation.channel):
-            raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
+            raise ReplyRefused("opted_out", _("The customer withdrew consent on this channel."), 409)
         message = Message.objects.create(
             conversation=conversation,
             inbox=conversation.inbox,
@@ -93,6 +95,8 @@ def reply_send(
             messaging_type=policy.messaging_type,
             payload=payload or {},
             created_at=now,
+            # Written to the customer, so in their language (search stems it so).
+            search_config=languages.message_search_config(text=text, customer=conversation.customer),
         )
         note_outbound(conversation, at=now, human=sender_type == SenderType.AGENT, message=message)
         realtime.message_changed(message, "message.created")
@@ -101,23 +105,25 @@ def reply_send(
     return message
 
 
-def note_add(*, conversation: Conversation, author: User, text: str) -> Message:
-    """A private note: visible to agents in the timeline, never sent to the customer."""
+def note_add(*, conversation: Conversation, author: User | None, text: str, sender_type: str = SenderType.AGENT) -> Message:
+    """A private note: visible to agents in the timeline, never sent to the customer (`bot`: an automation rule's)."""
     if not (text or "").strip():
-        raise ReplyRefused("empty", "A note needs text.", 400)
+        raise ReplyRefused("empty", _("A note needs text."), 400)
     if "\x00" in text:
-        raise ReplyRefused("invalid", "Text may not contain NUL characters.", 400)
+        raise ReplyRefused("invalid", _("Text may not contain NUL characters."), 400)
     with transaction.atomic():
         message = Message.objects.create(
             conversation=conversation,
             inbox=conversation.inbox,
             direction=Direction.OUT,
-            sender_type=SenderType.AGENT,
+            sender_type=sender_type,
             author=author,
             is_private=True,
             text=text,
             status=MessageStatus.SENT,
             created_at=timezone.now(),
+            # Written by an agent for agents: in the author's language when they picked one.
+            search_config=languages.message_search_config(text=text, language=languages.user_language(author)),
         )
         realtime.message_changed(message, "message.created")
         transaction.on_commit(lambda: signals.note_added.send(sender=Message, message=message))
@@ -257,6 +263,7 @@ def _send_succeeded(message: Message, result: SendResult) -> None:
     message.save()
     # A reply answers the customer once the provider took it, not when it was queued.
     metrics.record_reply(message)
+    signals.conversation_changed_send(message.conversation, "reply.sent", message=message)
     realtime.message_changed(message, "message.updated")
 
 
@@ -315,12 +322,14 @@ def message_retry(*, conversation: Conversation, message_id: int, by: User | Non
         )
         message = Message.objects.select_for_update().filter(pk=message_id, conversation=conversation).first()
         if message is None:
-            raise ReplyRefused("not_found", "No such message in this conversation.", 404)
+            raise ReplyRefused("not_found", _("No such message in this conversation."), 404)
         message.conversation = conversation
         if message.direction != Direction.OUT or message.is_private or message.payload.get("echo"):
-            raise ReplyRefused("not_retryable", "Only replies sent from this inbox can be sent again.", 409)
+            raise ReplyRefused("not_retryable", _("Only replies sent from this inbox can be sent again."), 409)
         if message.status != MessageStatus.FAILED:
-            raise ReplyRefused("not_failed", f"Only a failed message can be sent again; this one is {message.status}.", 409)
+            raise ReplyRefused(
+                "not_failed", _("Only a failed message can be sent again; this one is %(status)s.") % {"status": message.status}, 409
+            )
         now = timezone.now()
         if conversation.is_comment_thread or message.payload.get("comment_reply"):
             comment_reply_prepare(
@@ -331,7 +340,7 @@ def message_retry(*, conversation: Conversation, message_id: int, by: User | Non
         else:
             policy = reply_policy(conversation=conversation, tag=message.tag or None, sender_type=message.sender_type, now=now)
         if is_opted_out(customer=conversation.customer, channel=conversation.channel):
-            raise ReplyRefused("opted_out", "The customer withdrew consent on this channel.", 409)
+            raise ReplyRefused("opted_out", _("The customer withdrew consent on this channel."), 409)
         message.status = MessageStatus.QUEUED
         message.external_id = None
         message.error_code = ""

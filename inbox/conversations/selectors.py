@@ -6,15 +6,13 @@ may see simply isn't there (404), and lists are shaped to a constant number of q
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
-from html import escape
 
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.expressions import Combinable
 from django.http import Http404
 
-from customers.models import Label, Order
+from customers.models import Label
+from inbox.conversations import search
 from inbox.models import META_CHANNELS, Conversation, ConversationRead, Message
 from inbox.team.access import conversations_visible_to
 
@@ -105,6 +103,20 @@ def _window_open(now: datetime) -> Q:
     )
 
 
+# `sla=due_1h`: a running target is due within this much time.
+SLA_DUE_WITHIN = timedelta(hours=1)
+
+
+def conversations_by_sla(qs: QuerySet[Conversation], *, state: str, now: datetime) -> QuerySet[Conversation]:
+    """due_1h: the earliest running SLA target is due within the hour (not late yet); breached: it is
+    late. One range of the indexed `sla_next_due_at` (inbox/sla/clocks.py keeps it)."""
+    if state == "due_1h":
+        return qs.filter(sla_next_due_at__gte=now, sla_next_due_at__lt=now + SLA_DUE_WITHIN)
+    if state == "breached":
+        return qs.filter(sla_next_due_at__lt=now)
+    raise ValueError(f"unknown sla state {state!r}")
+
+
 def conversations_in_window(qs: QuerySet[Conversation], *, state: str, now: datetime) -> QuerySet[Conversation]:
     """open: a normal reply is allowed; expiring: open and closing within 2 h;
     closed: Messenger/Instagram threads where it is not (HUMAN_AGENT-only or fully closed).
@@ -118,93 +130,25 @@ def conversations_in_window(qs: QuerySet[Conversation], *, state: str, now: date
     raise ValueError(f"unknown window state {state!r}")
 
 
-_ORDER_NUMBER = re.compile(r"^#?\s*([A-Za-z0-9-]{1,32})$")
+def conversations_matching(
+    qs: QuerySet[Conversation],
+    *,
+    q: str,
+    after: datetime | None = None,
+    before: datetime | None = None,
+    ranked: bool = False,
+) -> QuerySet[Conversation]:
+    """The list's search: q in web-search syntax over messages (notes included), email subjects,
+    customers' names, emails and phones and order numbers (#1042), messages within [after, before);
+    `ranked` annotates `search.SEARCH_RANK`. See inbox/conversations/search.py."""
+    return search.conversations_search(qs, q=q, after=after, before=before, ranked=ranked)
 
 
-def conversations_matching(qs: QuerySet[Conversation], *, q: str) -> QuerySet[Conversation]:
-    """Customer name, email or phone, message text (notes included), or an order number (#1042)."""
-    q = q.strip()
-    if not q:
-        return qs
-    match: Q | Combinable = (
-        Q(customer__name__icontains=q)
-        | Q(customer__email__icontains=q)
-        | Q(customer__phone__icontains=q)
-        | Q(subject__icontains=q)
-        | Exists(Message.objects.filter(conversation=OuterRef("pk"), text__icontains=q))
-    )
-    digits = re.sub(r"\D", "", q)
-    if len(digits) >= 4 and digits != q:
-        # "+1 (415) 200-1331" finds +14152001331.
-        match |= Q(customer__phone__contains=digits)
-    number = _ORDER_NUMBER.match(q)
-    if number:
-        match |= Exists(Order.objects.filter(customer=OuterRef("customer_id"), number__iexact=number.group(1)))
-    return qs.filter(match)
-
-
-# --- Search snippets -------------------------------------------------------------------------------
-
-SNIPPET_BEFORE = 60
-SNIPPET_CHARS = 180
-
-
-def search_snippets(conversations: list[Conversation], *, q: str) -> dict[int, str]:
+def search_snippets(
+    conversations: list[Conversation], *, q: str, after: datetime | None = None, before: datetime | None = None
+) -> dict[int, str]:
     """Why each search hit matched `q`: {conversation id: snippet}, in one query for the page.
 
-    A snippet is HTML-escaped text around the first match with every match in <mark>…</mark>:
-    the latest message (or note) containing it, else the subject or the customer's name, email or
-    phone, else the order number it matched. This is the substring search's version; a full-text
-    search replaces it together with `conversations_matching` (e.g. with ts_headline).
-    """
-    q = " ".join(q.split())
-    if not q or not conversations:
-        return {}
-    latest_hit = (
-        Message.objects.filter(conversation=OuterRef("pk"), text__icontains=q).order_by("-created_at", "-id").values("text")[:1]
-    )
-    hits = dict(
-        Conversation.objects.filter(pk__in=[c.pk for c in conversations])
-        .annotate(hit=Subquery(latest_hit))
-        .values_list("pk", "hit")
-    )
-    out: dict[int, str] = {}
-    for conversation in conversations:
-        customer = conversation.customer
-        for text in (hits.get(conversation.pk), conversation.subject, customer.name, customer.email, customer.phone):
-            snippet = snippet_highlight(text or "", q)
-            if snippet:
-                out[conversation.pk] = snippet
-                break
-        else:
-            number = _ORDER_NUMBER.match(q)
-            digits = re.sub(r"\D", "", q)
-            if customer.phone and len(digits) >= 4 and digits in customer.phone:
-                out[conversation.pk] = snippet_highlight(customer.phone, digits) or escape(customer.phone)
-            elif number:
-                out[conversation.pk] = f"Order <mark>#{escape(number.group(1))}</mark>"
-    return out
-
-
-def snippet_highlight(text: str, q: str) -> str | None:
-    """`text` around the first case-insensitive occurrence of `q`, escaped, matches in <mark>; None if absent."""
-    flat = " ".join(text.split())
-    pattern = re.compile(re.escape(q), re.IGNORECASE)
-    first = pattern.search(flat)
-    if first is None:
-        return None
-    start = max(0, first.start() - SNIPPET_BEFORE)
-    if start:  # begin on a word
-        space = flat.find(" ", start, first.start())
-        start = space + 1 if space >= 0 else start
-    end = min(len(flat), max(start + SNIPPET_CHARS, first.end()))
-    if end < len(flat):
-        space = flat.rfind(" ", first.end(), end)
-        end = space if space > 0 else end
-    parts = ["…" if start else ""]
-    at = start
-    for match in pattern.finditer(flat, start, end):
-        parts += [escape(flat[at:match.start()]), "<mark>", escape(match.group()), "</mark>"]
-        at = match.end()
-    parts += [escape(flat[at:end]), "…" if end < len(flat) else ""]
-    return "".join(parts)
+    A snippet is HTML-escaped text with every match in <mark>…</mark>: the best matching message's
+    (or note's) headline, else the customer's name, email or phone, else the order number."""
+    return search.search_snippets(conversations, q=q, after=after, before=before)

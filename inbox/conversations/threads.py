@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from customers.models import Customer, Identity
 from inbox.conversations.window import window_opened
-from inbox.models import META_CHANNELS, PREVIEW_CHARS, Conversation, ConversationStatus, Inbox, Message
+from inbox.models import META_CHANNELS, PREVIEW_CHARS, Conversation, Inbox, Message
 from inbox.realtime import publish as realtime
 
 
@@ -76,7 +76,7 @@ def _preview_note(conversation: Conversation, message: Message | None, fields: l
 
 def note_inbound(conversation: Conversation, *, at: datetime, customer_action: bool, expects_answer: bool = True, message: Message | None = None) -> None:
     """A customer message at `at` (`message`, for the list's preview) on a locked conversation row."""
-    fields = ["last_message_at", "last_inbound_at", "waiting_since", "unread_count", "status", "snoozed_until"]
+    fields = ["last_message_at", "last_inbound_at", "waiting_since", "unread_count"]
     if conversation.last_message_at is None or at >= conversation.last_message_at:
         conversation.last_message_at = at
         _preview_note(conversation, message, fields)
@@ -91,9 +91,8 @@ def note_inbound(conversation: Conversation, *, at: datetime, customer_action: b
         fields += ["last_customer_action_at", "window_expires_at"]
     # The row is locked (select_for_update) since it was read: the count read is the count to add to.
     conversation.unread_count += 1 if expects_answer else 0
-    if expects_answer and conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED):
-        conversation.status = ConversationStatus.OPEN
-        conversation.snoozed_until = None
+    # Reopening a resolved or snoozed thread when the customer writes is an automation rule now
+    # (inbox/rules/defaults.py, "Reopen when the customer writes"), run by message_receive.
     conversation.save(update_fields=fields)
 
 

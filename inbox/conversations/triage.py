@@ -13,8 +13,10 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.services import labels_for
+from inbox import signals
 from inbox.csat.schedule import survey_schedule
 from inbox.models import Conversation, ConversationEvent, ConversationRead, ConversationStatus, Team
 from inbox.realtime import publish as realtime
@@ -64,13 +66,13 @@ def conversation_update(
         if status is not UNSET or snoozed_until is not UNSET:
             new_status = conv.status if status is UNSET else status
             if new_status not in ConversationStatus.values:
-                raise ValidationError(f"Unknown status {new_status!r}.")
+                raise ValidationError(_("Unknown status %(status)r.") % {"status": new_status})
             until = conv.snoozed_until if snoozed_until is UNSET else snoozed_until
             if new_status == ConversationStatus.SNOOZED:
                 if until is None or until <= now:
-                    raise ValidationError("Snoozing needs snoozed_until in the future.")
+                    raise ValidationError(_("Snoozing needs snoozed_until in the future."))
             elif snoozed_until not in (UNSET, None):
-                raise ValidationError("snoozed_until is only for status snoozed.")
+                raise ValidationError(_("snoozed_until is only for status snoozed."))
             else:
                 until = None
             if new_status != conv.status:
@@ -127,7 +129,18 @@ def conversation_update(
             # Before the resolve unassigns it: the survey rates the agent who had it.
             survey_schedule(conversation=conv, now=now)
             conv = conversation_resolved(conversation=conv, by=by)
+        # SLA clocks and automation rules, in this transaction (inbox.signals.conversation_changed).
+        for event in events:
+            if event.kind in _ANNOUNCED:
+                signals.conversation_changed_send(conv, _ANNOUNCED[event.kind], by=by, data=event.data)
     return conv
+
+
+_ANNOUNCED: dict[str, str] = {
+    ConversationEvent.Kind.STATUS: "conversation.status",
+    ConversationEvent.Kind.TEAM: "conversation.team",
+    ConversationEvent.Kind.LABELS: "conversation.labels",
+}
 
 
 def conversation_mark_read(*, conversation: Conversation, by) -> Conversation:

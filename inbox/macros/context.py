@@ -71,6 +71,14 @@ def _order(order: Order | None) -> dict[str, Any]:
 
 
 def template_context(*, conversation: Conversation, user, order: Order | None) -> dict[str, Any]:
+    """`user` None: the system (an automation rule), whose agent name is the inbox's."""
+    if user is None:
+        full = conversation.inbox.name.strip()
+        return {
+            "customer": _customer(conversation.customer, conversation.identity.display_name),
+            "agent": {"name": full, "first_name": full},
+            "order": _order(order),
+        }
     full = (user.get_full_name() or user.get_username()).strip()
     return {
         "customer": _customer(conversation.customer, conversation.identity.display_name),

@@ -27,7 +27,7 @@ from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.window import HUMAN_AGENT
 from inbox.macros.actions import Plan, actions_clean, plan_steps
 from inbox.macros.context import order_for, template_context
-from inbox.models import Conversation, ConversationEvent, Macro, Message, Role, Team
+from inbox.models import Conversation, ConversationEvent, Macro, Message, Role, SenderType, Team
 from inbox.team.access import agent_of, is_admin, role_of, team_ids_of
 
 MAX_BULK = 100
@@ -130,7 +130,8 @@ class Applied:
     order_actions: list = field(default_factory=list)
 
 
-def _plan(*, macro: Macro, user, conversation: Conversation, order_id: int | None, tag: str | None) -> Plan:
+def _plan(*, macro: Macro, user, conversation: Conversation, order_id: int | None, tag: str | None,
+          sender_type: str = SenderType.AGENT) -> Plan:
     if tag not in (None, "", HUMAN_AGENT):
         raise MacroRefused("invalid_tag", f"Unknown message tag {tag!r}; only HUMAN_AGENT is allowed.", 400)
     try:
@@ -139,7 +140,7 @@ def _plan(*, macro: Macro, user, conversation: Conversation, order_id: int | Non
         raise MacroRefused("invalid", "order: not one of this customer's orders.", 400) from None
     plan = Plan(
         conversation=conversation, user=user, order=order, now=timezone.now(), tag=tag or None,
-        context=template_context(conversation=conversation, user=user, order=order),
+        context=template_context(conversation=conversation, user=user, order=order), sender_type=sender_type,
     )
     return plan_steps(plan, macro.actions)
 
@@ -179,9 +180,11 @@ def _raise_refused(plan: Plan) -> None:
 
 
 def macro_apply(*, macro: Macro, user, conversation: Conversation, order_id: int | None = None,
-                tag: str | None = None) -> Applied:
+                tag: str | None = None, sender_type: str = SenderType.AGENT) -> Applied:
     """Run every action of the macro on the conversation, in one transaction; MacroRefused (nothing
-    done) when an action may not be taken, and nothing left behind if one fails while running."""
+    done) when an action may not be taken, and nothing left behind if one fails while running.
+
+    `user` None with `sender_type` bot: an automation rule applies it (inbox/rules/), as the system."""
     with transaction.atomic():
         locked = (
             Conversation.objects.select_for_update(of=("self",))
@@ -189,7 +192,7 @@ def macro_apply(*, macro: Macro, user, conversation: Conversation, order_id: int
             .get(pk=conversation.pk)
         )
         # Every action checked on the row as it is now, under its lock, before any of them runs.
-        plan = _plan(macro=macro, user=user, conversation=locked, order_id=order_id, tag=tag)
+        plan = _plan(macro=macro, user=user, conversation=locked, order_id=order_id, tag=tag, sender_type=sender_type)
         _raise_refused(plan)
         before = ConversationEvent.objects.filter(conversation=locked).order_by("-pk").values_list("pk", flat=True).first()
         for step in plan.steps:

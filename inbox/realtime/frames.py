@@ -10,10 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
+from customers.models import Label
 from inbox.conversations.files import attachments_for_api
 from inbox.models import Conversation, Message
+from inbox.sla.state import sla_data
 
 
 def _time(value: datetime | None) -> str | None:
@@ -33,6 +36,21 @@ def conversation_groups(conversation: Conversation) -> list[str]:
     if conversation.assignee_id:
         groups.append(f"user-{conversation.assignee_id}")
     return groups
+
+
+def labels_prefetch(conversations: list[Conversation]) -> None:
+    """Read the labels of these conversations in one query, for their frames (`label_names`)."""
+    for conversation in conversations:
+        conversation.__dict__.pop("prefetched_labels", None)  # what an earlier read left may be stale
+    prefetch_related_objects(
+        conversations, Prefetch("labels", queryset=Label.objects.order_by("name"), to_attr="prefetched_labels")
+    )
+
+
+def labels_forget(conversations: list[Conversation]) -> None:
+    """Drop what `labels_prefetch` read, so later code reading `label_names` asks the database again."""
+    for conversation in conversations:
+        conversation.__dict__.pop("prefetched_labels", None)
 
 
 def conversation_data(conversation: Conversation, *, labels: list | None = None) -> dict[str, Any]:
@@ -63,6 +81,8 @@ def conversation_data(conversation: Conversation, *, labels: list | None = None)
         "read_at": None,
         "unread": None,
         "snippet": None,
+        "priority": conversation.priority,
+        "sla": sla_data(conversation, now),
     }
 
 

@@ -135,7 +135,12 @@ def check_may_assign(*, by, conversation: Conversation, assignee) -> None:
 
 
 def _check_may_assign(*, by, conversation: Conversation, assignee) -> None:
-    """403 for what `by` may see but not do; 404 when `by` may not see the conversation at all."""
+    """403 for what `by` may see but not do; 404 when `by` may not see the conversation at all.
+
+    `by` None is the system (an automation rule, a macro a rule applies): it may assign anyone, as
+    conversation_assign lets it."""
+    if by is None:
+        return
     if not can_see_conversation(by, conversation):
         raise AssignmentRefused("not_found", "Not found.", 404)
     role = role_of(by)
@@ -258,6 +263,10 @@ def _assignment_apply(conversation: Conversation, assignee, *, by, reason: str, 
     )
     if new is not None and (by is None or by.pk != new):
         assignment_notify(conversation=conversation, user=assignee, by=by, reason=reason)
+    # SLA clocks and automation rules ("when assigned"), in this transaction.
+    signals.conversation_changed_send(
+        conversation, "conversation.assigned", by=by, data={"from": old, "to": new, "reason": reason}
+    )
     if drain and old is not None and conversation.status in OPEN_STATUSES:
         # The old assignee has room for one more: offer them the queue once this commits.
         queue_drain_after_commit(user_ids=[old])

@@ -70,6 +70,28 @@ class Schedule:
                     return start
         return None
 
+    def open_after(self, start: datetime, seconds: float, *, horizon_days: int = 732) -> datetime | None:
+        """When `seconds` of business time will have passed since `start` (an SLA target's due time).
+
+        Counts only open intervals (nights, closed days and holidays don't count), each as real
+        elapsed seconds (a 09:00–17:00 day is 8 h long on a DST change day too); None when the
+        schedule is never open within `horizon_days`.
+        """
+        if self.always_open and not self.holidays:
+            return start + timedelta(seconds=seconds)
+        left = timedelta(seconds=seconds)
+        day = start.astimezone(self.tz).date() - timedelta(days=1)
+        for _ in range(horizon_days + 2):
+            for a, b in self._local_intervals(day):
+                lo = max(a, start)
+                if b <= lo:
+                    continue
+                if lo + left <= b:
+                    return lo + left
+                left -= b - lo
+            day += timedelta(days=1)
+        return None
+
     def open_seconds_between(self, start: datetime, end: datetime) -> float:
         """Seconds of business time in [start, end): what a customer waited while the shop was open."""
         if end <= start:

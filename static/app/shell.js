@@ -5,6 +5,7 @@
 import { csrfToken, get, patch, post, isAbort } from "./api.js";
 import { el, $ } from "./dom.js";
 import { relative, absolute, formatTimes } from "./format.js";
+import { gettext, ngettext, interpolate } from "./i18n.js";
 
 const header = $("app-header");
 formatTimes();
@@ -35,8 +36,8 @@ if (availability) {
     } catch (err) {
       availability.value = saved;
       wrap.dataset.state = saved;
-      availability.title = "Not changed: " + err.message;
-      window.dispatchEvent(new CustomEvent("inbox:toast", { detail: { text: "Availability not changed: " + err.message, error: true } }));
+      availability.title = interpolate(gettext("Not changed: %(reason)s"), { reason: err.message });
+      window.dispatchEvent(new CustomEvent("inbox:toast", { detail: { text: interpolate(gettext("Availability not changed: %(reason)s"), { reason: err.message }), error: true } }));
     } finally {
       availability.removeAttribute("aria-busy");
     }
@@ -60,21 +61,27 @@ if (bell) {
   const unread = () => (serverUnread === null ? items.filter((n) => !n.read_at).length : serverUnread);
 
   function describe(n) {
-    const who = n.by ? n.by.username : "Someone";
+    const who = n.by ? n.by.username : gettext("Someone");
     if (n.kind === "assignment") {
       // text: the customer's name. No one "by" it: the round-robin gave it.
-      const whose = n.text ? `${n.text}’s conversation` : "a conversation";
-      return n.by ? `${who} assigned you ${whose}` : `You were given ${whose} automatically`;
+      if (n.by) {
+        return n.text ? interpolate(gettext("%(who)s assigned you %(customer)s’s conversation"), { who, customer: n.text })
+          : interpolate(gettext("%(who)s assigned you a conversation"), { who });
+      }
+      return n.text ? interpolate(gettext("You were given %(customer)s’s conversation automatically"), { customer: n.text })
+        : gettext("You were given a conversation automatically");
     }
-    const what = n.kind === "mention" ? `${who} mentioned you` : `${who}: ${n.kind}`;
-    return n.text ? `${what}: “${n.text}”` : what;
+    // SLA warnings and breaches, and automation rules' notifications, say it all in their text.
+    if ((n.kind === "sla_warning" || n.kind === "sla_breach" || n.kind === "rule") && n.text) { return n.text; }
+    const what = n.kind === "mention" ? interpolate(gettext("%(who)s mentioned you"), { who }) : `${who}: ${n.kind}`;
+    return n.text ? interpolate(gettext("%(what)s: “%(text)s”"), { what, text: n.text }) : what;
   }
 
   function render() {
     const n = unread();
     count.hidden = n === 0;
     count.textContent = n > 99 ? "99+" : String(n);
-    button.setAttribute("aria-label", n ? `Notifications, ${n} unread` : "Notifications");
+    button.setAttribute("aria-label", n ? interpolate(ngettext("Notifications, %(n)s unread", "Notifications, %(n)s unread", n), { n }) : gettext("Notifications"));
     empty.hidden = items.length > 0;
     list.replaceChildren(...items.slice(0, 30).map((item) => {
       const when = el("time", { class: "when", datetime: item.created_at, title: absolute(item.created_at), text: relative(item.created_at) });
@@ -94,7 +101,7 @@ if (bell) {
         serverUnread = typeof page.unread === "number" ? page.unread : null;
         error.hidden = true;
       } catch (err) {
-        if (!isAbort(err)) { error.hidden = false; error.textContent = "Notifications could not be loaded: " + err.message; }
+        if (!isAbort(err)) { error.hidden = false; error.textContent = interpolate(gettext("Notifications could not be loaded: %(reason)s"), { reason: err.message }); }
       } finally {
         loading = null;
         render();
@@ -143,7 +150,7 @@ if (bell) {
       render();
     } catch (err) {
       error.hidden = false;
-      error.textContent = "Not marked read: " + err.message;
+      error.textContent = interpolate(gettext("Not marked read: %(reason)s"), { reason: err.message });
     }
   });
 
@@ -171,4 +178,40 @@ if (bell) {
     optin.hidden = false;
     optin.addEventListener("click", () => { Notification.requestPermission().then(() => { optin.hidden = true; }); });
   }
+}
+
+// --- Language and time zone (the user menu) -----------------------------------------------------
+// Saved on the agent (PATCH /api/v1/agents/me/); the page then reloads in that language and zone.
+// The language cookie keeps the login page in it after logging out (blank: the browser's again).
+const uiLanguage = $("ui-language");
+const uiZone = $("ui-time-zone");
+if (uiLanguage && uiZone) {
+  const prefsError = $("prefs-error");
+  const save = async (select, body, cookie) => {
+    select.setAttribute("aria-busy", "true");
+    try {
+      await patch(select.dataset.url, body);
+      if (cookie !== undefined) {
+        document.cookie = cookie ? `inbox_language=${cookie}; path=/; max-age=31536000; samesite=lax`
+          : "inbox_language=; path=/; max-age=0; samesite=lax";
+      }
+      window.location.reload();
+    } catch (err) {
+      prefsError.hidden = false;
+      prefsError.textContent = interpolate(gettext("Not changed: %(reason)s"), { reason: err.message });
+      select.removeAttribute("aria-busy");
+    }
+  };
+  uiLanguage.addEventListener("change", () => save(uiLanguage, { language: uiLanguage.value }, uiLanguage.value));
+  // The zones the browser knows, listed when the menu is first used (a long list, not in the page).
+  const fillZones = () => {
+    if (uiZone.dataset.filled || typeof Intl.supportedValuesOf !== "function") { return; }
+    uiZone.dataset.filled = "1";
+    const current = uiZone.dataset.current;
+    const zones = Intl.supportedValuesOf("timeZone").filter((z) => z !== current);
+    uiZone.append(...zones.map((z) => el("option", { value: z, text: z.replace(/_/g, " ") })));
+  };
+  uiZone.addEventListener("focus", fillZones);
+  uiZone.addEventListener("pointerdown", fillZones);
+  uiZone.addEventListener("change", () => save(uiZone, { time_zone: uiZone.value }));
 }

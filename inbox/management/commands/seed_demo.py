@@ -44,8 +44,10 @@ from inbox.models import (
     MessageStatus,
     Role,
     SenderType,
+    SlaPolicy,
     Team,
 )
+from inbox.sla import reports as sla_reports
 from inbox.sms import segments
 
 DEMO_USERNAME = "demo"
@@ -305,6 +307,13 @@ class Command(BaseCommand):
             counts = _Seeder(random.Random(seed), timezone.now()).run(customers)
             # Rows were bulk-created, bypassing the services that keep the dashboard's tables.
             counts["counted messages"] = metrics.rebuild()
+            # One SLA policy for every conversation, its clocks derived from the seeded messages.
+            policy, _ = SlaPolicy.objects.get_or_create(name="Standard", defaults={
+                "first_response_seconds": 3600, "next_response_seconds": 4 * 3600,
+                "resolution_seconds": 3 * 24 * 3600, "warn_before_seconds": 900,
+            })
+            Conversation.objects.update(sla_policy=policy, sla_policy_source="match")
+            counts["SLA clocks"] = sla_reports.sla_rebuild()
         summary = ", ".join(f"{n} {name}" for name, n in counts.items())
         self.stdout.write(self.style.SUCCESS(f"demo shop loaded: {summary}. Log in as {DEMO_USERNAME} / {DEMO_PASSWORD}"))
 

@@ -5,6 +5,7 @@
 import { get, isAbort } from "../../app/api.js";
 import { el, $, errorWithRetry } from "../../app/dom.js";
 import { dateTime, absolute, duration } from "../../app/format.js";
+import { gettext, ngettext, interpolate } from "../../app/i18n.js";
 import { state, ME, ICONS, CHANNEL_NAMES, customerName, agentName } from "./state.js";
 import { openConversation, closeThread, setThreadGone } from "./thread.js";
 import { notifyIfAssignedToMe } from "./notify.js";
@@ -14,7 +15,13 @@ import { viewLeft } from "./views.js";
 
 const listEl = $("conversation-list");
 const form = $("filters");
-const STATUS_NAMES = { open: "Open", pending: "Pending", snoozed: "Snoozed", resolved: "Resolved" };
+const STATUS_NAMES = { open: gettext("Open"), pending: gettext("Pending"), snoozed: gettext("Snoozed"), resolved: gettext("Resolved") };
+// "Searching open conversations only.": one sentence per status (the words agree differently in each language).
+const SEARCHING_ONLY = {
+  open: gettext("Searching open conversations only."), pending: gettext("Searching pending conversations only."),
+  snoozed: gettext("Searching snoozed conversations only."), resolved: gettext("Searching resolved conversations only."),
+};
+const SLA_TARGETS = { first_response: gettext("first response"), next_response: gettext("next response"), resolution: gettext("resolution") };
 let listSeq = 0;
 let listAbort = null;
 
@@ -27,7 +34,7 @@ export function channelBadge(channel) {
 
 export function filters() {
   const params = new URLSearchParams();
-  for (const name of ["q", "status", "channel", "label", "window", "ordering"]) {
+  for (const name of ["q", "status", "channel", "label", "window", "sla", "ordering"]) {
     const v = form.elements[name].value.trim();
     if (v) { params.set(name, v); }
   }
@@ -40,9 +47,14 @@ export function filters() {
   return params;
 }
 
+// Said to screen readers once the rows are in: "1 conversation", "12 conversations" (more may load).
+function countText() {
+  return interpolate(ngettext("%(n)s conversation", "%(n)s conversations", state.order.length), { n: state.order.length });
+}
+
 function skeleton(on) {
   $("list-skeleton").hidden = !on;
-  $("list-loading").textContent = on ? "Loading conversations…" : "";
+  $("list-loading").textContent = on ? gettext("Loading conversations…") : countText();
   listEl.setAttribute("aria-busy", on ? "true" : "false");
 }
 
@@ -79,7 +91,7 @@ export function loadList(more = false, { quiet = false } = {}) {
   }).catch((err) => {
     if (isAbort(err) || seq !== listSeq) { return; }
     const box = $("list-error");
-    box.replaceChildren(errorWithRetry("Could not load conversations: " + err.message, () => loadList(more)));
+    box.replaceChildren(errorWithRetry(interpolate(gettext("Could not load conversations: %(reason)s"), { reason: err.message }), () => loadList(more)));
     box.hidden = false;
   }).finally(() => {
     if (seq !== listSeq) { return; }
@@ -109,10 +121,32 @@ export function matches(c) {
     if (w === "closed" && (!c.window || s === "open")) { return false; }
     if (w === "expiring" && !(s === "open" && new Date(c.window.expires_at) - Date.now() < 2 * 3600 * 1000)) { return false; }
   }
+  const sla = p.get("sla");
+  if (sla) {
+    const due = c.sla && c.sla.due_at ? Date.parse(c.sla.due_at) : null;
+    if (due === null) { return false; }
+    if (sla === "breached" && due >= Date.now()) { return false; }
+    if (sla === "due_1h" && (due < Date.now() || due - Date.now() >= 3600 * 1000)) { return false; }
+  }
   return true;
 }
 
+// The SLA badge: the running target due soonest, "due in 12 min" or "overdue 8 min" (null: none running).
+function slaBadge(c) {
+  if (!c.sla || !c.sla.due_at) { return null; }
+  const left = Date.parse(c.sla.due_at) - Date.now();
+  const late = left < 0;
+  const running = (c.sla.targets || []).filter((t) => t.status === "running").sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at));
+  const what = running.length ? SLA_TARGETS[running[0].target] || running[0].target.replace("_", " ") : gettext("SLA");
+  return el("span", {
+    class: "sla-badge" + (late ? " overdue" : left < 3600 * 1000 ? " soon" : ""),
+    title: interpolate(gettext("%(policy)s: %(target)s due %(when)s"), { policy: c.sla.policy.name, target: what, when: absolute(c.sla.due_at) }),
+    text: interpolate(late ? gettext("overdue %(time)s") : gettext("due in %(time)s"), { time: duration(late ? -left : left) }),
+  });
+}
+
 function sortKey(c, ordering) {
+  if (ordering === "sla_due_at") { return c.sla && c.sla.due_at ? Date.parse(c.sla.due_at) : Infinity; }
   if (ordering === "waiting_since") { return c.waiting_since ? Date.parse(c.waiting_since) : Infinity; }
   if (ordering === "window_expires_at") { return c.window && c.window.expires_at ? Date.parse(c.window.expires_at) : Infinity; }
   return c.last_message_at ? -Date.parse(c.last_message_at) : Infinity;
@@ -151,24 +185,26 @@ function preview(c) {
   if (q && c.snippet) { return el("span", { class: "preview snippet" }, highlighted(c.snippet, q, true)); }
   const last = c.last_message;
   if (!last) { return null; }
-  const who = last.direction === "out" ? (last.sender_type === "bot" ? "Bot: " : last.sender_type === "system" ? "" : "Agent: ") : "";
-  const text = last.text || "(attachment)";
+  const who = last.direction === "out" ? (last.sender_type === "bot" ? gettext("Bot: ") : last.sender_type === "system" ? "" : gettext("Agent: ")) : "";
+  const text = last.text || gettext("(attachment)");
   return el("span", { class: "preview" + (last.direction === "out" ? " out" : "") }, [who ? el("span", { class: "preview-who", text: who }) : null, ...(q ? highlighted(text, q) : [text])]);
 }
 
 function renderRow(c) {
-  const waiting = c.waiting_since ? "waiting " + duration(Date.now() - Date.parse(c.waiting_since)) : (STATUS_NAMES[c.status] || c.status);
+  const waiting = c.waiting_since ? interpolate(gettext("waiting %(time)s"), { time: duration(Date.now() - Date.parse(c.waiting_since)) }) : (STATUS_NAMES[c.status] || c.status);
   const meta = [el("span", { class: c.waiting_since ? "waiting" : "", text: waiting })];
   if (c.window && c.window.state) {
-    const label = c.window.state === "open" ? "closes in " + duration(Date.parse(c.window.expires_at) - Date.now())
-      : c.window.state === "human_agent" ? "human agent only" : "window closed";
-    meta.push(el("span", { class: "window-badge " + c.window.state, text: label, title: c.window.expires_at ? "Until " + absolute(c.window.expires_at) : null }));
+    const label = c.window.state === "open" ? interpolate(gettext("closes in %(time)s"), { time: duration(Date.parse(c.window.expires_at) - Date.now()) })
+      : c.window.state === "human_agent" ? gettext("human agent only") : gettext("window closed");
+    meta.push(el("span", { class: "window-badge " + c.window.state, text: label, title: c.window.expires_at ? interpolate(gettext("Until %(when)s"), { when: absolute(c.window.expires_at) }) : null }));
   }
-  if (c.assignee) { meta.push(el("span", { class: "assignee", text: "→ " + (c.assignee === ME.id ? "me" : agentName(c.assignee)) })); }
+  const sla = slaBadge(c);
+  if (sla) { meta.push(sla); }
+  if (c.assignee) { meta.push(el("span", { class: "assignee", text: "→ " + (c.assignee === ME.id ? gettext("me") : agentName(c.assignee)) })); }
   for (const l of c.labels || []) { meta.push(el("span", { class: "label-chip", text: l })); }
   const at = c.last_message_at;
   // Unread for me (per agent: opening it clears it for me only).
-  const unread = isUnread(c) ? el("span", { class: "badge" }, [String(c.unread_count || 1), el("span", { class: "visually-hidden", text: " unread" })]) : null;
+  const unread = isUnread(c) ? el("span", { class: "badge" }, [String(c.unread_count || 1), el("span", { class: "visually-hidden", text: " " + gettext("unread") })]) : null;
   const link = el("a", { href: "/conversations/" + c.id + "/", "data-id": c.id, class: "row-link" }, [
     el("span", { class: "row-top" }, [
       channelBadge(c.channel),
@@ -194,18 +230,19 @@ export function renderList() {
   if (focusedId) { const again = listEl.querySelector(`a[data-id="${focusedId}"]`); if (again) { again.focus(); } }
   const p = filters();
   $("list-empty").hidden = state.order.length > 0 || !$("list-skeleton").hidden;
-  $("list-empty-text").textContent = p.get("q") ? `Nothing found for “${p.get("q")}”.` : "No conversations here.";
+  if ($("list-skeleton").hidden) { $("list-loading").textContent = countText(); }
+  $("list-empty-text").textContent = p.get("q") ? interpolate(gettext("Nothing found for “%(query)s”."), { query: p.get("q") }) : gettext("No conversations here.");
   $("load-more").hidden = !state.next;
   // Searching inside one status: say so, with one click to search them all.
   const widen = $("search-widen");
   widen.hidden = !(p.get("q") && p.get("status"));
   if (!widen.hidden) {
-    $("search-widen-text").textContent = `Searching ${(STATUS_NAMES[p.get("status")] || p.get("status")).toLowerCase()} conversations only.`;
+    $("search-widen-text").textContent = SEARCHING_ONLY[p.get("status")] || interpolate(gettext("Searching %(status)s conversations only."), { status: p.get("status") });
   }
   selectionChanged();
   let unread = 0;
   state.conversations.forEach((c) => { unread += isUnread(c) ? 1 : 0; });
-  document.title = (unread ? "(" + unread + ") " : "") + (state.current ? customerName(state.current) + " · " : "") + "Inbox";
+  document.title = (unread ? "(" + unread + ") " : "") + (state.current ? customerName(state.current) + " · " : "") + gettext("Inbox");
 }
 
 /** Unread for me: the server says so per agent; a realtime frame (shared by all) leaves it null. */
@@ -246,7 +283,7 @@ export function removeConversation(id) {
   renderList();
   if (state.current && state.current.id === id) {
     closeThread();
-    setThreadGone("That conversation moved out of your reach.");
+    setThreadGone(gettext("That conversation moved out of your reach."));
   }
 }
 
@@ -304,8 +341,10 @@ function lookupOrder() {
     if (seq !== lookupSeq) { return; }
     box.hidden = !found.length;
     box.replaceChildren(...found.map((f) => {
-      const text = "Order #" + f.order.number + " → " + (f.order.customer.name || "customer #" + f.order.customer.id);
-      if (!f.conversation) { return el("li", { text: text + " (no conversation)" }); }
+      const text = interpolate(gettext("Order #%(number)s → %(customer)s"), {
+        number: f.order.number, customer: f.order.customer.name || interpolate(gettext("customer #%(id)s"), { id: f.order.customer.id }),
+      });
+      if (!f.conversation) { return el("li", { text: text + " " + gettext("(no conversation)") }); }
       const link = el("a", { href: "/conversations/" + f.conversation.id + "/", text });
       link.addEventListener("click", (e) => {
         if (e.ctrlKey || e.metaKey || e.shiftKey) { return; }
@@ -336,8 +375,8 @@ export function init() {
   // On a phone the selects fold under "Filters", which counts the ones set.
   const toggle = $("filters-toggle");
   const countSet = () => {
-    const set = ["status", "channel", "label", "window"].filter((n) => form.elements[n].value !== (n === "status" ? "open" : "")).length;
-    toggle.textContent = set ? `Filters (${set})` : "Filters";
+    const set = ["status", "channel", "label", "window", "sla"].filter((n) => form.elements[n].value !== (n === "status" ? "open" : "")).length;
+    toggle.textContent = set ? interpolate(gettext("Filters (%(n)s)"), { n: set }) : gettext("Filters");
     toggle.classList.toggle("active", set > 0);
   };
   toggle.addEventListener("click", () => {

@@ -3,10 +3,11 @@
 // are refreshed when conversations change (debounced) and once a minute.
 import { get, post, request } from "../../app/api.js";
 import { el, $ } from "../../app/dom.js";
+import { gettext, ngettext, interpolate } from "../../app/i18n.js";
 import { state, DATA, ME } from "./state.js";
 import { filters, loadList, setTab } from "./list.js";
 
-const FORM_FIELDS = ["q", "status", "channel", "label", "window", "ordering"];
+const FORM_FIELDS = ["q", "status", "channel", "label", "window", "sla", "ordering"];
 let views = [];
 let refreshTimer = null;
 let loading = null;
@@ -59,14 +60,14 @@ function render() {
   list.replaceChildren(...views.map((v) => {
     const button = el("button", { type: "button", class: "saved-view", "data-id": v.id, "aria-pressed": String(state.view === v.id) }, [
       el("span", { class: "saved-view-name", text: v.name }),
-      v.shared_with_team ? el("span", { class: "saved-view-shared", title: "Shared with " + teamName(v.shared_with_team), text: "team" }) : null,
-      el("span", { class: "saved-view-count", "aria-label": v.count === null ? "count unavailable" : v.count + " conversations",
+      v.shared_with_team ? el("span", { class: "saved-view-shared", title: interpolate(gettext("Shared with %(team)s"), { team: teamName(v.shared_with_team) }), text: gettext("team") }) : null,
+      el("span", { class: "saved-view-count", "aria-label": v.count === null ? gettext("count unavailable") : interpolate(ngettext("%(n)s conversation", "%(n)s conversations", v.count), { n: v.count }),
         text: v.count === null ? "–" : String(v.count) }),
     ]);
     button.addEventListener("click", () => applyView(v));
     const children = [button];
     if (v.mine) {
-      const remove = el("button", { type: "button", class: "saved-view-delete", "aria-label": "Delete view " + v.name, text: "×" });
+      const remove = el("button", { type: "button", class: "saved-view-delete", "aria-label": interpolate(gettext("Delete view %(name)s"), { name: v.name }), text: "×" });
       remove.addEventListener("click", () => deleteView(v));
       children.push(remove);
     }
@@ -77,7 +78,7 @@ function render() {
 
 function teamName(id) {
   const team = DATA.teams.find((t) => t.id === id);
-  return team ? team.name : "a team";
+  return team ? team.name : gettext("a team");
 }
 
 export function loadViews() {
@@ -88,7 +89,7 @@ export function loadViews() {
     render();
   }).catch((err) => {
     const box = $("saved-views-error");
-    box.textContent = "Saved views could not be loaded: " + err.message;
+    box.textContent = interpolate(gettext("Saved views could not be loaded: %(reason)s"), { reason: err.message });
     box.hidden = false;
   }).finally(() => { loading = null; });
   return loading;
@@ -101,11 +102,11 @@ export function countsStale() {
 }
 
 function deleteView(v) {
-  if (!window.confirm(`Delete the view “${v.name}”?`)) { return; }
+  if (!window.confirm(interpolate(gettext("Delete the view “%(name)s”?"), { name: v.name }))) { return; }
   request("DELETE", "views/" + v.id + "/").then(() => {
     if (state.view === v.id) { state.view = null; }
     return loadViews();
-  }).catch((err) => { $("saved-views-error").textContent = "Not deleted: " + err.message; $("saved-views-error").hidden = false; });
+  }).catch((err) => { $("saved-views-error").textContent = interpolate(gettext("Not deleted: %(reason)s"), { reason: err.message }); $("saved-views-error").hidden = false; });
 }
 
 function openForm(open) {
@@ -119,8 +120,8 @@ function openForm(open) {
 export function init() {
   if (!$("saved-views")) { return; }
   const team = $("save-view-team");
-  team.replaceChildren(el("option", { value: "", text: "Only me" }),
-    ...DATA.teams.filter((t) => ME.teams.indexOf(t.id) >= 0).map((t) => el("option", { value: String(t.id), text: "My team: " + t.name })));
+  team.replaceChildren(el("option", { value: "", text: gettext("Only me") }),
+    ...DATA.teams.filter((t) => ME.teams.indexOf(t.id) >= 0).map((t) => el("option", { value: String(t.id), text: interpolate(gettext("My team: %(team)s"), { team: t.name }) })));
   $("save-view-button").addEventListener("click", () => openForm($("save-view-form").hidden));
   $("save-view-cancel").addEventListener("click", () => { openForm(false); $("save-view-button").focus(); });
   $("save-view-form").addEventListener("submit", (e) => {
@@ -137,7 +138,7 @@ export function init() {
       render();
     }).catch((err) => {
       const box = $("save-view-error");
-      box.textContent = "Not saved: " + err.message;
+      box.textContent = interpolate(gettext("Not saved: %(reason)s"), { reason: err.message });
       box.hidden = false;
     });
   });
