@@ -106,7 +106,7 @@ def test_login_inbox_thread_and_dashboard_show_no_untranslated_text(chromium, da
         assert said == expected
 
         # The reply box counts SMS parts as the server does, accented French and Greek included.
-        samples = ["Votre commande a été expédiée, à bientôt !", "Reçu, merci", "Ça coûte 5 €",
+        samples = ["Votre commande a été expédiée, à demain !", "Reçu, merci", "Ça coûte 5 €",
                    "Η παραγγελία σας έχει σταλεί.", ("Η παραγγελία σας έχει σταλεί. " * 3)[:71], "ΔΦΓΛΩΠΨΣΘΞ"]
         in_browser = page.evaluate(
             "s => s.map(t => { const r = window.SmsSegments.count(t); return [r.encoding, r.segments, r.units]; })", samples
