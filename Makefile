@@ -39,7 +39,7 @@ $(VENDOR): package.json package-lock.json
 	  npm ci --no-audit --no-fund --loglevel=error && \
 	  mkdir -p static/vendor/axe-core static/vendor/chart.js && \
 	  cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE static/vendor/axe-core/ && \
-	  cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md static/vendor/chart.js/; \
+	  cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map node_modules/chart.js/LICENSE.md static/vendor/chart.js/; \
 	fi
 
 npm: $(VENDOR)

@@ -42,6 +42,7 @@ BASE = f"http://127.0.0.1:{PORT}"
 WS_BASE = f"http://127.0.0.1:{WS_PORT}"
 WS2_PORT = PORT + 2  # a second daphne: the realtime run that spreads sockets over two processes
 WS2_BASE = f"http://127.0.0.1:{WS2_PORT}"
+GROUP_B_PORT = PORT + 10  # --two-groups: group B's gunicorn (its daphne on the next port)
 DB_NAME = os.environ.get("BENCH_DB", "inbox_bench")
 META_SECRET = "bench-app-secret"
 TWILIO_TOKEN = "bench-twilio-token"
@@ -675,6 +676,18 @@ def bench_campaigns(args, creds: dict, procs: Processes) -> list[dict]:
     return bench_campaign_scale(million=args.campaign_million)
 
 
+# --- 7. two process groups -----------------------------------------------------------------------
+
+
+def bench_two_groups(args, creds: dict, procs: Processes) -> list[dict]:
+    """Two web+worker groups on one PostgreSQL and Redis: nothing lost, duplicated or misdelivered."""
+    from bench.two_groups import bench_two_groups as run_two_groups
+
+    groups = {"A": {"web": BASE, "ws": WS_BASE},
+              "B": {"web": f"http://127.0.0.1:{GROUP_B_PORT}", "ws": f"http://127.0.0.1:{GROUP_B_PORT + 1}"}}
+    return run_two_groups(args, creds, procs, groups)
+
+
 # --- 6. the workspace in a browser ------------------------------------------------------------------
 
 
@@ -759,6 +772,10 @@ def table(results: list[dict]) -> str:
         elif r["name"] == "workspace_tti" and "list_shown" in f:
             key = (f"list shown p50/p95 {f['list_shown']['p50_ms']}/{f['list_shown']['p95_ms']} ms, thread "
                    f"{f['thread_shown']['p50_ms']}/{f['thread_shown']['p95_ms']} ms")
+        elif r["name"] == "two_groups":
+            key = (f"{f['acknowledged']} ids: dup {f['duplicates']} lost {f['lost']}; {f['sockets']} sockets: missed "
+                   f"{f['missed']}, to sockets that may not see {f['delivered_to_sockets_that_may_not_see']}, twice "
+                   f"{f['delivered_twice_to_a_socket']}; worker CPU s {f['worker_cpu_seconds']}")
         elif r["name"] == "server_logs":
             key = f"errors {f['errors']}, tracebacks {f['tracebacks']}"
         elif r["name"] == "memory":
@@ -799,6 +816,10 @@ def main() -> int:
     parser.add_argument("--tti-opens", type=int, default=30, help="workspace: threads opened and timed")
     parser.add_argument("--realtime-events", type=int, default=40)
     parser.add_argument("--realtime-gap", type=float, default=0.25)
+    parser.add_argument("--two-groups", action="store_true",
+                        help="start a second web+worker group on the same PostgreSQL and Redis and run step two_groups "
+                             "(alone unless --only names more)")
+    parser.add_argument("--two-groups-events", type=int, default=400, help="two_groups: webhooks sent over both groups")
     parser.add_argument("--campaign-million", action="store_true",
                         help="campaigns: also plan 10x the seeded customers (1M on the full run; slow, opt-in)")
     parser.add_argument("--realtime-sockets", type=int, default=1000,
@@ -819,6 +840,8 @@ def main() -> int:
     size = {"conversations": args.conversations, "messages": args.messages, "agents": args.agents,
             "heavy": min(11_000, args.conversations // 3)}
     only = set(filter(None, args.only.split(",")))
+    if args.two_groups and not only:
+        only = {"two_groups"}
 
     from bench import webhooks
 
@@ -861,6 +884,17 @@ def main() -> int:
         else:  # the earlier setup, for comparison: one daphne process serves HTTP and /ws/
             WS_BASE = BASE
             procs.start("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(PORT), "inbox_project.asgi:application"])
+        if args.two_groups:
+            # Group B: another worker, gunicorn and daphne on the same PostgreSQL and Redis (bench/two_groups.py).
+            procs.start("worker2", [str(BIN / "celery"), "-A", "inbox_project", "worker", "-l", "warning",
+                                    "--concurrency", str(args.workers), "-n", f"bench2@{os.uname().nodename}"])
+            os.environ["GUNICORN_BIND"] = f"127.0.0.1:{GROUP_B_PORT}"
+            procs.start("web2", [str(BIN / "gunicorn"), "-c", "python:inbox_project.gunicorn_conf", "inbox_project.wsgi"])
+            os.environ["GUNICORN_BIND"] = f"127.0.0.1:{PORT}"
+            procs.start("daphne_b", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(GROUP_B_PORT + 1),
+                                     "inbox_project.asgi:application"])
+            wait_http(f"http://127.0.0.1:{GROUP_B_PORT}/healthz")
+            wait_http(f"http://127.0.0.1:{GROUP_B_PORT + 1}/healthz")
         wait_http(f"{BASE}/healthz")
         wait_http(f"{WS_BASE}/healthz")
         if "daphne2" in procs.procs:
@@ -874,9 +908,10 @@ def main() -> int:
                  ("dashboard", lambda: bench_dashboard(args, creds, procs)),
                  ("campaigns", lambda: bench_campaigns(args, creds, procs)),
                  ("workspace", lambda: bench_workspace(args, creds, procs)),
-                 ("sla_rules", lambda: bench_sla_rules(args, creds, procs))]
+                 ("sla_rules", lambda: bench_sla_rules(args, creds, procs)),
+                 ("two_groups", lambda: bench_two_groups(args, creds, procs))]
         for name, step in steps:
-            if only and name not in only:
+            if (only and name not in only) or (name == "two_groups" and not args.two_groups):
                 continue
             print(f"== {name}")
             t = time.monotonic()

@@ -138,6 +138,7 @@ def bench_two_groups(args, creds: dict, procs, groups: dict[str, dict[str, str]]
                for uid, user in users.items()}
     missed = leaked = twice = expected = 0
     missed_by_group = {g: 0 for g in names}
+    missed_events: dict[str, int] = {}
     for mid, conv in conv_of.items():
         for k, uid in user_of.items():
             got = frames.get((k, mid), 0)
@@ -146,6 +147,7 @@ def bench_two_groups(args, creds: dict, procs, groups: dict[str, dict[str, str]]
             if should and not got:
                 missed += 1
                 missed_by_group[group_of[k]] += 1
+                missed_events[mid] = missed_events.get(mid, 0) + 1
             if got and not should:
                 leaked += 1
             if got > 1:
@@ -154,6 +156,8 @@ def bench_two_groups(args, creds: dict, procs, groups: dict[str, dict[str, str]]
     figures = {**info, "acknowledged": len(ids), "stored": sum(stored.values()),
                "duplicates": sum(n - 1 for n in stored.values() if n > 1), "lost": len(set(ids) - set(stored)),
                "errors": errors, "deliveries_expected": expected, "missed": missed, "missed_by_group": missed_by_group,
+               "events_with_missed_deliveries": len(missed_events),
+               "missed_by_event_sample": dict(sorted(missed_events.items())[:10]),
                "delivered_to_sockets_that_may_not_see": leaked, "delivered_twice_to_a_socket": twice,
                "worker_cpu_seconds": worker_cpu,
                "groups": {g: {k: v for k, v in urls.items()} for g, urls in groups.items()}}

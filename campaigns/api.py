@@ -84,7 +84,7 @@ class CampaignInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["broadcast", "triggered"])
     channel = serializers.ChoiceField(choices=["messenger", "instagram", "sms", "email"])
     inbox = serializers.IntegerField()
-    purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
+    purpose = serializers.ChoiceField(choices=Purpose.choices, default=Purpose.MARKETING)
     text = serializers.CharField(max_length=5000)
     subject = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     translations = serializers.DictField(
@@ -103,7 +103,7 @@ class CampaignInputSerializer(serializers.Serializer):
 class PreviewInputSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=["messenger", "instagram", "sms", "email"])
     inbox = serializers.IntegerField(required=False, allow_null=True, default=None)
-    purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
+    purpose = serializers.ChoiceField(choices=Purpose.choices, default=Purpose.MARKETING)
     text = serializers.CharField(max_length=5000, allow_blank=True)
     translations = serializers.DictField(required=False, default=dict)
     audience = serializers.DictField(required=False, default=dict)

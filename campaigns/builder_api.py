@@ -33,7 +33,7 @@ def _inbox(request: Request, inbox_id: int):
 
 class AudienceInput(serializers.Serializer):
     inbox = serializers.IntegerField()
-    purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
+    purpose = serializers.ChoiceField(choices=Purpose.choices, default=Purpose.MARKETING)
     audience = serializers.DictField(required=False, default=dict)
     send_window = serializers.DictField(required=False, default=dict)
 
@@ -83,7 +83,7 @@ class EventsView(APIView):
 
 class TestSendInput(serializers.Serializer):
     inbox = serializers.IntegerField()
-    purpose = serializers.ChoiceField(choices=Purpose.values, default=Purpose.MARKETING)
+    purpose = serializers.ChoiceField(choices=Purpose.choices, default=Purpose.MARKETING)
     text = serializers.CharField(max_length=5000)
     subject = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 

@@ -126,7 +126,8 @@ def identities_resolve(*, channel: str, people: list[tuple[str, str]], scope: st
         )
     }
     out: dict[str, ResolvedIdentity] = {}
-    for raw, display_name in people:
+    # New ones in the order of their ids: two callers making the same new people wait in one order.
+    for raw, display_name in sorted(people, key=lambda person: normalised[person[0]]):
         if raw in out:
             continue
         identity = known.get(normalised[raw])

@@ -11,7 +11,8 @@ blocks for as long as nothing arrives.
 
 `group_send_many` sends many (group, message) pairs as channels_redis' `group_send` would send each,
 in two pipelined round trips per Redis host instead of four per pair: the frames of a batch of
-events (inbox/realtime/publish.py) leave together. It uses channels_redis' key layout and Lua script
+events (inbox/realtime/publish.py) leave together, and a message sent to several groups reaches each
+of their channels once (one message per daphne process, not one per group). It uses channels_redis' key layout and Lua script
 (channels-redis 4.x, pinned in requirements.txt); tests/test_channel_layer.py holds the two
 equal.
 
@@ -125,13 +126,24 @@ class BoundedRedisChannelLayer(RedisChannelLayer):
             await asyncio.gather(*(read(index, host_groups) for index, host_groups in by_host.items()))
 
             # Per host: the expired messages of every channel key dropped, then one script per pair.
-            # A channel key is a sorted set by time: each pair a microsecond after the one before keeps
-            # their order, as one group_send after another does.
+            # One message sent to several groups (the same object: a frame to a conversation's inbox,
+            # team and assignee) goes once to each channel in any of them: a socket in three of those
+            # groups would drop the two copies anyway, and each daphne process's key gets one message
+            # per frame instead of one per group (a burst of frames filled keys to their capacity).
+            merged: dict[int, tuple[list[str], dict[str, Any], list[str]]] = {}
+            for group, message in pairs:
+                entry = merged.setdefault(id(message), ([], message, []))
+                entry[0].append(group)
+                entry[2].extend(members[group])
+            # A channel key is a sorted set by time: each message a microsecond after the one before
+            # keeps their order, as one group_send after another does.
             writes: dict[int, list[tuple[str, list]]] = defaultdict(list)
-            for position, (group, message) in enumerate(pairs):
-                if not members[group]:
+            for position, (message_groups, message, channels) in enumerate(merged.values()):
+                group = ",".join(message_groups)
+                channels = list(dict.fromkeys(channels))
+                if not channels:
                     continue
-                host_keys, key_messages, key_capacity = self._map_channel_keys_to_connection(members[group], message)
+                host_keys, key_messages, key_capacity = self._map_channel_keys_to_connection(channels, message)
                 at = now + position * 1e-6
                 for index, keys in host_keys.items():
                     args = [key_messages[k] for k in keys] + [key_capacity[k] for k in keys] + [at, self.expiry]
@@ -145,7 +157,8 @@ class BoundedRedisChannelLayer(RedisChannelLayer):
                     pipe.eval(GROUP_SEND_LUA, *call)
                 results = await pipe.execute()
                 for (group, call), over in zip(scripts, results[len(results) - len(scripts):], strict=True):
-                    if over:
-                        logger.info("%s of %s channel keys over capacity in group %s", over, call[0], group)
+                    if over:  # dropped: channels_redis says so at INFO, which nobody reads
+                        logger.warning("%s of %s channel keys over capacity in group %s: message dropped", over,
+                                       call[0], group)
 
             await asyncio.gather(*(write(index, scripts) for index, scripts in writes.items()))

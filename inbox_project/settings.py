@@ -356,6 +356,7 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "inbox.models.ConversationStatus",
         "PurposeEnum": "customers.models.ConsentPurpose",
         "LanguageEnum": "customers.language.LANGUAGE_CHOICES",
+        "OrderActionKindEnum": "inbox.models.OrderActionKind",
     },
 }
 

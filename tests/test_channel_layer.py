@@ -178,3 +178,25 @@ async def test_sending_many_pairs_drops_members_past_the_group_expiry():
     assert got == {fresh: [{"type": "inbox.event"}], stale: []}
     assert await layer.connection(0).zcard(layer._group_key("inbox-9")) == 1
     await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_one_message_to_several_groups_reaches_each_of_their_channels_once():
+    """A frame to a conversation's inbox, team and assignee groups: a socket in all three gets one copy
+    (it would drop the others), and a process's key holds one message for the frame, not three."""
+    layer = BoundedRedisChannelLayer(hosts=[_redis_url()], prefix=f"t-merge-{uuid.uuid4().hex[:6]}")
+    everywhere, inbox_only = await layer.new_channel(), await layer.new_channel()
+    for group in ("inbox-1", "team-2", "user-3"):
+        await layer.group_add(group, everywhere)
+    await layer.group_add("inbox-1", inbox_only)
+    remote = "specific.remote!" + uuid.uuid4().hex[:6]
+    await layer.group_add("inbox-1", remote)
+    await layer.group_add("team-2", remote)
+    frame = {"type": "inbox.event", "frame": {"type": "message.created"}, "groups": ["inbox-1", "team-2", "user-3"]}
+
+    await layer.group_send_many([("inbox-1", frame), ("team-2", frame), ("user-3", frame)])
+
+    got = await _received(layer, [everywhere, inbox_only])
+    assert got == {everywhere: [frame], inbox_only: [frame]}
+    assert await layer.connection(0).zcard(layer.prefix + "specific.remote!") == 1
+    await layer.flush()

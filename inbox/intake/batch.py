@@ -152,7 +152,8 @@ def _batch_process(ids: list[int]) -> list[int]:
             by_inbox: dict[int, list[tuple[InboundEvent, Inbox, InboundMessage]]] = {}
             for item in batched:
                 by_inbox.setdefault(item[1].pk, []).append(item)
-            for items in by_inbox.values():
+            for inbox_id in sorted(by_inbox):  # rows are locked in one order by every batch: inbox, then id
+                items = by_inbox[inbox_id]
                 _messages_receive(items[0][1], [incoming for _, _, incoming in items])
             InboundEvent.objects.filter(pk__in=[event.pk for event, _, _ in batched]).update(
                 processed_at=timezone.now(), attempts=F("attempts") + 1, error="")
@@ -189,25 +190,34 @@ def _messages_receive(inbox: Inbox, incomings: list[InboundMessage]) -> None:
     # Threads whose latest message is known here (read above, or made in this batch).
     read = {c.pk for c in threads.values()}
     made: set[int] = set()
+    # New people's threads are made before any message, in identity order: two batches making threads
+    # for the same new people then wait for each other in one order, never in a circle.
+    first_of: dict[int, InboundMessage] = {}
+    for incoming in todo:
+        first_of.setdefault(resolved[incoming.customer_external_id].identity.pk, incoming)
+    created_now: set[int] = set()
+    for identity_pk in sorted(set(first_of) - set(threads)):
+        person = resolved[first_of[identity_pk].customer_external_id]
+        conversation, created = conversation_find_or_create(inbox=inbox, identity=person.identity,
+                                                            subject=first_of[identity_pk].subject)
+        if created:
+            read.add(conversation.pk)
+            made.add(conversation.pk)
+            created_now.add(conversation.pk)
+        else:  # made by another worker since the lock above: locked now, its history unknown here
+            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            conversation.inbox = inbox
+            if person.identity.customer_id == conversation.customer_id:
+                conversation.customer = person.identity.customer
+        threads[identity_pk] = conversation
     for incoming in todo:
         if incoming.external_id in held:
             continue  # twice in this batch: the second is a redelivery, as message_receive would find
         held.add(incoming.external_id)
         person = resolved[incoming.customer_external_id]
-        conversation = threads.get(person.identity.pk)
-        created = False
-        if conversation is None:
-            conversation, created = conversation_find_or_create(inbox=inbox, identity=person.identity,
-                                                                subject=incoming.subject)
-            if created:
-                read.add(conversation.pk)
-                made.add(conversation.pk)
-            else:  # made by another worker since the lock above: locked now, its history unknown here
-                conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-                conversation.inbox = inbox
-                if person.identity.customer_id == conversation.customer_id:
-                    conversation.customer = person.identity.customer
-            threads[person.identity.pk] = conversation
+        conversation = threads[person.identity.pk]
+        created = conversation.pk in created_now  # its first message: "conversation.created" goes with it
+        created_now.discard(conversation.pk)
         known = Known(identity=person, conversation=conversation, conversation_created=created,
                       survey_possible=conversation.pk in surveys or conversation.pk not in read)
         if conversation.pk in made:

@@ -58,4 +58,10 @@ def default_rules_ensure() -> int:
 
 
 def post_migrate_defaults(sender: Any, **kwargs: Any) -> None:
+    apps = kwargs.get("apps")
+    if apps is not None:
+        try:
+            apps.get_model("inbox", "Rule")
+        except LookupError:  # migrated back to before the rules existed
+            return
     default_rules_ensure()
