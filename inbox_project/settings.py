@@ -222,6 +222,10 @@ if INBOUND_DISPATCH == "notify" and _db["ENGINE"] != "django.db.backends.postgre
     raise ImproperlyConfigured("INBOUND_DISPATCH=notify needs PostgreSQL (LISTEN/NOTIFY)")
 # Seconds a standby listener waits between tries to take over, and a leader before reconnecting.
 INBOUND_DISPATCH_RETRY_SECONDS = env_int("INBOUND_DISPATCH_RETRY_SECONDS", 5)
+# Customer messages of one task processed in one transaction, each lookup once for all (inbox/intake/batch.py);
+# off: every event alone, as before. At most INBOUND_BATCH_SIZE events per transaction.
+INBOUND_BATCH = env_bool("INBOUND_BATCH", True)
+INBOUND_BATCH_SIZE = env_int("INBOUND_BATCH_SIZE", 50)
 # Seconds a realtime frame may take to reach the channel layer before it is dropped (inbox/realtime.py).
 REALTIME_SEND_TIMEOUT = env_int("REALTIME_SEND_TIMEOUT", 3)
 CELERY_BEAT_SCHEDULE = {

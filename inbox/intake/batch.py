@@ -42,18 +42,14 @@ from inbox.realtime import publish as realtime
 
 logger = logging.getLogger(__name__)
 
-# Events per transaction at most (a sweeper's task may carry hundreds).
-DEFAULT_BATCH_SIZE = 50
-
-
 def events_process(event_ids: list[int]) -> None:
     """Process these stored events exactly once each: the batchable ones together, the rest one by one."""
     ids = list(dict.fromkeys(event_ids))
-    size = max(1, int(getattr(settings, "INBOUND_BATCH_SIZE", DEFAULT_BATCH_SIZE)))
+    size = max(1, settings.INBOUND_BATCH_SIZE)
     for start in range(0, len(ids), size):
         chunk = ids[start:start + size]
         rest = chunk
-        if len(chunk) > 1 and getattr(settings, "INBOUND_BATCH", True):
+        if len(chunk) > 1 and settings.INBOUND_BATCH:
             try:
                 rest = _batch_process(chunk)
             except Exception as exc:  # rolled back whole: each event on its own, as if never batched
