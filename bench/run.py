@@ -256,6 +256,19 @@ def vacuum() -> None:
     print(f"vacuumed {DB_NAME} ({time.monotonic() - t:.1f}s)")
 
 
+def flush_redis() -> None:
+    """Empty the bench's own Redis database: group members of the daphne processes of earlier runs
+    would otherwise stay for the layer's group expiry (an hour), their full channel keys dropping
+    every frame sent to them (warnings the server_logs row counts), and old tasks would wait in the queue."""
+    import redis
+
+    client = redis.Redis.from_url(ENV["REDIS_URL"])
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 def credentials() -> dict:
     """API tokens for the heavy agent and the Social manager; sessions for every agent."""
     from importlib import import_module
@@ -859,6 +872,7 @@ def main() -> int:
         print("warning: collectstatic failed (see above); pages may not render, the other steps are unaffected")
     ensure_seeded(size, args.reseed)
     vacuum()
+    flush_redis()
 
     import django
 

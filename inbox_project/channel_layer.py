@@ -37,6 +37,7 @@ from channels_redis.core import RedisChannelLayer
 logger = logging.getLogger(__name__)
 
 RECEIVE_MARGIN = 5  # seconds a connection waits for a blocking pop's answer beyond the pop itself
+DROPPED_WARNING_EVERY = 60.0  # seconds between warnings that messages were dropped on full channel keys
 
 # channels_redis' own group_send script: each message onto its channel key unless that is full.
 GROUP_SEND_LUA = """
@@ -98,6 +99,17 @@ class BoundedRedisChannelLayer(RedisChannelLayer):
         async with self._limit():
             return await super().group_send(group, message)
 
+    def _dropped_note(self, count: int, groups: str) -> None:
+        """A message not queued on a full channel key: a process gone (its members stay until the group
+        expiry) or one too slow to read. channels_redis says so at INFO, which nobody reads; here a
+        warning at most once a minute per process, with how many since the last."""
+        self._dropped = getattr(self, "_dropped", 0) + count
+        now = time.monotonic()
+        if now - getattr(self, "_dropped_said_at", -DROPPED_WARNING_EVERY) >= DROPPED_WARNING_EVERY:
+            logger.warning("%d messages dropped on full channel keys (latest to %s): message dropped", self._dropped,
+                           groups)
+            self._dropped, self._dropped_said_at = 0, now
+
     async def group_send_many(self, pairs: list[tuple[str, dict[str, Any]]]) -> None:
         """`group_send(group, message)` for every pair, pipelined: first every group's members (expired
         ones dropped), then every message onto its members' channel keys, one pipeline per host each."""
@@ -156,9 +168,8 @@ class BoundedRedisChannelLayer(RedisChannelLayer):
                 for _, call in scripts:
                     pipe.eval(GROUP_SEND_LUA, *call)
                 results = await pipe.execute()
-                for (group, call), over in zip(scripts, results[len(results) - len(scripts):], strict=True):
-                    if over:  # dropped: channels_redis says so at INFO, which nobody reads
-                        logger.warning("%s of %s channel keys over capacity in group %s: message dropped", over,
-                                       call[0], group)
+                for (group, _call), over in zip(scripts, results[len(results) - len(scripts):], strict=True):
+                    if over:
+                        self._dropped_note(over, group)
 
             await asyncio.gather(*(write(index, scripts) for index, scripts in writes.items()))

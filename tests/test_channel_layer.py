@@ -200,3 +200,21 @@ async def test_one_message_to_several_groups_reaches_each_of_their_channels_once
     assert got == {everywhere: [frame], inbox_only: [frame]}
     assert await layer.connection(0).zcard(layer.prefix + "specific.remote!") == 1
     await layer.flush()
+
+
+@pytest.mark.asyncio
+async def test_messages_dropped_on_a_full_channel_key_are_said_once_a_minute(caplog):
+    """A process gone leaves its members in the groups until the expiry, and its key fills up: each frame
+    then drops there. That is worth a warning, not one per frame."""
+    layer = BoundedRedisChannelLayer(hosts=[_redis_url()], prefix=f"t-full-{uuid.uuid4().hex[:6]}", capacity=2)
+    gone = "specific.gone!" + uuid.uuid4().hex[:6]
+    await layer.group_add("inbox-7", gone)
+    caplog.set_level("WARNING", logger="inbox_project.channel_layer")
+
+    for n in range(6):
+        await layer.group_send_many([("inbox-7", {"type": "inbox.event", "n": n})])
+
+    warnings = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert warnings == ["1 messages dropped on full channel keys (latest to inbox-7): message dropped"]
+    assert await layer.connection(0).zcard(layer.prefix + "specific.gone!") == 2
+    await layer.flush()
