@@ -130,18 +130,21 @@ def _run(args, creds: dict, procs, ws_bases: list[str], daphnes: list[str], *, p
             await asyncio.sleep(1.0)
             memory_after = {d: rss_kib(procs.procs[d].pid) for d in daphnes}
             settle_seconds = await common.worker_idle()
+            cpu_floor0 = sum(procs.cpu_seconds(d) for d in daphnes)
             # The floor first, then the webhooks, both at the same pace.
             for key in floors:
                 sent_at[key] = time.perf_counter()
                 async with session.post("/bench/floor/realtime/", json={"id": key, "groups": groups}) as resp:
                     await resp.read()
                 await asyncio.sleep(args.realtime_gap)
+            cpu_events0 = sum(procs.cpu_seconds(d) for d in daphnes)
             for mid, (path, body, headers) in events:
                 sent_at[mid] = time.perf_counter()
                 async with session.post(path, data=body, headers=headers) as resp:
                     await resp.read()
                 await asyncio.sleep(args.realtime_gap)
             await asyncio.sleep(5.0)
+            cpu_end = sum(procs.cpu_seconds(d) for d in daphnes)
             stop.set()
             await asyncio.gather(*readers)
             await asyncio.gather(*(ws.close() for _, ws in sockets))
@@ -149,7 +152,9 @@ def _run(args, creds: dict, procs, ws_bases: list[str], daphnes: list[str], *, p
                    "settle_seconds": settle_seconds,
                    "memory_kib_per_socket": round(sum(memory_after[d] - memory_before[d] for d in daphnes)
                                                   / max(1, len(sockets)), 1),
-                   "daphne_rss_mib": {d: round(memory_after[d] / 1024, 1) for d in daphnes}}
+                   "daphne_rss_mib": {d: round(memory_after[d] / 1024, 1) for d in daphnes},
+                   "daphne_cpu_seconds": {"floor": round(cpu_events0 - cpu_floor0, 2),
+                                          "events": round(cpu_end - cpu_events0, 2)}}
             if storm:
                 # A reconnect storm (daphne restarted, every browser back at once): each must get its hello.
                 t = time.perf_counter()
@@ -192,6 +197,11 @@ def _run(args, creds: dict, procs, ws_bases: list[str], daphnes: list[str], *, p
                "conversations": Conversation.objects.filter(pk__in=conv_ids).count()}
     p95, floor_p95 = figures["p95_ms"], floor["p95_ms"]
     figures["vs_floor_p95"] = round(p95 / floor_p95, 2) if p95 and floor_p95 else None
+    cpu = figures["daphne_cpu_seconds"]
+    # What one frame costs the daphne processes per socket it reaches (idle sockets' renewals included).
+    figures["daphne_cpu_ms_per_delivery"] = {
+        "floor": round(cpu["floor"] / len(floor_latencies) * 1000, 3) if floor_latencies else None,
+        "events": round(cpu["events"] / len(latencies) * 1000, 3) if latencies else None}
     met = bool(figures["vs_floor_p95"] is not None and figures["vs_floor_p95"] <= TARGET_VS_FLOOR and missed == 0
                and leaked == 0 and figures["events_not_stored"] == 0 and floor_missed == 0
                and not (figures.get("storm") or {}).get("failed"))
