@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -135,7 +136,7 @@ def capped_ids(customer_ids: list[int], *, channel: str, now: datetime) -> set[i
     out = set()
     for cap in applicable:
         since = now - timedelta(days=cap["period_days"])
-        n = Counter(c for c, ch, at in sent if at >= since and (not cap["channel"] or ch == cap["channel"]))
+        n = Counter(c for c, ch, at in sent if at is not None and at >= since and (not cap["channel"] or ch == cap["channel"]))
         out |= {c for c, k in n.items() if k >= cap["limit"]}
     return out
 
@@ -205,11 +206,12 @@ def test_send(*, user: User, inbox: Inbox, text: str, subject: str = "", purpose
     sent to the user through the same path a campaign uses; the thread shows it as a bot message."""
     identity = own_identity(user=user, inbox=inbox)
     if identity is None:
-        how = {
+        hints: dict[str, str] = {
             Channel.SMS: "Add your phone number to a customer record with your email address",
             Channel.MESSENGER: "Message the Page once from your own account and set your email on that customer",
             Channel.INSTAGRAM: "Message the account once from your own profile and set your email on that customer",
-        }.get(inbox.kind, "Set an email address on your user")
+        }
+        how = hints.get(inbox.kind, "Set an email address on your user")
         raise TestSendRefused("no_identity", f"There is no identity of yours on {inbox.name}. {how}, then try again.")
     customer = Customer.objects.get(pk=identity.customer_id)
     context = composition.context_for(customer=customer)
@@ -252,11 +254,13 @@ def campaign_extra_stats(*, campaign: Campaign) -> dict[str, Any]:
     read = sent.filter(message__status=MessageStatus.READ).count()
     window = timedelta(days=campaign.attribution_days)
     total = 0
-    currencies: Counter[str] = Counter()
+    currencies: defaultdict[str, Decimal] = defaultdict(Decimal)
     rows = list(sent.values_list("customer_id", "sent_at"))
     by_customer: dict[int, list[datetime]] = {}
     for customer_id, at in rows:
-        by_customer.setdefault(customer_id, []).append(at)
+        sends = by_customer.setdefault(customer_id, [])
+        if at is not None:  # always: a sent row has its sent_at (services.py sets both together)
+            sends.append(at)
     orders = Order.objects.filter(customer_id__in=list(by_customer), cancelled_at__isnull=True).values_list(
         "customer_id", "placed_at", "total", "currency")
     for customer_id, placed, amount, currency in orders:

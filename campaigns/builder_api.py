@@ -4,7 +4,7 @@ Managers and admins write; anything outside the user's inboxes is 404 (as campai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
@@ -23,8 +23,13 @@ from . import builder, composition, services
 from .api import CampaignSerializer, _require_writer, campaigns_visible_to
 from .models import Campaign, Purpose
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _inbox(request: Request, inbox_id: int):
+    from inbox.models import Inbox
+
+
+def _inbox(request: Request, inbox_id: int) -> Inbox:
     inbox = access.inboxes_visible_to(request.user).filter(pk=inbox_id).first()
     if inbox is None:
         raise ApiError("invalid", f"inbox {inbox_id} does not exist or is not yours.")
@@ -103,7 +108,7 @@ class TestSendView(APIView):
         v = data.validated_data
         inbox = _inbox(request, v["inbox"])
         try:
-            message = builder.test_send(user=request.user, inbox=inbox, text=v["text"], subject=v["subject"],
+            message = builder.test_send(user=cast("User", request.user), inbox=inbox, text=v["text"], subject=v["subject"],
                                         purpose=v["purpose"])
         except builder.TestSendRefused as exc:
             raise ApiError(exc.code, exc.detail, exc.status) from None

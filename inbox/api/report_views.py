@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -25,6 +25,9 @@ from inbox.csat.reports import cell
 from inbox.reports import builders, digest
 from inbox.reports.scope import MANAGING_ROLES, Scope, ScopeRefused, scope_for
 from inbox.team import access
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 CHANNELS = ["messenger", "instagram", "sms", "email"]
 PAGE_SIZE = 25
@@ -190,13 +193,14 @@ class DigestView(APIView):
     @extend_schema(tags=["reports"], responses={200: DigestSerializer})
     def get(self, request: Request) -> Response:
         self._check(request)
-        return Response(digest.subscription(request.user))
+        return Response(digest.subscription(cast("User", request.user)))  # IsAuthenticated: never anonymous
 
     @extend_schema(tags=["reports"], request=DigestSerializer, responses={200: DigestSerializer})
     def put(self, request: Request) -> Response:
         self._check(request)
         data = DigestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        digest.subscribe(request.user, enabled=data.validated_data["enabled"])
-        return Response(digest.subscription(request.user))
+        user = cast("User", request.user)  # IsAuthenticated: never anonymous
+        digest.subscribe(user, enabled=data.validated_data["enabled"])
+        return Response(digest.subscription(user))
 

@@ -165,9 +165,9 @@ def _message_store(
             message = Message.objects.create(conversation=conversation, inbox=inbox, **fields)
     except IntegrityError:
         return None
-    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    loaded_relations(locked, inbox=inbox, earlier=conversation, customer=customer)
-    return message, locked
+    locked_conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    loaded_relations(locked_conversation, inbox=inbox, earlier=conversation, customer=customer)
+    return message, locked_conversation
 
 
 def _published(message: Message, conversation: Conversation, *, labels: list | None = None) -> None:

@@ -297,7 +297,7 @@ def report_contact_reasons(scope: Scope) -> dict[str, Any]:
                    _share(min(sum(before.values()), total_before), total_before) if total_before else None, "rate",
                    "Share of new conversations with a label: the rest have no reason recorded."),
             {**figure("top", "Top reason", top, None, "text", "The label most of the period's conversations carry."),
-             "previous": max(before, key=before.get) if before else None},
+             "previous": max(before, key=lambda name: before[name]) if before else None},
         ],
         "charts": [{"id": "reasons", "title": "Conversations by label (top 12)", "kind": "bar", "horizontal": True,
                     "x_label": "Conversations", "y_label": "Label", "unit": "count", "label_kind": "text",
@@ -660,8 +660,9 @@ def drill_conversations(name: str, scope: Scope, params: dict[str, str]) -> Quer
             i = int(params["bucket"])
             edges = [None, *RESOLUTION_BOUNDS, None]
             pks = [pk for pk, created, resolved in qs.values_list("pk", "created_at", "resolved_at")
-                   if (edges[i] is None or (resolved - created).total_seconds() >= edges[i])
-                   and (edges[i + 1] is None or (resolved - created).total_seconds() < edges[i + 1])]
+                   if resolved is not None  # always: qs filters on resolved_at
+                   and ((low := edges[i]) is None or (resolved - created).total_seconds() >= low)
+                   and ((high := edges[i + 1]) is None or (resolved - created).total_seconds() < high)]
             qs = base.filter(pk__in=pks)
         return qs
     if name == "contact-reasons":

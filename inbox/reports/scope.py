@@ -67,6 +67,7 @@ def scope_for(
         raise ScopeRefused("forbidden", "Reports are for leads, managers and admins.", 403)
     admin = role == Role.ADMIN
     visible = access.inboxes_visible_to(user)
+    inbox_ids: tuple[int, ...]
     if inbox is not None:
         if not visible.filter(pk=inbox).exists():
             raise ScopeRefused("not_found", "No such inbox.", 404)

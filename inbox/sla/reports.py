@@ -174,13 +174,13 @@ def sla_rebuild(*, batch: int = 2000) -> int:
                 SlaClock.objects.bulk_create(pending)
                 pending.clear()
 
-        rows = (
+        message_rows = (
             Message.objects.filter(COUNTED, is_private=False, conversation_id__in=list(conversations))
             .order_by("conversation_id", "created_at", "id")
             .values_list("conversation_id", "created_at", "direction", "author_id", "pk")
         )
         seen: set[int] = set()
-        for cid, created_at, direction, author_id, pk in rows.iterator(chunk_size=batch):
+        for cid, created_at, direction, author_id, pk in message_rows.iterator(chunk_size=batch):
             if cid != current:
                 flush(current, history)
                 current, history = cid, []

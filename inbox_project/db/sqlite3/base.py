@@ -19,9 +19,11 @@ from django.db.models.expressions import BaseExpression, OrderBy
 def _without_nulls_order(expression: BaseExpression) -> BaseExpression:
     expression = expression.copy()
     if isinstance(expression, OrderBy):
-        expression.nulls_first = expression.nulls_last = None
+        # Django takes None ("the database's default") here; the stubs only know bool.
+        expression.nulls_first = expression.nulls_last = None  # type: ignore[assignment]
     expression.set_source_expressions(
-        [None if e is None else _without_nulls_order(e) for e in expression.get_source_expressions()]
+        # a missing source expression stays None, as Django itself passes it; the stubs allow Combinable only
+        [None if e is None else _without_nulls_order(e) for e in expression.get_source_expressions()]  # type: ignore[misc]
     )
     return expression
 
@@ -30,7 +32,8 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
     def _create_index_sql(self, model: Any, *, expressions: Any = None, **kwargs: Any) -> Any:
         if expressions:
             expressions = _without_nulls_order(expressions)
-        return super()._create_index_sql(model, expressions=expressions, **kwargs)
+        return super()._create_index_sql(  # type: ignore[misc]  # private in Django, absent from the stubs
+            model, expressions=expressions, **kwargs)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
