@@ -298,6 +298,10 @@ class AgentSerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(source="user.is_active", read_only=True)
     teams = serializers.SerializerMethodField()
     load = serializers.IntegerField(read_only=True, help_text="Open and pending conversations assigned")
+    language = serializers.ChoiceField(
+        choices=LANGUAGE_CHOICES, allow_blank=True, read_only=True,
+        help_text="en, fr or el; blank: the browser's Accept-Language, then the shop's default",
+    )
 
     class Meta:
         model = Agent
