@@ -802,6 +802,26 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def merged_results(out: Path, rows: list[dict]) -> list[dict]:
+    """A partial run (`--only`, `--two-groups`) replaces its own rows in the results file and keeps
+    the others, each with the time of the run that measured it (`at`), so the file holds every row
+    of the last full run plus what was measured since. The run rows of earlier runs are kept as
+    `run@<time>`."""
+    try:
+        earlier = json.loads(out.read_text())
+    except (OSError, ValueError):
+        return rows
+    fresh = {row["name"] for row in rows}
+    kept = []
+    for row in earlier:
+        if row.get("name") == "run":
+            row = {**row, "name": f"run@{row.get('figures', {}).get('at', '?')}"}
+        if row.get("name") not in fresh:
+            kept.append(row)
+    runs = [row for row in kept if row["name"].startswith("run@")]
+    return rows[:1] + runs + rows[1:] + [row for row in kept if not row["name"].startswith("run@")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=100_000)
@@ -962,8 +982,12 @@ def main() -> int:
     else:
         out = ROOT / "bench" / ("results.quick.json" if args.quick else "results.json" if args.http == "gunicorn"
                             else f"results.{args.http}.json")
-    out.write_text(json.dumps([{"name": "run", "figures": meta, "target": "", "met": None}] + results, indent=2,
-                              default=str))
+    for row in results:
+        row.setdefault("at", meta["at"])
+    rows = [{"name": "run", "figures": meta, "target": "", "met": None}] + results
+    if only or args.two_groups:
+        rows = merged_results(out, rows)
+    out.write_text(json.dumps(rows, indent=2, default=str))
     print()
     print(table(results))
     print("\ntargets:")
