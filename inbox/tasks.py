@@ -14,7 +14,7 @@ from django.utils import timezone
 from inbox.conversations import attachments, profiles, reply
 from inbox.conversations.reply import retry_delay
 from inbox.csat import surveys
-from inbox.intake import batch, mailbox
+from inbox.intake import batch, mailbox, retention
 from inbox.models import InboundEvent, Message, MessageStatus, OrderAction, OrderActionStatus
 from inbox.orders import run as order_runs
 from inbox.rules import timers
@@ -82,6 +82,12 @@ def sweep() -> dict[str, int]:
         logger.info("sweeper re-dispatched %d events, %d messages, %d order actions",
                     len(event_ids), len(message_ids), len(action_ids))
     return {"events": len(event_ids), "messages": len(message_ids), "order_actions": len(action_ids)}
+
+
+@shared_task(ignore_result=True)
+def inbound_events_prune() -> int:
+    """Processed webhook events past INBOUND_EVENT_RETENTION_DAYS (inbox/intake/retention.py)."""
+    return retention.events_prune()
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

@@ -228,8 +228,15 @@ INBOUND_BATCH = env_bool("INBOUND_BATCH", True)
 INBOUND_BATCH_SIZE = env_int("INBOUND_BATCH_SIZE", 50)
 # Seconds a realtime frame may take to reach the channel layer before it is dropped (inbox/realtime.py).
 REALTIME_SEND_TIMEOUT = env_int("REALTIME_SEND_TIMEOUT", 3)
+# Days a processed webhook event (its raw payload) is kept (inbox/intake/retention.py); 0: for ever.
+# At least 7, past every provider's redeliveries: the event row is what makes a redelivery store nothing.
+INBOUND_EVENT_RETENTION_DAYS = env_int("INBOUND_EVENT_RETENTION_DAYS", 30)
+if 0 < INBOUND_EVENT_RETENTION_DAYS < 7 or INBOUND_EVENT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured(
+        f"INBOUND_EVENT_RETENTION_DAYS must be 0 (keep) or at least 7, got {INBOUND_EVENT_RETENTION_DAYS}")
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": float(SWEEP_INTERVAL_SECONDS)},
+    "inbox-events-prune": {"task": "inbox.tasks.inbound_events_prune", "schedule": 3600.0},
     "inbox-imap-poll": {"task": "inbox.tasks.imap_poll", "schedule": 60.0},
     "inbox-assignment-sweep": {"task": "inbox.team.assignment.assignment_sweep", "schedule": 60.0},
     "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_due", "schedule": 30.0},

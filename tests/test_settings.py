@@ -58,6 +58,8 @@ def test_the_settings_load_with_development_defaults():
         ("DB_POOL_MAX", "lots"),
         ("EMAIL_PORT", "smtp"),
         ("INBOUND_DISPATCH", "kafka"),
+        ("INBOUND_EVENT_RETENTION_DAYS", "3"),
+        ("INBOUND_EVENT_RETENTION_DAYS", "-1"),
     ],
 )
 def test_a_bad_value_fails_loudly_naming_the_variable(variable, value):
