@@ -25,7 +25,11 @@ VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, 
 
 
 def midday(days_ago: int) -> datetime:
-    return datetime.combine(timezone.now().astimezone(UTC).date() - timedelta(days=days_ago), time(12), UTC)
+    """Noon (UTC) `days_ago` days back — but never later than an hour ago. The live server's periods end
+    now (the dashboard's breakers list: the 7 days before now), so "today at noon" seeded before noon
+    would be a message from the future, outside the list while the whole-day figures count it."""
+    noon = datetime.combine(timezone.now().astimezone(UTC).date() - timedelta(days=days_ago), time(12), UTC)
+    return min(noon, timezone.now() - timedelta(hours=1))
 
 
 @pytest.fixture
@@ -117,10 +121,6 @@ def test_a_report_table_sorts_pages_filters_the_csv_and_drills_down_to_conversat
     expect(page.locator("#page-state")).to_contain_text("Page 1 of")
 
 
-@pytest.mark.xfail(
-    reason="open (issue 21 note): the breakers list shows 20 of the 24 unanswered messages since the SLA/rules "
-    "and batching work landed; the figures above it hold", strict=False,
-)
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_the_dashboard_has_a_readable_trend_a_heatmap_legend_explained_figures_and_a_paged_breakers_list(
     browser_context, alice, bob, messenger_inbox, viewport, tmp_path,
