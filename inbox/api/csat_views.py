@@ -4,20 +4,19 @@ team and channel, and a CSV export — for leads, managers and admins, over the 
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, time, timedelta
 
-from django.http import Http404, HttpResponse
-from django.utils import timezone
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inbox.api.errors import ApiError
 from inbox.api.metrics_views import CanSeeDashboards
 from inbox.csat import reports
 from inbox.models import CsatResponse, CsatStatus
-from inbox.team import access
+from inbox.reports.scope import ScopeRefused, scope_for
 
 CHANNELS = ["messenger", "instagram", "sms", "email"]
 
@@ -43,7 +42,7 @@ QUERY_PARAMETERS = [
     OpenApiParameter("agent", int, description="The agent whose conversation was rated (user id)"),
     OpenApiParameter("team", int),
     OpenApiParameter("channel", str, enum=CHANNELS),
-    OpenApiParameter("days", int, description="Period ending now, 1–365 days (default 30)"),
+    OpenApiParameter("days", int, description="The period: the last 1–365 UTC days, today included (default 30)"),
     OpenApiParameter("since", str, description="YYYY-MM-DD, instead of days"),
     OpenApiParameter("until", str, description="YYYY-MM-DD, inclusive"),
     OpenApiParameter("status", str, enum=list(CsatStatus.values),
@@ -55,29 +54,17 @@ def _scope(request) -> dict:
     query = CsatQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     params = dict(query.validated_data)
-    visible = access.inboxes_visible_to(request.user)
-    if "inbox" in params:
-        if not visible.filter(pk=params["inbox"]).exists():
-            raise Http404
-        inbox_ids = [params["inbox"]]
-    else:
-        inbox_ids = list(visible.values_list("pk", flat=True))
-    if "team" in params and not access.is_admin(request.user) and params["team"] not in access.team_ids_of(request.user):
-        raise Http404
-    now = timezone.now()
-    until = now
-    if params.get("until"):
-        until = min(now, datetime.combine(params["until"] + timedelta(days=1), time.min, tzinfo=UTC))
-    since = (
-        datetime.combine(params["since"], time.min, tzinfo=UTC) if params.get("since")
-        else until - timedelta(days=params["days"])
-    )
+    try:
+        scope = scope_for(request.user, days=params["days"], inbox=params.get("inbox"), team=params.get("team"),
+                          channel=params.get("channel"), first_day=params.get("since"), last_day=params.get("until"))
+    except ScopeRefused as exc:
+        raise ApiError(exc.code, exc.detail, exc.status) from None
     return {
-        "filters": {"inbox": params.get("inbox"), "agent": params.get("agent"), "team": params.get("team"),
-                    "channel": params.get("channel"), "since": since, "until": until},
+        "filters": {"inbox": params.get("inbox"), "agent": params.get("agent"), "team": scope.team,
+                    "channel": scope.channel, "since": scope.since, "until": scope.until},
         "responses": reports.responses_filtered(
-            inbox_ids=inbox_ids, since=since, until=until, agent_id=params.get("agent"), team_id=params.get("team"),
-            channel=params.get("channel"), status=params.get("status"),
+            inbox_ids=list(scope.inbox_ids), since=scope.since, until=scope.until, agent_id=params.get("agent"),
+            team_id=scope.team, channel=scope.channel, status=params.get("status"),
         ),
     }
 

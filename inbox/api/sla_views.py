@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -17,10 +16,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inbox.api.errors import ApiError
 from inbox.api.metrics_views import CanSeeDashboards
 from inbox.api.pagination import CursorPagination
 from inbox.api.serializers import ErrorSerializer
 from inbox.models import SlaPolicy, SlaTarget
+from inbox.reports.scope import ScopeRefused, scope_for
 from inbox.sla import policies, reports
 from inbox.team import access
 
@@ -159,7 +160,7 @@ QUERY = [
     OpenApiParameter("target", str, enum=list(SlaTarget.values)),
     OpenApiParameter("group_by", str, enum=list(reports.GROUPS)),
     OpenApiParameter("period", str, enum=list(reports.PERIODS), description="With group_by=period (default day)"),
-    OpenApiParameter("days", int, description="Period ending now, 1–366 days (default 30)"),
+    OpenApiParameter("days", int, description="The period: the last 1–366 UTC days, today included (default 30)"),
     OpenApiParameter("since", str, description="YYYY-MM-DD, instead of days"),
     OpenApiParameter("until", str, description="YYYY-MM-DD, inclusive"),
 ]
@@ -169,31 +170,23 @@ def _report(request: Request) -> tuple[dict, dict]:
     query = SlaReportQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     params = dict(query.validated_data)
-    visible = access.inboxes_visible_to(request.user)
-    if "inbox" in params:
-        if not visible.filter(pk=params["inbox"]).exists():
-            raise Http404
-        inbox_ids = [params["inbox"]]
-    else:
-        inbox_ids = list(visible.values_list("pk", flat=True))
-    if "team" in params and not access.is_admin(request.user) and params["team"] not in access.team_ids_of(request.user):
-        raise Http404
+    try:
+        scope = scope_for(request.user, days=params["days"], inbox=params.get("inbox"), team=params.get("team"),
+                          channel=params.get("channel"), first_day=params.get("since"), last_day=params.get("until"))
+    except ScopeRefused as exc:
+        raise ApiError(exc.code, exc.detail, exc.status) from None
     now = timezone.now()
-    until = now
-    if params.get("until"):
-        until = min(now, datetime.combine(params["until"] + timedelta(days=1), time.min, tzinfo=UTC))
-    since = (datetime.combine(params["since"], time.min, tzinfo=UTC) if params.get("since")
-             else until - timedelta(days=params["days"]))
-    clocks = reports.clocks_in(inbox_ids=inbox_ids, since=since, until=until, target=params.get("target"))
-    if params.get("channel"):
-        clocks = clocks.filter(conversation__channel=params["channel"])
-    if params.get("team"):
-        clocks = clocks.filter(Q(conversation__team_id=params["team"])
-                               | Q(conversation__team__isnull=True, conversation__inbox__team_id=params["team"]))
+    clocks = reports.clocks_in(inbox_ids=list(scope.inbox_ids), since=scope.since, until=scope.until,
+                               target=params.get("target"))
+    if scope.channel:
+        clocks = clocks.filter(conversation__channel=scope.channel)
+    if scope.team:
+        clocks = clocks.filter(Q(conversation__team_id=scope.team)
+                               | Q(conversation__team__isnull=True, conversation__inbox__team_id=scope.team))
     if params.get("agent"):
         clocks = clocks.filter(Q(met_by_id=params["agent"]) | Q(met_by__isnull=True, conversation__assignee_id=params["agent"]))
     report = reports.sla_report(clocks, now=now, group_by=params.get("group_by"), period=params["period"])
-    meta = {"since": since, "until": until, "group_by": params.get("group_by"),
+    meta = {"since": scope.since, "until": scope.until, "group_by": params.get("group_by"),
             "period": params["period"] if params.get("group_by") == "period" else None}
     return {**meta, **report}, params
 

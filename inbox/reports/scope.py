@@ -58,10 +58,13 @@ class Scope:
 
 def scope_for(
     user, *, days: int = 30, inbox: int | None = None, team: int | None = None, channel: str | None = None,
-    today: date | None = None,
+    today: date | None = None, first_day: date | None = None, last_day: date | None = None,
 ) -> Scope:
     """The scope of a request, or ScopeRefused: agents may not see reports; an inbox or team out of
-    the user's reach is answered as not found, so ids don't leak."""
+    the user's reach is answered as not found, so ids don't leak.
+
+    The period is the `days` whole UTC days ending today, or from `first_day` (instead of `days`) to
+    `last_day` (inclusive, today at the latest)."""
     role = access.role_of(user)
     if role not in MANAGING_ROLES:
         raise ScopeRefused("forbidden", "Reports are for leads, managers and admins.", 403)
@@ -77,6 +80,10 @@ def scope_for(
     team_ids = tuple(access.teams_visible_to(user).order_by("pk").values_list("pk", flat=True))
     if team is not None and team not in team_ids:
         raise ScopeRefused("not_found", "No such team.", 404)
-    last = today or timezone.now().astimezone(UTC).date()
-    return Scope(first_day=last - timedelta(days=days - 1), last_day=last, inbox_ids=inbox_ids, team_ids=team_ids,
+    today = today or timezone.now().astimezone(UTC).date()
+    last = min(last_day, today) if last_day is not None else today
+    first = first_day if first_day is not None else last - timedelta(days=days - 1)
+    if first > last:
+        raise ScopeRefused("invalid", "The period starts after its last day (today at the latest).", 400)
+    return Scope(first_day=first, last_day=last, inbox_ids=inbox_ids, team_ids=team_ids,
                  team=team, channel=channel or None, admin=admin)
