@@ -52,7 +52,8 @@ def signature_valid(*, body: bytes, header: str, secret: str) -> bool:
 
 
 def webhook_handle(*, topic: str, webhook_id: str, payload: dict) -> str:
-    """Handle one verified delivery once: 'handled', 'duplicate' or 'ignored'.
+    """Handle one verified delivery once: 'handled', 'duplicate' or 'ignored'. The webhook stores the
+    delivery and the worker calls this (inbox/intake/shopify.py).
 
     The receipt and the changes commit together, so a failed delivery leaves no receipt and
     Shopify's retry is handled in full.
@@ -69,6 +70,17 @@ def webhook_handle(*, topic: str, webhook_id: str, payload: dict) -> str:
             return "ignored"
         handler(payload)
     return "handled"
+
+
+def payload_check(*, topic: str, payload: dict) -> None:
+    """Raise PayloadInvalid when a delivery of a topic we handle does not describe what its topic says.
+
+    The webhook calls this before storing the delivery (its 400), so that processing it later in the
+    worker (`webhook_handle`) meets only payloads it can read; a topic we do not handle passes.
+    """
+    check = CHECKS.get(topic)
+    if check is not None:
+        check(payload)
 
 
 # --- Parsing ------------------------------------------------------------------------------------------
@@ -264,6 +276,17 @@ def _consent_from_shopify(*, customer: Customer, channel: str, consent: object, 
     )
 
 
+def _refund_check(payload: dict) -> None:
+    if not isinstance(payload, dict) or payload.get("order_id") in (None, ""):
+        raise PayloadInvalid("a refund needs an order_id")
+    _refund_data(payload)
+
+
+def _customer_check(payload: dict) -> None:
+    if not isinstance(payload, dict) or payload.get("id") in (None, ""):
+        raise PayloadInvalid("a customer needs an id")
+
+
 HANDLERS: dict[str, Callable[[dict], None]] = {
     "orders/create": _order,
     "orders/updated": _order,
@@ -274,4 +297,12 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "refunds/create": _refund,
     "customers/create": _customer,
     "customers/update": _customer,
+}
+
+# What payload_check reads of each topic: the same parsing its handler starts with.
+CHECKS: dict[str, Callable[[dict], object]] = {
+    **{topic: order_data for topic, handler in HANDLERS.items() if handler is _order},
+    "refunds/create": _refund_check,
+    "customers/create": _customer_check,
+    "customers/update": _customer_check,
 }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inbox.intake import email, meta, twilio
+from inbox.intake import email, meta, shopify, twilio
 from inbox.models import InboundEvent
 
 HANDLERS: dict[str, Callable[[InboundEvent], None]] = {
     "meta": meta.handle,
     "twilio": twilio.handle,
     "email": email.handle,
+    "shopify": shopify.handle,
 }
 
 

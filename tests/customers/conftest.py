@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from customers.services import identity_resolve
-from inbox.models import Conversation, Message
+from inbox.models import Conversation, InboundEvent, Message
 
 SHOPIFY_SECRET = "test-shopify-webhook-secret"
 
@@ -27,7 +27,10 @@ def shopify_hmac(body: bytes, secret: str = SHOPIFY_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def post_shopify(client, topic: str, payload: dict | bytes, *, webhook_id: str | None = None, hmac_header=None):
+def post_shopify(client, topic: str, payload: dict | bytes, *, webhook_id: str | None = None, hmac_header=None,
+                 process: bool = True):
+    """POST a signed delivery; then, unless `process=False`, process what it stored as the worker would
+    (the webhook only stores: outside the `commit` fixture its on-commit dispatch never runs)."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = {
         "HTTP_X_SHOPIFY_TOPIC": topic,
@@ -37,7 +40,21 @@ def post_shopify(client, topic: str, payload: dict | bytes, *, webhook_id: str |
         "HTTP_X_SHOPIFY_TRIGGERED_AT": "2025-03-01T15:30:05.123456Z",
         "HTTP_X_SHOPIFY_HMAC_SHA256": shopify_hmac(body) if hmac_header is None else hmac_header,
     }
-    return client.post("/webhooks/shopify/", data=body, content_type="application/json", **headers)
+    response = client.post("/webhooks/shopify/", data=body, content_type="application/json", **headers)
+    if process:
+        shopify_events_process()
+    return response
+
+
+def shopify_events_process() -> list[int]:
+    """Process the stored Shopify deliveries still waiting, through the worker's task; their ids."""
+    from inbox.tasks import inbound_events_process
+
+    pending = list(InboundEvent.objects.filter(provider="shopify", processed_at=None).order_by("pk")
+                   .values_list("pk", flat=True))
+    if pending:
+        inbound_events_process(pending)
+    return pending
 
 
 def thread_with(*, inbox, channel: str, external_id: str, texts: list[str], name: str = "") -> Conversation:

@@ -18,9 +18,10 @@ from customers.models import (
 )
 from customers.selectors import consent_state, lifetime_value
 from customers.signals import customer_event
+from inbox.models import InboundEvent
 from tests.conftest import load_fixture
 
-from .conftest import post_shopify, shopify_hmac, thread_with
+from .conftest import post_shopify, shopify_events_process, shopify_hmac, thread_with
 
 pytestmark = pytest.mark.django_db
 
@@ -69,10 +70,11 @@ def test_a_replayed_delivery_is_handled_once(client, commit):
     finally:
         customer_event.disconnect(listener)
 
-    assert first.json() == {"status": "handled"}
-    assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+    assert first.json() == {"status": "accepted"}
+    assert again.status_code == 200 and again.json() == {"status": "accepted"}
     assert Order.objects.count() == 1
     assert WebhookReceipt.objects.count() == 1
+    assert InboundEvent.objects.filter(provider="shopify").count() == 1
     assert Order.objects.get().items.count() == 2
     assert sorted(heard) == ["order.created", "order.paid"]
 
@@ -151,6 +153,7 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(client, hmac_header):
     assert not Order.objects.exists()
     assert not Customer.objects.exists()
     assert not WebhookReceipt.objects.exists()
+    assert not InboundEvent.objects.exists()
 
 
 def test_without_a_configured_secret_every_delivery_is_refused(client, settings):
@@ -161,6 +164,7 @@ def test_without_a_configured_secret_every_delivery_is_refused(client, settings)
 
     assert response.status_code == 403
     assert not WebhookReceipt.objects.exists()
+    assert not InboundEvent.objects.exists()
 
 
 def test_a_signed_but_malformed_order_is_a_400_and_leaves_no_receipt(client):
@@ -173,6 +177,7 @@ def test_a_signed_but_malformed_order_is_a_400_and_leaves_no_receipt(client):
     assert response.json()["code"] == "bad_payload"
     assert not WebhookReceipt.objects.exists()
     assert not Customer.objects.exists()
+    assert not InboundEvent.objects.exists()
 
 
 def test_an_unknown_topic_is_acknowledged_and_ignored(client):
@@ -180,6 +185,7 @@ def test_an_unknown_topic_is_acknowledged_and_ignored(client):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ignored"}
+    assert not InboundEvent.objects.exists()
 
 
 def test_a_customer_update_records_marketing_consent_and_tags(client):
@@ -193,3 +199,88 @@ def test_a_customer_update_records_marketing_consent_and_tags(client):
     assert ConsentEvent.objects.count() == 2
     assert set(customer.labels.values_list("name", flat=True)) == {"VIP", "linen"}
     assert Identity.objects.filter(customer=customer).count() == 2
+
+
+# --- Stored, then processed in the worker --------------------------------------------------------------
+
+
+def test_the_webhook_only_stores_the_delivery_and_processing_keeps_the_order(client):
+    response = post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"),
+                            webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", process=False)
+
+    assert response.status_code == 200 and response.json() == {"status": "accepted"}
+    event = InboundEvent.objects.get()
+    assert (event.provider, event.kind, event.dedupe_key) == ("shopify", "orders/create", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
+    assert event.payload["id"] == 5940139491234 and event.processed_at is None
+    assert not Order.objects.exists() and not WebhookReceipt.objects.exists()
+
+    assert shopify_events_process() == [event.pk]
+
+    event.refresh_from_db()
+    assert event.processed_at is not None and event.error == ""
+    assert Order.objects.get(source="shopify", external_id="5940139491234").items.count() == 2
+    assert WebhookReceipt.objects.get().webhook_id == "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+
+
+def test_with_the_worker_dispatch_an_acknowledged_delivery_is_processed_after_commit(client, commit):
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"), process=False)
+
+    assert InboundEvent.objects.get().processed_at is not None
+    assert Order.objects.count() == 1
+
+
+def test_a_redelivery_stores_nothing_more_and_changes_nothing(client):
+    payload = load_fixture("shopify/order_create.json")
+    post_shopify(client, "orders/create", payload, webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
+    order = Order.objects.get()
+    # The order changed in the shop since; a late retry of the first delivery must not undo that.
+    Order.objects.filter(pk=order.pk).update(financial_status="refunded")
+
+    again = post_shopify(client, "orders/create", payload, webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+                         process=False)
+
+    assert again.status_code == 200
+    assert InboundEvent.objects.count() == 1
+    assert shopify_events_process() == []
+    assert Order.objects.get().financial_status == "refunded"
+
+
+def test_an_update_processed_later_updates_the_order(client):
+    post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"), process=False)
+    post_shopify(client, "orders/fulfilled", load_fixture("shopify/order_fulfilled.json"), process=False)
+
+    assert len(shopify_events_process()) == 2
+
+    order = Order.objects.get()
+    assert order.fulfillment_status == "fulfilled"
+    assert order.tracking_number == "1Z999AA10123456784"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [("refunds/create", {"id": 1, "transactions": []}), ("customers/update", {"email": "a@example.com"})],
+    ids=["refund-without-order", "customer-without-id"],
+)
+def test_a_signed_delivery_its_topic_cannot_read_is_a_400_and_nothing_is_stored(client, topic, payload):
+    response = post_shopify(client, topic, payload)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_payload"
+    assert not InboundEvent.objects.exists()
+
+
+def test_a_delivery_the_database_cannot_store_is_a_503_so_shopify_retries(client, monkeypatch):
+    from django.db import OperationalError
+
+    from inbox.intake import webhooks
+
+    def down(**kwargs):
+        raise OperationalError("the database is down")
+
+    monkeypatch.setattr(webhooks, "events_store", down)
+
+    response = post_shopify(client, "orders/create", load_fixture("shopify/order_create.json"))
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
+    assert not Order.objects.exists()

@@ -197,5 +197,5 @@ def test_a_good_body_is_still_accepted_so_the_refusals_mean_something(client, co
     assert post_meta_raw(client, _meta_text_with("hello")).status_code == 200
     assert post_twilio_raw(client, _twilio_with("hello")).status_code == 200
     assert post_shopify_raw(client, _shopify_order()).status_code == 200
-    assert InboundEvent.objects.count() == 2
+    assert InboundEvent.objects.count() == 3
     assert Message.objects.count() == 2
