@@ -142,14 +142,18 @@ def conversation_for_token(token: str) -> Conversation | None:
     return qs.filter(reply_token=token).first() or qs.filter(reply_token__iexact=token).first()
 
 
+def _email_inboxes(normalised: list[str]):
+    match = Q()
+    for addr in normalised:
+        match |= Q(external_id__iexact=addr)
+    return Inbox.objects.filter(match, kind=Channel.EMAIL)
+
+
 def inbox_for_addresses(addresses: list[str]) -> Inbox | None:
     normalised = _normalised(addresses)
     if not normalised:
         return None
-    match = Q()
-    for addr in normalised:
-        match |= Q(external_id__iexact=addr)
-    inboxes = {i.external_id.lower(): i for i in Inbox.objects.select_related("team").filter(match, kind=Channel.EMAIL)}
+    inboxes = {i.external_id.lower(): i for i in _email_inboxes(normalised).select_related("team")}
     for addr in normalised:  # header order: Delivered-To first
         if addr in inboxes:
             return inboxes[addr]
@@ -159,7 +163,9 @@ def inbox_for_addresses(addresses: list[str]) -> Inbox | None:
 def is_addressed_to_us(msg, extra: Sequence[str] = ()) -> bool:
     """Whether some inbox owns a recipient address (or a reply token): the webhook stores only those."""
     addresses = recipient_addresses(msg, extra)
-    if inbox_for_addresses(addresses):
+    normalised = _normalised(addresses)
+    # Whether, not which: no inbox row (and its encrypted credentials) is read in the webhook's request.
+    if normalised and _email_inboxes(normalised).exists():
         return True
     return any(conversation_for_token(t) for t in reply_tokens(addresses))
 
