@@ -23,7 +23,10 @@ def task(name: str) -> Task:
     global _loaded
     if not _loaded:
         # The worker imports every app's tasks.py at start; a web process does it on first use.
-        current_app.loader.import_default_modules()
+        # Only the discovery: `loader.import_default_modules()` would also run Celery's Django
+        # fixup — django.setup() again (logging reconfigured mid-request, the handlers and levels
+        # set since dropped) and every system check — in the request that first queues a task.
+        current_app.autodiscover_tasks(force=True)
         _loaded = True
     return current_app.tasks[name]
 

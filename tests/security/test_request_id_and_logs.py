@@ -78,6 +78,24 @@ def test_the_webhooks_request_id_is_on_the_log_lines_of_its_processing(meta_post
     assert any("[req-webhook-000042]" in line for line in lines)
 
 
+def test_the_first_task_a_web_process_queues_leaves_its_logging_as_configured(monkeypatch):
+    """Finding the tasks on first use must not run django.setup() again (Celery's Django fixup does,
+    through `loader.import_default_modules()`): that reconfigures logging in the middle of a request,
+    so the levels and handlers set since are gone, and runs every system check in it."""
+    import logging.config
+
+    from inbox import jobs
+
+    configured: list = []
+    monkeypatch.setattr(logging.config, "dictConfig", configured.append)
+    monkeypatch.setattr(jobs, "_loaded", False)
+
+    task = jobs.task("inbox.tasks.inbound_events_process")
+
+    assert task.name == "inbox.tasks.inbound_events_process"
+    assert configured == []
+
+
 def test_a_published_task_carries_the_request_id_and_the_worker_restores_it():
     class Request:
         is_eager = False
