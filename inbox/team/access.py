@@ -10,6 +10,10 @@ with 404, never 403, so ids don't leak; 403 is only for what a user may see but 
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from customers.models import Customer
@@ -48,9 +52,38 @@ def is_lead(user) -> bool:
     return role_of(user) in LEAD_ROLES
 
 
+# Agent id -> team ids, while `team_ids_remembered()` is open (None: read them every time).
+_team_ids_memo: contextvars.ContextVar[dict[int, list[int]] | None] = contextvars.ContextVar(
+    "inbox_team_ids_memo", default=None
+)
+
+
+@contextmanager
+def team_ids_remembered() -> Iterator[None]:
+    """Inside, `team_ids_of` reads each agent's teams once: for a piece of work that asks the same
+    question many times and cannot change anyone's teams itself (one macro apply asks ~6 times).
+    Team changes made by others meanwhile are seen by the next request, as they would be a moment
+    later anyway."""
+    if _team_ids_memo.get() is not None:  # already remembering: the outer scope keeps them
+        yield
+        return
+    token = _team_ids_memo.set({})
+    try:
+        yield
+    finally:
+        _team_ids_memo.reset(token)
+
+
 def team_ids_of(user) -> list[int]:
     agent = agent_of(user)
-    return list(agent.teams.values_list("id", flat=True)) if agent else []
+    if agent is None:
+        return []
+    memo = _team_ids_memo.get()
+    if memo is None:
+        return list(agent.teams.values_list("id", flat=True))
+    if agent.pk not in memo:
+        memo[agent.pk] = list(agent.teams.values_list("id", flat=True))
+    return list(memo[agent.pk])
 
 
 def conversations_visible_to(user) -> QuerySet[Conversation]:
