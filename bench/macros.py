@@ -5,7 +5,8 @@ Not part of `make bench` (run it alone, it takes well under a minute):
 
     .venv/bin/python bench/macros.py [--runs 200] [--keep]
 
-Uses its own database (`inbox_bench_macros`, created, migrated and dropped unless `--keep`) and the
+Uses its own database (BENCH_MACROS_DB, default `inbox_bench_macros`: created, migrated and dropped
+unless `--keep`; its name must contain "bench_macros", since it is dropped) and the
 Redis database BENCH_MACROS_REDIS_URL (default redis://127.0.0.1:6379/8, flushed at the end: the
 send tasks the replies queue are never worked off here). Each run POSTs
 `/api/v1/macros/{id}/apply/` through Django's full stack in this process (middleware, DRF, the
@@ -24,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "inbox_bench_macros"
+DB_NAME = os.environ.get("BENCH_MACROS_DB", "inbox_bench_macros")
 REDIS_URL = os.environ.get("BENCH_MACROS_REDIS_URL", "redis://127.0.0.1:6379/8")
 TARGET_P95_MS = 50.0
 
@@ -40,6 +41,8 @@ def database(create: bool) -> None:
     import psycopg
     from psycopg import sql
 
+    if "bench_macros" not in DB_NAME:
+        raise SystemExit(f"refusing to drop {DB_NAME!r}: BENCH_MACROS_DB must contain 'bench_macros'")
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
         if create:

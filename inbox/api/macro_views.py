@@ -17,6 +17,7 @@ from inbox.conversations import selectors
 from inbox.macros import services as macros
 from inbox.macros.files import macro_file_store
 from inbox.models import Conversation, Macro, Team
+from inbox.team.access import team_ids_remembered
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input (`invalid`, with `fields`)"),
@@ -191,6 +192,12 @@ class MacroViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
+        # The caller's teams decide the macro's, the conversation's and every step's visibility:
+        # read them once for the request (nothing here changes anyone's teams).
+        with team_ids_remembered():
+            return self._apply(request)
+
+    def _apply(self, request):
         macro = self.get_object()
         body = ApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -202,7 +209,7 @@ class MacroViewSet(viewsets.GenericViewSet):
                 {"id": o.id, "ok": o.ok, **({"code": o.code, "detail": o.detail, "action": o.action} if not o.ok else {})}
                 for o in outcomes
             ]})
-        conversation = selectors.conversation_get(user=request.user, pk=data["conversation"])
+        conversation = macros.conversation_for_macro(user=request.user, pk=data["conversation"])
         arguments = {"macro": macro, "user": request.user, "conversation": conversation, "order_id": data.get("order"),
                      "tag": data["tag"] or None}
         if data["preview"]:

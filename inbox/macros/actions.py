@@ -196,6 +196,8 @@ class Step:
     description: str
     refusal: Refusal | None = None
     run: Callable[[], Any] | None = None
+    # A triage step's change as conversation_update's arguments (`run` makes it alone).
+    changes: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "type": self.type, "description": self.description,
@@ -319,7 +321,7 @@ def _plan_assign(action: dict, plan: Plan, index: int) -> Step:
             team = Team.objects.filter(pk=action["team"]).first()
             if team is None:
                 raise ReplyRefused("invalid", "The macro's team no longer exists.", 400)
-            step = Step(index, "assign", f"Move to the team {team.name}")
+            step = Step(index, "assign", f"Move to the team {team.name}", changes={"team": team})
             step.run = lambda: conversation_update(conversation=conversation, by=user, team=team)
             return step
         if to == "round_robin":
@@ -346,6 +348,7 @@ def _plan_assign(action: dict, plan: Plan, index: int) -> Step:
     except ReplyRefused as exc:  # AssignmentRefused too
         return Step(index, "assign", f"Assign ({to.replace('_', ' ')})", _refused(exc))
     step.run = lambda: conversation_update(conversation=conversation, by=user, assignee=assignee)
+    step.changes = {"assignee": assignee}
     return step
 
 
@@ -359,9 +362,10 @@ def _plan_status(action: dict, plan: Plan, index: int) -> Step:
         step.run = lambda: conversation_update(
             conversation=plan.conversation, by=plan.user, status=status, snoozed_until=until
         )
+        step.changes = {"status": status, "snoozed_until": until}
         return step
     words = {"open": "Reopen", "pending": "Set pending", "resolved": "Resolve"}
-    step = Step(index, "status", words[status])
+    step = Step(index, "status", words[status], changes={"status": status})
     step.run = lambda: conversation_update(conversation=plan.conversation, by=plan.user, status=status)
     return step
 
@@ -426,6 +430,24 @@ def _plan_order_action(action: dict, plan: Plan, index: int) -> Step:
 
     step.run = run
     return step
+
+
+def steps_run(plan: Plan) -> None:
+    """Run the planned steps in order. An assignment followed at once by a status or team change runs
+    as one conversation_update (one lock, one savepoint): that call assigns first, announces it and
+    re-reads the row, then makes the other change, so it is the same as the two calls in a row.
+    (Labels never join: a rule answering the assignment may add one the step must keep.)"""
+    steps = [step for step in plan.steps if step.run is not None]
+    index = 0
+    while index < len(steps):
+        step, following = steps[index], steps[index + 1] if index + 1 < len(steps) else None
+        if (step.changes is not None and "assignee" in step.changes and following is not None
+                and following.changes is not None and not following.changes.keys() & {"assignee", "labels"}):
+            conversation_update(conversation=plan.conversation, by=plan.user, **step.changes, **following.changes)
+            index += 2
+            continue
+        step.run()  # type: ignore[misc]  # filtered on run above
+        index += 1
 
 
 def plan_steps(plan: Plan, actions: list[dict]) -> Plan:

@@ -17,18 +17,25 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from inbox.audit import audit_record
-from inbox.conversations import selectors
 from inbox.conversations.errors import ReplyRefused
 from inbox.conversations.window import HUMAN_AGENT
-from inbox.macros.actions import Plan, actions_clean, plan_steps
+from inbox.macros.actions import Plan, actions_clean, plan_steps, steps_run
 from inbox.macros.context import order_for, template_context
 from inbox.models import Conversation, ConversationEvent, Macro, Message, Role, SenderType, Team
-from inbox.team.access import agent_of, is_admin, role_of, team_ids_of
+from inbox.realtime import publish as realtime
+from inbox.team.access import (
+    agent_of,
+    conversations_visible_to,
+    is_admin,
+    role_of,
+    team_ids_of,
+    team_ids_remembered,
+)
 
 MAX_BULK = 100
 # The steps' own timeline entries that the macro's entry stands for. An order action keeps its
@@ -153,6 +160,19 @@ def macro_get(*, user, pk: Any) -> Macro:
         raise Http404 from None
 
 
+def conversation_for_macro(*, user, pk: Any) -> Conversation:
+    """The conversation `pk` if `user` may see it, Http404 otherwise: its row alone, since applying
+    locks and reads it again with what the steps need (the list's labels and read state are not)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    conversation = conversations_visible_to(user).filter(pk=pk).first() if 0 < pk < 2**63 else None
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
 def macro_preview(*, macro: Macro, user, conversation: Conversation, order_id: int | None = None,
                   tag: str | None = None) -> dict[str, Any]:
     """What applying would do now: the rendered reply and note, each action in words and whether it
@@ -184,20 +204,26 @@ def macro_apply(*, macro: Macro, user, conversation: Conversation, order_id: int
     """Run every action of the macro on the conversation, in one transaction; MacroRefused (nothing
     done) when an action may not be taken, and nothing left behind if one fails while running.
 
-    `user` None with `sender_type` bot: an automation rule applies it (inbox/rules/), as the system."""
-    with transaction.atomic():
+    `user` None with `sender_type` bot: an automation rule applies it (inbox/rules/), as the system.
+
+    The steps' frames leave together at commit, one `conversation.updated` with the state the macro
+    left (realtime.batched); the user's teams are read once for all the steps' permission checks."""
+    with transaction.atomic(), realtime.batched(), team_ids_remembered():
         locked = (
             Conversation.objects.select_for_update(of=("self",))
             .select_related("inbox", "customer", "identity", "team")
+            # The timeline's last entry before the macro (read with the lock): the steps' own
+            # entries after it are folded into the macro's.
+            .annotate(last_event_id=Subquery(
+                ConversationEvent.objects.filter(conversation=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+            ))
             .get(pk=conversation.pk)
         )
         # Every action checked on the row as it is now, under its lock, before any of them runs.
         plan = _plan(macro=macro, user=user, conversation=locked, order_id=order_id, tag=tag, sender_type=sender_type)
         _raise_refused(plan)
-        before = ConversationEvent.objects.filter(conversation=locked).order_by("-pk").values_list("pk", flat=True).first()
-        for step in plan.steps:
-            if step.run is not None:
-                step.run()
+        before = locked.last_event_id
+        steps_run(plan)
         descriptions = [step.description for step in plan.steps]
         message, note = plan.results.get("message"), plan.results.get("note")
         event = ConversationEvent.objects.create(
@@ -232,18 +258,22 @@ def macro_apply_many(*, macro: Macro, user, conversation_ids: Iterable[int], tag
     if len(ids) > MAX_BULK:
         raise MacroRefused("invalid", f"At most {MAX_BULK} conversations at once.", 400)
     outcomes = []
-    for pk in ids:
-        try:
-            conversation = selectors.conversation_get(user=user, pk=pk)
-            macro_apply(macro=macro, user=user, conversation=conversation, tag=tag)
-        except Http404:
-            outcomes.append(BulkOutcome(pk, False, "not_found", "No such conversation, or not visible to you."))
-        except MacroRefused as exc:
-            outcomes.append(BulkOutcome(pk, False, exc.code, exc.detail, exc.action))
-        except ReplyRefused as exc:
-            outcomes.append(BulkOutcome(pk, False, exc.code, exc.detail))
-        except ValidationError as exc:
-            outcomes.append(BulkOutcome(pk, False, "invalid", "; ".join(exc.messages)))
-        else:
-            outcomes.append(BulkOutcome(pk, True))
+    with team_ids_remembered():
+        for pk in ids:
+            outcomes.append(_apply_one(macro=macro, user=user, pk=pk, tag=tag))
     return outcomes
+
+
+def _apply_one(*, macro: Macro, user, pk: int, tag: str | None) -> BulkOutcome:
+    try:
+        conversation = conversation_for_macro(user=user, pk=pk)
+        macro_apply(macro=macro, user=user, conversation=conversation, tag=tag)
+    except Http404:
+        return BulkOutcome(pk, False, "not_found", "No such conversation, or not visible to you.")
+    except MacroRefused as exc:
+        return BulkOutcome(pk, False, exc.code, exc.detail, exc.action)
+    except ReplyRefused as exc:
+        return BulkOutcome(pk, False, exc.code, exc.detail)
+    except ValidationError as exc:
+        return BulkOutcome(pk, False, "invalid", "; ".join(exc.messages))
+    return BulkOutcome(pk, True)
