@@ -5,6 +5,8 @@ A bad value is a 400 `{code: "invalid"}` naming the parameter, never an ignored 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import django_filters
 from django import forms
 from django.utils import timezone
@@ -151,6 +153,18 @@ class ConversationFilter(django_filters.FilterSet):
         model = Conversation
         fields: list[str] = []
         form = ConversationFilterForm
+
+    _form_class: ClassVar[type[forms.Form] | None] = None  # see get_form_class
+
+    def get_form_class(self):
+        # django-filter builds a new form class, and a field per filter, for every request. These
+        # fields are the same for everyone (no choices read from the database or the request), and a
+        # form deep-copies its class's fields for itself, so the class is built once per FilterSet.
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = cls._form_class = super().get_form_class()
+        return form_class
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)

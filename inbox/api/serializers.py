@@ -9,8 +9,9 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from inbox.conversations.files import attachments_for_api
-from inbox.conversations.selectors import READ_AT, unread_for
+from inbox.conversations.selectors import READ_AT, label_names_of, unread_for
 from inbox.models import Availability, Conversation, ConversationStatus, Inbox, Message
+from inbox.realtime.frames import conversation_data
 from inbox.sla.state import sla_data
 
 
@@ -156,6 +157,17 @@ class ConversationSerializer(serializers.ModelSerializer):
     def get_sla(self, obj: Conversation) -> dict | None:
         """The SLA policy that applies and, per target, its latest clock (inbox/sla/state.py); null: none applies."""
         return sla_data(obj, timezone.now())
+
+
+def conversation_rows(conversations: list[Conversation]) -> list[dict]:
+    """Rows of `selectors.conversations_listed` as the list answers them: ConversationSerializer's
+    objects (tests hold the two equal), built by the realtime frames' builder with the asking agent's
+    read state and snippet, without DRF's per-field machinery (most of a page's cost)."""
+    now = timezone.now()
+    return [
+        conversation_data(conversation, label_names=label_names_of(conversation), now=now, viewer=True)
+        for conversation in conversations
+    ]
 
 
 class AttachmentSerializer(serializers.Serializer):

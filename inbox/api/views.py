@@ -27,6 +27,7 @@ from inbox.api.serializers import (
     ReplyCreateSerializer,
     UploadedSerializer,
     UploadSerializer,
+    conversation_rows,
 )
 from inbox.conversations import attachments as attachment_services
 from inbox.conversations import bulk, reply, search, selectors
@@ -100,7 +101,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             snippets = selectors.search_snippets(page, q=q, after=dates.get("after"), before=dates.get("before"))
             for conversation in page:
                 conversation.search_snippet = snippets.get(conversation.pk)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response(conversation_rows(page))
 
     def get_keyset(self) -> Keyset:
         if self.action == "messages":
@@ -356,12 +357,12 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             params["macro"] = _macro_or_invalid(request.user, data["macro"])
         outcomes = bulk.conversations_bulk_apply(user=request.user, ids=data["ids"], action=action_name, **params)
         done = [o.id for o in outcomes if o.ok]
-        fresh = {c.pk: c for c in selectors.conversations_listed(user=request.user).filter(pk__in=done)}
+        listed = selectors.conversations_listed(user=request.user).filter(pk__in=done)
+        fresh = {row["id"]: row for row in conversation_rows(list(listed))}
         results = []
         for o in outcomes:
             if o.ok:
-                row = fresh.get(o.id)
-                results.append({"id": o.id, "ok": True, "conversation": ConversationSerializer(row).data if row else None})
+                results.append({"id": o.id, "ok": True, "conversation": fresh.get(o.id)})
             else:
                 results.append({"id": o.id, "ok": False, "error": {"code": o.code, "detail": o.detail}})
         return Response({

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db import connections
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
@@ -54,10 +55,39 @@ def conversations_unread_for(qs: QuerySet[Conversation], *, user) -> QuerySet[Co
     return qs.filter(unread_count__gt=0).exclude(Exists(seen))
 
 
+# What a row of the list shows (inbox.realtime.frames.conversation_data) and what its keysets order by:
+# a page reads nothing else (no inbox settings or credentials, no customer notes).
+LIST_FIELDS = (
+    "id", "inbox_id", "customer_id", "channel", "status", "assignee_id", "team_id", "subject",
+    "last_message_at", "last_message_text", "last_message_direction", "last_message_sender_type",
+    "last_inbound_at", "last_customer_action_at", "window_closed_at", "window_expires_at", "waiting_since",
+    "snoozed_until", "unread_count", "created_at", "thread_key", "priority", "sla_next_due_at", "sla_state",
+    "inbox__id", "inbox__kind", "inbox__name",
+    "customer__id", "customer__name", "customer__email", "customer__phone",
+)
+
+# A listed row's label names, sorted (PostgreSQL: an array in the page's own query).
+LABEL_NAMES = "listed_label_names"
+
+
 def conversations_listed(*, user) -> QuerySet[Conversation]:
-    """`conversations_visible` for list pages: the inbox's encrypted credentials are never read
-    (nor decrypted, once per row) to show its name."""
-    return conversations_visible(user=user).defer("inbox__credentials")
+    """What the user may see, shaped for list pages: the columns a row shows, the user's read state
+    and, on PostgreSQL, the label names in the same query (elsewhere one prefetch for the page).
+    Read a row's labels with `label_names_of`."""
+    qs = conversations_visible_to(user).select_related("inbox", "customer").only(*LIST_FIELDS)
+    qs = with_read_state(qs, user=user)
+    if connections[qs.db].vendor != "postgresql":
+        return qs.prefetch_related(LABELS)
+    from django.contrib.postgres.expressions import ArraySubquery  # PostgreSQL only (not the embedded SQLite)
+
+    names = Label.objects.filter(conversations=OuterRef("pk")).order_by("name").values("name")
+    return qs.annotate(**{LABEL_NAMES: ArraySubquery(names)})
+
+
+def label_names_of(conversation: Conversation) -> list[str]:
+    """A row's label names, sorted, from whichever way `conversations_listed` read them."""
+    names = conversation.__dict__.get(LABEL_NAMES)
+    return conversation.label_names if names is None else names
 
 
 def conversation_get(*, user, pk) -> Conversation:

@@ -300,7 +300,8 @@ def test_the_list_costs_the_same_number_of_queries_for_5_or_30_conversations(
         conversation_make(messenger_inbox, labels=["vip"], customer_wrote_ago=timedelta(hours=2))
     with django_assert_max_num_queries(few):
         assert len(client.get(URL, {"page_size": 50}).json()["results"]) == 30
-    assert _list_queries(client, {"q": "x", "window": "open", "ordering": "waiting_since"}) <= few
+    # A search adds only its own question: PostgreSQL's estimate of the hits (search._dense).
+    assert _list_queries(client, {"q": "x", "window": "open", "ordering": "waiting_since"}) <= few + 1
 
 
 def test_the_list_shows_labels_by_name_and_never_reads_inbox_credentials(api, bob, messenger_inbox):
