@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "inbox_bench_sla"
+DB_NAME = os.environ.get("BENCH_SLA_DB", "inbox_bench_sla")
 REDIS_URL = os.environ.get("BENCH_SLA_REDIS_URL", "redis://127.0.0.1:6379/10")
 DUE_VIEW_TARGET_MS = 50.0
 RULES_TARGET_MS = 5.0
@@ -164,7 +164,7 @@ def rules_teardown(ids: list[int]) -> None:
     Rule.objects.filter(pk__in=ids).delete()
 
 
-def rules_eval(*, events: int = 300) -> dict:
+def rules_eval(*, events: int = 300, profile: bool = False) -> dict:
     """The engine's time for one inbound message with the bench rules (plus the default ones) active."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
@@ -181,6 +181,8 @@ def rules_eval(*, events: int = 300) -> dict:
     class _Rollback(Exception):
         pass
 
+    cpu_times: list[float] = []
+
     def one(pk: int, inbox_id: int, measure: list[float] | None, queries: list[int] | None = None) -> None:
         try:
             with transaction.atomic():
@@ -194,28 +196,45 @@ def rules_eval(*, events: int = 300) -> dict:
                                   message=message)
                     queries.append(len(ctx.captured_queries))
                 else:
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.process_time()
                     rules_run(conversation_id=pk, trigger="message_received", event_key=f"message:{message.pk}",
                               message=message)
                     if measure is not None:
                         measure.append(time.perf_counter() - started)
+                        cpu_times.append(time.process_time() - cpu)
                 raise _Rollback
         except _Rollback:
             pass
 
     for pk, inbox_id in conversations[:20]:
         one(pk, inbox_id, None)
+    cpu_times.clear()
     times: list[float] = []
     queries: list[int] = []
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     for pk, inbox_id in conversations[20:]:
         one(pk, inbox_id, times)
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(30)
+        print(text.getvalue())
     for pk, inbox_id in conversations[20:30]:
         one(pk, inbox_id, None, queries)
     # The decision alone: the 50 rules' conditions against facts already read (what the database adds
     # on top is the three queries counted above).
-    from inbox.rules.conditions import Facts, first_failing
+    from inbox.rules.conditions import Facts, compile_conditions, first_failing
 
     rules = list(Rule.objects.filter(active=True, trigger="message_received"))
+    checks = {rule.pk: compile_conditions(rule.conditions) for rule in rules}  # as the engine keeps them
     fields = {c["field"] for r in rules for c in r.conditions}
     decide: list[float] = []
     for pk, _inbox in conversations[20:]:
@@ -223,11 +242,11 @@ def rules_eval(*, events: int = 300) -> dict:
         facts.row, facts.orders, facts.text  # noqa: B018  (read before timing)
         started = time.perf_counter()
         for rule in rules:
-            first_failing(rule.conditions, facts)
+            first_failing(rule.conditions, facts, checks=checks[rule.pk])
         decide.append(time.perf_counter() - started)
     return {**figures(times), "active_rules": active, "events": len(times),
             "queries_per_event": max(queries) if queries else None, "met": pct(times, 0.95) * 1000 < RULES_TARGET_MS,
-            "decide_only": figures(decide)}
+            "cpu": figures(cpu_times), "decide_only": figures(decide)}
 
 
 def database(create: bool) -> None:
@@ -246,9 +265,16 @@ def print_figures(view: dict, rules: dict) -> None:
         print(f"SLA view {name}: p50/p95/p99 {f['p50_ms']}/{f['p95_ms']}/{f['p99_ms']} ms, {f['rows']} rows, "
               f"{f['queries']} queries")
     print(f"  target p95 < {DUE_VIEW_TARGET_MS:.0f} ms (due within 1 h): {'met' if view['met'] else 'NOT met'}")
+    print_rules(rules)
+
+
+def print_rules(rules: dict) -> None:
     print(f"rules per inbound event ({rules['active_rules']} active message_received rules, {rules['events']} events): "
           f"p50/p95/p99 {rules['p50_ms']}/{rules['p95_ms']}/{rules['p99_ms']} ms, {rules['queries_per_event']} queries; "
           f"target p95 < {RULES_TARGET_MS:.0f} ms: {'met' if rules['met'] else 'NOT met'}")
+    c = rules["cpu"]
+    print(f"  CPU of this process per event (the database's share excluded): p50/p95/p99 {c['p50_ms']}/{c['p95_ms']}/"
+          f"{c['p99_ms']} ms")
     d = rules["decide_only"]
     print(f"  of which deciding the 50 rules on facts already read: p50/p95/p99 {d['p50_ms']}/{d['p95_ms']}/{d['p99_ms']} ms")
     print(f"  (load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs)")
@@ -262,13 +288,33 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--existing", action="store_true",
+                        help="use BENCH_SLA_DB as it is (already seeded, e.g. a bench/run.py --quick database): "
+                             "no create, seed or drop; only the rules figure (the due view rewrites SLA state)")
+    parser.add_argument("--profile", action="store_true", help="print the top of cProfile of the rules' runs")
     args = parser.parse_args()
+    if "bench" not in DB_NAME:
+        parser.error("BENCH_SLA_DB must name a benchmark database (its name contains 'bench')")
     os.environ.update({
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}", "REDIS_URL": REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0", "DEBUG": "0", "SECRET_KEY": "bench-only-" + "x" * 50,
         "ALLOWED_HOSTS": "testserver", "API_THROTTLE_RATE": "1000000/min", "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "inbox_project.settings", "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0",
     })
+    if args.existing:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        ids = rules_setup(50)
+        try:
+            rules = rules_eval(events=args.events, profile=args.profile)
+        finally:
+            rules_teardown(ids)
+        print_rules(rules)
+        return 0
     database(create=True)
     try:
         import django

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.services import ResolvedIdentity, consent_withdraw_or_grant, identity_resolve
-from inbox import metrics, signals
+from inbox import metrics, signals, versions
 from inbox.conversations import languages, profiles
 from inbox.conversations.threads import conversation_find_or_create, loaded_relations, note_inbound, note_outbound
 from inbox.csat import answers as csat_answers
@@ -135,9 +135,10 @@ def message_receive(
         csat_answers.survey_reply_record(survey_reply, at=incoming.timestamp, message=message)
     elif not incoming.payload.get("auto_submitted"):
         # SLA clocks and automation rules (reopening a resolved thread is one), in this transaction.
-        if conversation_created:
-            signals.conversation_changed_send(conversation, "conversation.created", message=message)
-        signals.conversation_changed_send(conversation, "message.received", message=message)
+        with versions.checked_once():  # the receivers' cached rules and policies: one version check
+            if conversation_created:
+                signals.conversation_changed_send(conversation, "conversation.created", message=message)
+            signals.conversation_changed_send(conversation, "message.received", message=message)
         transaction.on_commit(lambda: signals.message_received.send(sender=Message, message=message))
     return message
 

@@ -30,6 +30,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from customers.services import identities_resolve
+from inbox import versions
 from inbox.conversations.receive import Known, message_receive
 from inbox.conversations.threads import conversation_find_or_create
 from inbox.csat import answers as csat_answers
@@ -39,6 +40,7 @@ from inbox.providers import meta as meta_provider
 from inbox.providers import twilio as twilio_provider
 from inbox.providers.base import InboundMessage
 from inbox.realtime import publish as realtime
+from inbox.rules import engine as rules_engine
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +125,9 @@ PARSERS = {"meta": _meta, "twilio": _twilio}
 def _batch_process(ids: list[int]) -> list[int]:
     """Process the batchable events of `ids` in one transaction; returns the ids left to process one by one."""
     rest: list[int] = []
-    with transaction.atomic(), realtime.batched():
+    # One transaction; frames leave together at commit; the rules' and policies' versions are checked
+    # once (inbox/versions.py) and the runs of rules that did nothing are one INSERT for the batch.
+    with transaction.atomic(), realtime.batched(), versions.checked_once(), rules_engine.runs_logged_together():
         events = list(InboundEvent.objects.select_for_update(skip_locked=True)
                       .filter(pk__in=ids, processed_at=None).order_by("pk"))
         inboxes = _Inboxes()

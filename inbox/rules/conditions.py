@@ -2,10 +2,17 @@
 
 Facts are read lazily and at most once per event (rules asking about labels share one query), and
 read again after a rule changed the conversation, so a later rule sees what an earlier one did.
+The conversation's row comes from the caller's object when it is current (the event's receivers
+get the row as the transaction just changed it), else from one query.
+
+A condition is compiled once (`compile_conditions`, kept with the cached rules of a version:
+inbox/rules/engine.py): its value's set, normalised phrases, word and wildcard patterns and number
+are made then, and the message's text is normalised once per event, not once per condition.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -30,7 +37,8 @@ class Facts:
     """What conditions ask about one conversation at one event."""
 
     def __init__(self, conversation_id: int, *, at: datetime, message: Message | None = None,
-                 order_id: int | None = None, fields: set[str] | None = None) -> None:
+                 order_id: int | None = None, fields: set[str] | None = None,
+                 conversation: Conversation | None = None) -> None:
         self.conversation_id = conversation_id
         self.at = at
         self.message = message
@@ -38,14 +46,20 @@ class Facts:
         # The fields the rules of this event ask about: on PostgreSQL the conversation's labels and the
         # customer's tags then come with its row, in one query.
         self.fields = fields or set()
+        # The caller's object, current in this transaction (until a rule changes the row: reload).
+        self.conversation = conversation
 
     def reload(self) -> None:
-        """Forget what was read: a rule just changed the conversation."""
-        for name in ("row", "labels", "customer_tags", "orders", "text", "language"):
+        """Forget what was read: a rule just changed the conversation (read its row again)."""
+        self.conversation = None
+        for name in ("row", "labels", "customer_tags", "orders", "text", "flat_text", "language", "schedule"):
             self.__dict__.pop(name, None)
 
     @cached_property
     def row(self) -> dict[str, Any]:
+        known = row_of(self.conversation) if "label" not in self.fields and "customer_tag" not in self.fields else None
+        if known is not None:
+            return known
         qs = Conversation.objects.filter(pk=self.conversation_id)
         extra: dict[str, Any] = {}
         if connection.vendor == "postgresql":
@@ -67,6 +81,11 @@ class Facts:
             .order_by("-created_at", "-id").values_list("text", flat=True).first()
         )
         return latest or ""
+
+    @cached_property
+    def flat_text(self) -> str:
+        """The text as text conditions read it (inbox/rules/matching.py), made once per event."""
+        return matching.normalised(self.text)
 
     @cached_property
     def labels(self) -> set[str]:
@@ -103,7 +122,7 @@ class Facts:
     @property
     def open_now(self) -> bool:
         try:
-            return Schedule.from_settings(self.row["inbox__settings"]).is_open(self.at)
+            return schedule_of(self.row["inbox__settings"]).is_open(self.at)
         except Exception:
             return True
 
@@ -116,6 +135,35 @@ class Facts:
         if not value and any(f.name == "language" for f in Customer._meta.get_fields()):
             value = Customer.objects.filter(pk=self.row["customer_id"]).values_list("language", flat=True).first()
         return str(value).replace("_", "-").lower() if value else None
+
+
+def row_of(conversation: Conversation | None) -> dict[str, Any] | None:
+    """Facts.row from the caller's object (its inbox loaded with it), or None when it cannot be."""
+    if conversation is None or conversation.pk is None or not Conversation.inbox.is_cached(conversation):
+        return None
+    inbox = conversation.inbox
+    if inbox is None or inbox.pk != conversation.inbox_id:
+        return None
+    row = {name: getattr(conversation, name) for name in CONVERSATION_FIELDS if "__" not in name}
+    row["inbox__settings"] = inbox.settings
+    row["inbox__team_id"] = inbox.team_id
+    return row
+
+
+_schedules: dict[str, Schedule] = {}
+
+
+def schedule_of(inbox_settings: dict | None) -> Schedule:
+    """The inbox's schedule, parsed once per distinct schedule (the settings are read with the row)."""
+    settings_ = inbox_settings or {}
+    key = repr((settings_.get("business_hours"), settings_.get("holidays")))
+    found = _schedules.get(key)
+    if found is None:
+        found = Schedule.from_settings(settings_)
+        if len(_schedules) > 512:
+            _schedules.clear()
+        _schedules[key] = found
+    return found
 
 
 def order_statuses(order: Order | None) -> set[str]:
@@ -201,9 +249,54 @@ def describe(condition: dict[str, Any]) -> str:
     return f"{condition['field']} {condition['op'].replace('_', ' ')} {shown}"[:200]
 
 
-def first_failing(conditions: list[dict[str, Any]], facts: Facts) -> dict[str, Any] | None:
-    """The first condition that does not hold, or None when they all do."""
-    for condition in conditions:
-        if not holds(condition, facts):
+Check = tuple[dict[str, Any], Callable[[Facts], bool]]
+
+
+def compile_condition(condition: dict[str, Any]) -> Callable[[Facts], bool]:
+    """A function of the facts equal to `holds(condition, facts)`, with its value prepared once."""
+    field, op, value = condition["field"], condition["op"], condition["value"]
+    if field == "text" and op in ("contains", "not_contains", "contains_word", "matches"):
+        if op in ("contains", "not_contains"):
+            phrase, negate = matching.normalised(value), op == "not_contains"
+            return lambda facts: (phrase in facts.flat_text) != negate
+        if op == "contains_word":
+            words = [matching._word(p) for p in value if p.strip()]
+            return lambda facts: any(w.search(facts.flat_text) is not None for w in words)
+        pieces = matching._pieces(value)
+        return lambda facts: matching.pieces_match(facts.flat_text, pieces)
+    if op in ("is", "is_not", "in", "not_in") and field not in ("order_status", "language"):
+        wanted = value if isinstance(value, list) else [value]
+        positive = op in ("is", "in")
+        try:
+            wanted_set: frozenset | list = frozenset(wanted)
+        except TypeError:
+            wanted_set = wanted
+
+        def test(facts: Facts) -> bool:
+            actual = _value_of(field, facts)
+            if isinstance(actual, set):
+                return bool(actual & set(wanted)) == positive
+            return (actual is not None and actual in wanted_set) == positive
+        return test
+    if op in ("has", "has_not"):
+        names, positive = frozenset(value), op == "has"
+        return lambda facts: bool(_value_of(field, facts) & names) == positive
+    if op in ("gt", "gte", "lt", "lte", "eq"):
+        limit = Decimal(value)
+        compare = {"gt": Decimal.__gt__, "gte": Decimal.__ge__, "lt": Decimal.__lt__, "lte": Decimal.__le__,
+                   "eq": Decimal.__eq__}[op]
+        return lambda facts: compare(Decimal(_value_of(field, facts)), limit)
+    return lambda facts: holds(condition, facts)
+
+
+def compile_conditions(conditions: list[dict[str, Any]]) -> list[Check]:
+    return [(condition, compile_condition(condition)) for condition in conditions]
+
+
+def first_failing(conditions: list[dict[str, Any]], facts: Facts, *,
+                  checks: list[Check] | None = None) -> dict[str, Any] | None:
+    """The first condition that does not hold, or None when they all do (`checks`: compiled already)."""
+    for condition, test in checks if checks is not None else compile_conditions(conditions):
+        if not test(facts):
             return condition
     return None

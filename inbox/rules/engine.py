@@ -13,26 +13,30 @@ order, each at most once per event, each logged (RuleRun: what it did, or why it
 - Failures: a rule's actions run in a savepoint. An action that fails rolls back everything that
   rule did (the other rules keep theirs) and the run is logged `failed` with the reason. An
   automated send the channel's rules refuse is not a failure: that action is skipped and logged.
-- Cost: one query for the rules of the trigger; conditions read the conversation's facts lazily,
-  once per event (inbox/rules/conditions.py); the runs of the rules that did nothing are one INSERT.
+- Cost: the rules of a trigger are kept by each process with their conditions compiled, and read
+  again only when the rules' version changed (inbox/versions.py: one small statement, once per
+  batch of events); conditions read the conversation's facts lazily, once per event, and not at all
+  what the caller's current row already says (inbox/rules/conditions.py); the runs of the rules that
+  did nothing are one INSERT per event, or per batch of events (`runs_logged_together`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from inbox import versions
 from inbox.models import Conversation, ConversationStatus, Message, Rule, RuleRun
 from inbox.rules.actions import ActionSkipped, Context, perform
-from inbox.rules.conditions import Facts, describe, first_failing
+from inbox.rules.conditions import Facts, compile_conditions, describe, first_failing
 
 logger = logging.getLogger(__name__)
 
@@ -56,25 +60,48 @@ class Chain:
 _chain: contextvars.ContextVar[Chain | None] = contextvars.ContextVar("inbox_rules_chain", default=None)
 
 
-_cache: dict[str, tuple[float, list[Rule]]] = {}
-
-
-def rules_for(trigger: str) -> list[Rule]:
-    """The active rules of a trigger in order, reused for RULES_CACHE_SECONDS by this process."""
-    ttl = float(getattr(settings, "RULES_CACHE_SECONDS", 0))
-    hit = _cache.get(trigger)
-    now = time.monotonic()
-    if ttl > 0 and hit is not None and now - hit[0] < ttl:
-        return hit[1]
+def _load(trigger: str) -> list[Rule]:
     rules = list(Rule.objects.filter(active=True, trigger=trigger).order_by("position", "id"))
-    if ttl > 0:
-        _cache[trigger] = (now, rules)
+    for rule in rules:
+        rule.checks = compile_conditions(rule.conditions)  # type: ignore[attr-defined]
     return rules
 
 
+_rules: versions.Cached[list[Rule]] = versions.Cached(versions.RULES, _load)
+
+
+def rules_for(trigger: str) -> list[Rule]:
+    """The active rules of a trigger in order, conditions compiled; this process reads them again
+    only when a rule changed since (in any process: inbox/versions.py). Treat them as read-only."""
+    return _rules.get(trigger)
+
+
 def rules_cache_clear(*args: Any, **kwargs: Any) -> None:
-    """A rule was saved or deleted in this process (post_save / post_delete of Rule)."""
-    _cache.clear()
+    """A rule was saved or deleted in this process (post_save / post_delete of Rule): the version
+    changed too, but this saves the next batch its check."""
+    _rules.clear()
+    versions.forget()
+
+
+# (rule id, conversation id, trigger, event key, reason, depth, decided at) of runs that did nothing, kept for one
+# INSERT at the end of a batch of events (None: each event inserts its own).
+_pending: contextvars.ContextVar[list[tuple] | None] = contextvars.ContextVar("inbox_rules_pending", default=None)
+
+
+@contextmanager
+def runs_logged_together() -> Iterator[None]:
+    """Within (in one transaction): the runs of rules that did nothing are inserted together on the
+    way out, in one statement. A failure inside inserts none of them (the transaction rolls back)."""
+    if _pending.get() is not None:
+        yield
+        return
+    pending: list[tuple] = []
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    _insert_skipped(pending)
 
 
 def _log_skipped(skipped: list[tuple[int, str]], *, conversation_id: int, trigger: str, event_key: str,
@@ -83,29 +110,46 @@ def _log_skipped(skipped: list[tuple[int, str]], *, conversation_id: int, trigge
     instance each; a second sighting of the event adds none (the unique claim)."""
     if not skipped:
         return
+    at = timezone.now()  # when they were decided, even when inserted with the batch's others
+    rows = [(rule_id, conversation_id, trigger, event_key, reason, depth, at) for rule_id, reason in skipped]
+    pending = _pending.get()
+    if pending is not None:
+        pending.extend(rows)
+        return
+    _insert_skipped(rows)
+
+
+def _insert_skipped(rows: list[tuple]) -> None:
+    if not rows:
+        return
     if connection.vendor != "postgresql":
         RuleRun.objects.bulk_create([
             RuleRun(rule_id=rule_id, conversation_id=conversation_id, trigger=trigger, event_key=event_key,
-                    status=RuleRun.Status.SKIPPED, reason=reason, depth=depth) for rule_id, reason in skipped
+                    status=RuleRun.Status.SKIPPED, reason=reason, depth=depth, created_at=at)
+            for rule_id, conversation_id, trigger, event_key, reason, depth, at in rows
         ], ignore_conflicts=True)
         return
-    with connection.cursor() as cursor:  # one INSERT of two arrays: far less to build than 50 rows of 9 values
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:  # one INSERT of arrays: far less to build than 50 rows of 9 values
         cursor.execute(
             f"INSERT INTO {RuleRun._meta.db_table} (rule_id, conversation_id, trigger, event_key, status, reason, "
-            "actions, depth, created_at) SELECT r.rule_id, %s, %s, %s, %s, r.reason, '[]'::jsonb, %s, %s "
-            "FROM unnest(%s::bigint[], %s::text[]) AS r(rule_id, reason) ON CONFLICT DO NOTHING",
-            [conversation_id, trigger, event_key, RuleRun.Status.SKIPPED, depth, timezone.now(),
-             [rule_id for rule_id, _ in skipped], [reason for _, reason in skipped]],
+            "actions, depth, created_at) SELECT r.rule_id, r.conversation_id, r.trigger, r.event_key, %s, r.reason, "
+            "'[]'::jsonb, r.depth, r.created_at FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], "
+            "%s::text[], %s::smallint[], %s::timestamptz[]) "
+            "AS r(rule_id, conversation_id, trigger, event_key, reason, depth, created_at) ON CONFLICT DO NOTHING",
+            [RuleRun.Status.SKIPPED, *(list(column) for column in columns)],
         )
 
 
 def rules_run(
     *, conversation_id: int, trigger: str, event_key: str, message: Message | None = None,
     order_id: int | None = None, rules: list[Rule] | None = None, now: datetime | None = None,
+    conversation: Conversation | None = None,
 ) -> list[RuleRun]:
     """Run the active rules of `trigger` for this event on this conversation; the runs of those that
     acted (every run, acting or not, is logged as a RuleRun).
-    `now`: the event's moment (a time-based trigger's tick), for conditions and quiet hours."""
+    `now`: the event's moment (a time-based trigger's tick), for conditions and quiet hours.
+    `conversation`: the caller's object of the row, current in this transaction (facts need no query)."""
     rules = rules_for(trigger) if rules is None else rules
     if not rules:
         return []
@@ -118,7 +162,8 @@ def rules_run(
     token = _chain.set(chain)
     try:
         return _run(rules, chain=chain, conversation_id=conversation_id, trigger=trigger, event_key=event_key,
-                    message=message, order_id=order_id, now=now or timezone.now())
+                    message=message, order_id=order_id, now=now or timezone.now(),
+                    conversation=conversation if root else None)
     finally:
         _chain.reset(token)
         if not root:
@@ -126,7 +171,8 @@ def rules_run(
 
 
 def _run(rules: list[Rule], *, chain: Chain, conversation_id: int, trigger: str, event_key: str,
-         message: Message | None, order_id: int | None, now: datetime) -> list[RuleRun]:
+         message: Message | None, order_id: int | None, now: datetime,
+         conversation: Conversation | None = None) -> list[RuleRun]:
     """The runs of the rules that acted (those that did nothing are logged, not returned)."""
     event_key = event_key[:120]
     runs: list[RuleRun] = []
@@ -141,14 +187,14 @@ def _run(rules: list[Rule], *, chain: Chain, conversation_id: int, trigger: str,
         done()
         return []
     facts = Facts(conversation_id, at=now, message=message, order_id=order_id,
-                  fields={c["field"] for rule in rules for c in rule.conditions})
+                  fields={c["field"] for rule in rules for c in rule.conditions}, conversation=conversation)
     for rule in rules:
         if (rule.pk, conversation_id) in chain.ran:
             skipped.append((rule.pk, "not run again: this rule already acted in this chain of events "
                                      "(its own action set it off)"))
             continue
         try:
-            failing = first_failing(rule.conditions, facts)
+            failing = first_failing(rule.conditions, facts, checks=getattr(rule, "checks", None))
         except Exception as exc:  # a condition that cannot be read now (e.g. a deleted inbox)
             logger.warning("rule %s: condition unreadable: %s", rule.pk, exc)
             skipped.append((rule.pk, f"a condition could not be read: {exc}"[:500]))
@@ -248,16 +294,27 @@ def on_conversation_changed(sender: Any, conversation: Conversation, event: str,
     trigger, key = found
     if trigger == "message_received":
         key = f"message:{message.pk if message is not None else ''}"
+    # In a batch of events (their skipped runs logged together) no savepoint is taken: reading the
+    # facts changes nothing, an acting rule takes its own savepoints (_act), and any failure here
+    # fails the whole batch, whose events are then processed one by one (here with the savepoint,
+    # so rules never undo the event that set them off).
+    batched = _pending.get() is not None and _chain.get() is None
     try:
         rules = rules_for(trigger)
         if not rules:
             return
-        with transaction.atomic():  # a savepoint: rules never undo the event that set them off
+        if batched:
             runs = rules_run(conversation_id=conversation.pk, trigger=trigger, event_key=key, message=message,
-                             rules=rules)
+                             rules=rules, conversation=conversation)
+        else:
+            with transaction.atomic():  # a savepoint: rules never undo the event that set them off
+                runs = rules_run(conversation_id=conversation.pk, trigger=trigger, event_key=key, message=message,
+                                 rules=rules, conversation=conversation)
         if any(r.status == RuleRun.Status.DONE and any(a.get("done") for a in r.actions) for r in runs):
             sync_caller(conversation)
     except Exception:
+        if batched:
+            raise  # the batch is redone one by one, where this failure is contained
         logger.exception("rules for %s on conversation %s failed", event, conversation.pk)
 
 

@@ -61,8 +61,12 @@ def _pieces(pattern: str) -> tuple[tuple[re.Pattern[str], ...], bool, bool]:
 
 def wildcard_matches(text: str, pattern: str) -> bool:
     """Whether the whole (normalised) text matches the wildcard pattern (see the module's docstring)."""
-    flat = normalised(text)
-    pieces, open_start, open_end = _pieces(pattern)
+    return pieces_match(normalised(text), _pieces(pattern))
+
+
+def pieces_match(flat: str, compiled: tuple[tuple[re.Pattern[str], ...], bool, bool]) -> bool:
+    """wildcard_matches on a text normalised already, with the pattern's pieces (`_pieces`)."""
+    pieces, open_start, open_end = compiled
     if len(pieces) == 1:  # no star: the text is exactly the piece
         return pieces[0].fullmatch(flat) is not None
     first, *middle, last = pieces
@@ -88,6 +92,7 @@ def wildcard_matches(text: str, pattern: str) -> bool:
     return last.fullmatch(flat, len(flat) - width) is not None
 
 
+@lru_cache(maxsize=512)
 def _width(piece: re.Pattern[str]) -> int:
     """Characters a piece matches: each escaped literal or `.` is one character."""
     return len(re.sub(r"\\(.)", r"\1", piece.pattern))

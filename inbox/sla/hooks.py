@@ -15,6 +15,7 @@ from django.db import transaction
 
 from inbox.models import Conversation
 from inbox.realtime import publish as realtime
+from inbox.sla import policies as sla_policies
 from inbox.sla.clocks import sla_refresh
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,14 @@ def on_conversation_changed(sender: Any, conversation: Conversation, event: str,
         return
     if event not in REFRESHING:
         return
+    # No policy at all, and none on the conversation (its row as this transaction has it): nothing to
+    # do, and no savepoint to take (the policies are cached: inbox/versions.py).
     try:
+        policies = sla_policies.active_policies()
+        if not policies and not conversation.sla_policy_id and not conversation.sla_state:
+            return
         with transaction.atomic():  # a savepoint: a failure here never undoes the event itself
-            sla_refresh(conversation)
+            sla_refresh(conversation, policies=policies)
     except Exception:
         logger.exception("SLA clocks of conversation %s after %s failed", conversation.pk, event)
 

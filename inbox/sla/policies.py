@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from customers.models import Channel, Label
-from inbox import jobs
+from inbox import jobs, versions
 from inbox.conversations.errors import ReplyRefused
 from inbox.models import Agent, Conversation, Inbox, Role, SlaPolicy, SlaTarget
 
@@ -90,8 +90,17 @@ def facts_for(conversation_id: int, *, inbox_id: int, channel: str, customer_id:
     return Facts(inbox_id=inbox_id, channel=channel, labels=labels, customer_tags=tags)
 
 
-def active_policies() -> list[SlaPolicy]:
+def _load(_key: object) -> list[SlaPolicy]:
     return list(SlaPolicy.objects.filter(active=True).order_by("pk"))
+
+
+_active: versions.Cached[list[SlaPolicy]] = versions.Cached(versions.SLA_POLICIES, _load)
+
+
+def active_policies() -> list[SlaPolicy]:
+    """The active policies (oldest first), kept by this process until a policy changes in any
+    process (inbox/versions.py). Treat them as read-only."""
+    return _active.get()
 
 
 # --- Saving -----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -32,9 +33,13 @@ from inbox.models import (
     Inbox,
     Message,
     ResponseRecord,
+    RuleRun,
+    SlaClock,
+    SlaPolicy,
 )
 from inbox.providers.base import InboundMessage, RawEvent
 from inbox.realtime import publish as realtime
+from inbox.rules.services import rule_create
 
 from ..conftest import PAGE_ID
 
@@ -144,11 +149,17 @@ def _state(inbox: Inbox) -> dict:
         records = list(ResponseRecord.objects.filter(conversation=conversation).order_by("received_at").values(
             "received_at", "counts_from", "responded_at", "channel"))
         surveys = list(CsatResponse.objects.filter(conversation=conversation).values("status", "rating", "comment"))
+        # The rules' run log (event keys hold message ids: left out) and the SLA clocks.
+        runs = sorted((RuleRun.objects.filter(conversation=conversation).values(
+            "rule__name", "trigger", "status", "reason", "actions", "depth")), key=lambda run: json.dumps(run, sort_keys=True))
+        clocks = list(SlaClock.objects.filter(conversation=conversation).order_by("target", "started_at").values(
+            "target", "started_at", "due_at", "met_at", "stopped_at", "warning_sent", "breach_sent"))
         row = {f: getattr(conversation, f) for f in (
             "status", "unread_count", "waiting_since", "last_message_at", "last_inbound_at", "last_customer_action_at",
-            "window_expires_at", "last_message_text", "last_message_direction", "snoozed_until")}
+            "window_expires_at", "last_message_text", "last_message_direction", "snoozed_until", "priority")}
+        row["sla_state"] = conversation.sla_state
         out[conversation.identity.external_id] = clean({"row": row, "messages": messages, "records": records,
-                                                        "surveys": surveys})
+                                                        "surveys": surveys, "runs": runs, "clocks": clocks})
     out["rollups"] = clean(list(DailyRollup.objects.filter(inbox=inbox).order_by("day").values("day", "counted", "answered")))
     return out
 
@@ -175,16 +186,23 @@ def test_a_batch_of_events_ends_as_processing_them_one_by_one(
     settings.INBOUND_BATCH_SIZE = 50
     one_page, batch_page = pages
     now = timezone.now().replace(microsecond=0)
+    # An SLA policy and a rule of the customer's text act on both pages, beside the default rules.
+    SlaPolicy.objects.create(name="Standard", first_response_seconds=900, next_response_seconds=1800,
+                             resolution_seconds=86400)
+    rule_create(data={"name": "Where is it", "trigger": "message_received", "actions": [
+        {"type": "set_priority", "priority": "high"}], "conditions": [
+        {"field": "text", "op": "contains_word", "value": ["news", "there"]}]}, by=None)
     alone_ids = _scenario(one_page, now)
     batch_ids = _scenario(batch_page, now)
     frames.clear()
 
-    with CaptureQueriesContext(connection) as alone:
+    # Both pages processed at the same moment (a reopened thread's clocks start when it reopens).
+    with time_machine.travel(now + timedelta(minutes=1), tick=False), CaptureQueriesContext(connection) as alone:
         for event_id in alone_ids:
             store.event_process(event_id)
     alone_frames = _frames(frames, one_page)
     frames.clear()
-    with CaptureQueriesContext(connection) as together:
+    with time_machine.travel(now + timedelta(minutes=1), tick=False), CaptureQueriesContext(connection) as together:
         batch.events_process(batch_ids)
     batch_frames = _frames(frames, batch_page)
 
@@ -225,6 +243,14 @@ def test_a_batch_asks_the_lookups_of_its_messages_once_for_all(commit, frames, s
     assert saved_per_message >= 9, saved_per_message
     inserts = [q["sql"] for q in together.captured_queries if q["sql"].startswith('INSERT INTO "inbox_message"')]
     assert len(inserts) == 10
+    # The rules and policies are cached (inbox/versions.py): their versions read once for the batch,
+    # the rules not at all; the default rule's ten skipped runs are one INSERT; no savepoint is taken per message.
+    sqls = [q["sql"] for q in together.captured_queries]
+    assert sum("FROM inbox_config_version" in sql for sql in sqls) == 1
+    assert not [sql for sql in sqls if 'FROM "inbox_rule"' in sql or 'FROM "inbox_slapolicy"' in sql]
+    assert sum(sql.startswith('INSERT INTO "inbox_rulerun"') or sql.startswith("INSERT INTO inbox_rulerun")
+               for sql in sqls) == 1
+    assert sum(sql.startswith("SAVEPOINT") for sql in sqls) == 1  # the batch's transaction, inside the test's
 
 
 def test_a_batch_that_fails_is_rolled_back_and_its_events_processed_one_by_one(
