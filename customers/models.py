@@ -50,7 +50,12 @@ class Customer(models.Model):
         indexes = [models.Index(fields=["name"])]
 
     def __str__(self) -> str:
-        return self.name or self.email or self.phone or f"Customer {self.pk}"
+        return self.display_name(self.name, self.email, self.phone, self.pk)
+
+    @staticmethod
+    def display_name(name: str, email: str, phone: str, pk: int | None) -> str:
+        """How lists and frames name a customer: the name, else the email, else the phone."""
+        return name or email or phone or f"Customer {pk}"
 
 
 class Identity(models.Model):

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from inbox.conversations.files import attachments_for_api
-from inbox.conversations.selectors import READ_AT, label_names_of, unread_for
+from inbox.conversations.selectors import READ_AT, label_names_of, listed_customer_name, listed_inbox, unread_for
 from inbox.models import Availability, Conversation, ConversationStatus, Inbox, Message
 from inbox.realtime.frames import conversation_data
 from inbox.sla.state import sla_data
@@ -165,7 +165,10 @@ def conversation_rows(conversations: list[Conversation]) -> list[dict]:
     read state and snippet, without DRF's per-field machinery (most of a page's cost)."""
     now = timezone.now()
     return [
-        conversation_data(conversation, label_names=label_names_of(conversation), now=now, viewer=True)
+        conversation_data(
+            conversation, label_names=label_names_of(conversation), inbox=listed_inbox(conversation),
+            customer_name=listed_customer_name(conversation), now=now, viewer=True,
+        )
         for conversation in conversations
     ]
 

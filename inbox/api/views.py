@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
@@ -97,7 +98,9 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             # The same parameters filter_queryset has validated, for the date range.
             form = ConversationFilter(request.query_params, queryset=Conversation.objects.none(), request=request).form
             dates = form.cleaned_data if form.is_valid() else {}
-            # Why each hit matched, for the page only (one query): see selectors.search_snippets.
+            # Why each hit matched, for the page only (one query): see selectors.search_snippets. A
+            # customer's name, email or phone may be why: the page's customers, in one query.
+            prefetch_related_objects(page, "customer")
             snippets = selectors.search_snippets(page, q=q, after=dates.get("after"), before=dates.get("before"))
             for conversation in page:
                 conversation.search_snippet = snippets.get(conversation.pk)

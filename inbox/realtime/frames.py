@@ -64,11 +64,15 @@ def conversation_data(
     label_names: list[str] | None = None,
     now: datetime | None = None,
     viewer: bool = False,
+    inbox: dict[str, Any] | None = None,
+    customer_name: str | None = None,
 ) -> dict[str, Any]:
     """The API's conversation object (ConversationSerializer's shape; tests hold the two equal).
 
     `labels`: the conversation's labels when the caller knows them (none for a new row);
     `label_names`: their names, sorted, as a list page reads them. `now`: one time for a whole page.
+    `inbox` ({id, kind, name}) and `customer_name` (`str(customer)`): as a list page reads them, with
+    no Inbox or Customer instance per row; else from `conversation.inbox` and `conversation.customer`.
     `viewer`: the REST list's rows, read for one agent: their read state (`READ_AT`, annotated by
     `selectors.with_read_state`) and the search `snippet`. A frame goes to everyone who may see the
     conversation, so without `viewer` those are null whatever the row carries.
@@ -77,7 +81,10 @@ def conversation_data(
         now = timezone.now()
     zone = timezone.get_current_timezone()
     state = conversation.window_state(now)
-    inbox = conversation.inbox
+    if inbox is None:
+        inbox = {"id": conversation.inbox.pk, "kind": conversation.inbox.kind, "name": conversation.inbox.name}
+    if customer_name is None:
+        customer_name = str(conversation.customer)
     if label_names is None:
         label_names = [label.name for label in labels] if labels is not None else conversation.label_names
     read_at = unread = snippet = None
@@ -88,9 +95,9 @@ def conversation_data(
             unread = unread_for(conversation, read_at)
     return {
         "id": conversation.pk,
-        "inbox": {"id": inbox.pk, "kind": inbox.kind, "name": inbox.name},
+        "inbox": inbox,
         "channel": conversation.channel,
-        "customer": {"id": conversation.customer_id, "name": str(conversation.customer)},
+        "customer": {"id": conversation.customer_id, "name": customer_name},
         "status": conversation.status,
         "assignee": conversation.assignee_id,
         "team": conversation.team_id,

@@ -53,7 +53,7 @@ def frozen():
 
 
 @pytest.fixture
-def variety(frozen, messenger_inbox, email_inbox, bob):
+def variety(frozen, messenger_inbox, email_inbox, sms_inbox, bob):
     now = timezone.now()
     rows = [
         # Window open, labels, unread and never opened by bob.
@@ -71,6 +71,8 @@ def variety(frozen, messenger_inbox, email_inbox, bob):
         # An email thread with a subject, snoozed.
         conversation_make(email_inbox, subject="Where is my parcel?", status=ConversationStatus.SNOOZED,
                           snoozed_until=now + timedelta(hours=3)),
+        # SMS: a customer known by their phone number only.
+        conversation_make(sms_inbox),
     ]
     customer_says(rows[4], "hello")
     ConversationRead.objects.create(user=bob, conversation=rows[1], read_at=now - timedelta(days=1))
@@ -93,6 +95,11 @@ def test_every_list_row_equals_the_serializers_object_for_that_agent(api, bob, v
     assert by_id[variety[3].pk]["unread"] is True and by_id[variety[3].pk]["thread"]["kind"] == "comments"
     assert by_id[variety[2].pk]["sla"]["targets"][1]["seconds_left"] == 1800
     assert {row["window"]["state"] for row in listed if row["window"]} == {"open", "human_agent", "closed"}
+    # The customer as str(customer) names them: by name, email, phone, or "Customer <id>".
+    names = {row["customer"]["name"] for row in listed}
+    assert {"Ada", "Bo", "Cy"} <= names
+    assert any("@" in n for n in names) and any(n.startswith("+1") for n in names)
+    assert any(n.startswith("Customer ") for n in names)
 
 
 def test_search_rows_carry_the_same_snippet_as_the_serializer_would(api, bob, variety):
