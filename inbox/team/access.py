@@ -74,10 +74,18 @@ def team_ids_remembered() -> Iterator[None]:
         _team_ids_memo.reset(token)
 
 
+# Set on an Agent by code that read its team ids with it (inbox.api.authentication, with the API
+# token): that request's snapshot, as the agent's role read with it is.
+KNOWN_TEAM_IDS = "known_team_ids"
+
+
 def team_ids_of(user) -> list[int]:
     agent = agent_of(user)
     if agent is None:
         return []
+    known = agent.__dict__.get(KNOWN_TEAM_IDS)
+    if known is not None:
+        return list(known)
     memo = _team_ids_memo.get()
     if memo is None:
         return list(agent.teams.values_list("id", flat=True))

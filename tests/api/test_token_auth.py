@@ -47,3 +47,21 @@ def test_a_user_without_an_agent_profile_authenticates_and_sees_nothing(messenge
     nobody = get_user_model().objects.create_user("nobody", "nobody@shop.example", "pw")
     response = _client(Token.objects.create(user=nobody).key).get(URL)
     assert response.status_code == 200 and response.json()["results"] == []
+
+
+def test_a_list_page_is_two_queries_the_token_with_agent_and_teams_then_the_page(api, bob, messenger_inbox):
+    for _ in range(3):
+        conversation_make(messenger_inbox, labels=["vip"])
+    client = api(bob)
+    with CaptureQueriesContext(connection) as queries:
+        assert len(client.get(URL).json()["results"]) == 3
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]
+    assert '"inbox_agent_teams"' in queries[0]["sql"]
+
+
+def test_team_ids_read_with_the_token_are_each_requests_own(api, bob, team_a, messenger_inbox):
+    conversation_make(messenger_inbox)
+    client = api(bob)
+    assert len(client.get(URL).json()["results"]) == 1
+    bob.agent.teams.remove(team_a)
+    assert client.get(URL).json()["results"] == []
