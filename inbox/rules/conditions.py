@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from django.db import connection
@@ -52,13 +52,13 @@ class Facts:
     def reload(self) -> None:
         """Forget what was read: a rule just changed the conversation (read its row again)."""
         self.conversation = None
-        for name in ("row", "labels", "customer_tags", "orders", "text", "flat_text", "language", "schedule"):
+        for name in ("row", "names", "labels", "customer_tags", "orders", "text", "flat_text", "language"):
             self.__dict__.pop(name, None)
 
     @cached_property
     def row(self) -> dict[str, Any]:
-        known = row_of(self.conversation) if "label" not in self.fields and "customer_tag" not in self.fields else None
-        if known is not None:
+        known = row_of(self.conversation)
+        if known is not None:  # labels and tags, if asked, then come with queries of their own
             return known
         qs = Conversation.objects.filter(pk=self.conversation_id)
         extra: dict[str, Any] = {}
@@ -88,23 +88,36 @@ class Facts:
         return matching.normalised(self.text)
 
     @cached_property
+    def names(self) -> tuple[set[str], set[str]]:
+        """The conversation's labels and the customer's tags, in one query."""
+        sql, params = _names_sql()
+        values = {_ANY_ID: self.conversation_id, _ANY_OTHER_ID: self.row["customer_id"]}
+        labels: set[str] = set()
+        tags: set[str] = set()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [values.get(p, p) if isinstance(p, int) else p for p in params])
+            for of, name in cursor.fetchall():
+                (labels if of == 1 else tags).add(name)
+        return labels, tags
+
+    @cached_property
     def labels(self) -> set[str]:
         if "label_names" in self.row:
             return set(self.row["label_names"] or [])
-        return set(Label.objects.filter(conversations=self.conversation_id).values_list("name", flat=True))
+        return self.names[0]
 
     @cached_property
     def customer_tags(self) -> set[str]:
         if "tag_names" in self.row:
             return set(self.row["tag_names"] or [])
-        return set(Label.objects.filter(customers=self.row["customer_id"]).values_list("name", flat=True))
+        return self.names[1]
 
     @cached_property
     def orders(self) -> list[Order]:
         """The customer's orders, newest first, each with `refunded` (the sum of its refunds): one query."""
-        return list(Order.objects.filter(customer_id=self.row["customer_id"])
-                    .annotate(refunded=Coalesce(Sum("refunds__amount"), Value(Decimal("0"))))
-                    .order_by("-placed_at", "-id"))
+        sql, params = _orders_sql()
+        customer_id = self.row["customer_id"]
+        return list(Order.objects.raw(sql, [customer_id if p == _ANY_ID else p for p in params]))
 
     @property
     def lifetime_value(self) -> Decimal:
@@ -135,6 +148,34 @@ class Facts:
         if not value and any(f.name == "language" for f in Customer._meta.get_fields()):
             value = Customer.objects.filter(pk=self.row["customer_id"]).values_list("language", flat=True).first()
         return str(value).replace("_", "-").lower() if value else None
+
+
+# Stands for the customer's id in a query compiled once (no row has a negative id).
+_ANY_ID = -7_349_271_113
+
+
+_ANY_OTHER_ID = -7_349_271_114
+
+
+@lru_cache(maxsize=1)
+def _names_sql() -> tuple[str, tuple]:
+    """Facts.names' SQL (labels tagged 1, tags 2), built by the ORM once per process."""
+    labels = Label.objects.filter(conversations=_ANY_ID).annotate(of=Value(1)).values_list("of", "name")
+    tags = Label.objects.filter(customers=_ANY_OTHER_ID).annotate(of=Value(2)).values_list("of", "name")
+    sql, params = labels.union(tags, all=True).query.sql_with_params()
+    assert list(params).count(_ANY_ID) == 1 and list(params).count(_ANY_OTHER_ID) == 1, params
+    return sql, tuple(params)
+
+
+@lru_cache(maxsize=1)
+def _orders_sql() -> tuple[str, tuple]:
+    """Facts.orders' SQL, built by the ORM once per process rather than for every event."""
+    query = (Order.objects.filter(customer_id=_ANY_ID)
+             .annotate(refunded=Coalesce(Sum("refunds__amount"), Value(Decimal("0"))))
+             .order_by("-placed_at", "-id")).query
+    sql, params = query.sql_with_params()
+    assert list(params).count(_ANY_ID) == 1, params
+    return sql, tuple(params)
 
 
 def row_of(conversation: Conversation | None) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ order, each at most once per event, each logged (RuleRun: what it did, or why it
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,15 +130,17 @@ def _insert_skipped(rows: list[tuple]) -> None:
             for rule_id, conversation_id, trigger, event_key, reason, depth, at in rows
         ], ignore_conflicts=True)
         return
-    columns = list(zip(*rows, strict=True))
-    with connection.cursor() as cursor:  # one INSERT of arrays: far less to build than 50 rows of 9 values
+    # One INSERT of one JSON document (serialised in C): far less to build than 50 rows of 9 values
+    # or one array per column.
+    document = json.dumps([{"r": rule_id, "c": conversation_id, "t": trigger, "k": event_key, "x": reason, "d": depth,
+                            "a": at.isoformat()} for rule_id, conversation_id, trigger, event_key, reason, depth, at in rows])
+    with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {RuleRun._meta.db_table} (rule_id, conversation_id, trigger, event_key, status, reason, "
-            "actions, depth, created_at) SELECT r.rule_id, r.conversation_id, r.trigger, r.event_key, %s, r.reason, "
-            "'[]'::jsonb, r.depth, r.created_at FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], "
-            "%s::text[], %s::smallint[], %s::timestamptz[]) "
-            "AS r(rule_id, conversation_id, trigger, event_key, reason, depth, created_at) ON CONFLICT DO NOTHING",
-            [RuleRun.Status.SKIPPED, *(list(column) for column in columns)],
+            "actions, depth, created_at) SELECT r.r, r.c, r.t, r.k, %s, r.x, '[]'::jsonb, r.d, r.a "
+            "FROM jsonb_to_recordset(%s::jsonb) AS r(r bigint, c bigint, t text, k text, x text, d smallint, "
+            "a timestamptz) ON CONFLICT DO NOTHING",
+            [RuleRun.Status.SKIPPED, document],
         )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from inbox.rules import conditions
 from inbox.rules.matching import contains, contains_word, pattern_problem, wildcard_matches
 
 
@@ -50,3 +53,52 @@ def test_unbounded_patterns_are_named_as_such():
     assert pattern_problem("x" * 201) is not None
     assert pattern_problem("") is not None
     assert pattern_problem("*refund*") is None
+
+
+class _Known:
+    """Facts already read (what a conversation, its customer and message say at an event)."""
+
+    def __init__(self, text: str, **row):
+        self.facts = conditions.Facts(1, at=timezone.now())
+        self.facts.__dict__.update({
+            "text": text, "row": {"channel": "messenger", "inbox_id": 3, "status": "open", "priority": "normal",
+                                  "assignee_id": None, "team_id": None, "inbox__team_id": 7,
+                                  "inbox__settings": {}, "customer_id": 5, **row},
+            "labels": {"vip", "returns"}, "customer_tags": {"wholesale"}, "orders": [], "language": "fr-ca"})
+
+
+@pytest.mark.parametrize("condition", [
+    {"field": "text", "op": "contains", "value": "WHERE is"},
+    {"field": "text", "op": "not_contains", "value": "where is"},
+    {"field": "text", "op": "contains_word", "value": ["order", "parcel"]},
+    {"field": "text", "op": "contains_word", "value": ["ord", " "]},
+    {"field": "text", "op": "matches", "value": "*my order*"},
+    {"field": "text", "op": "matches", "value": "hi*?"},
+    {"field": "channel", "op": "is", "value": "messenger"},
+    {"field": "channel", "op": "not_in", "value": ["sms", "email"]},
+    {"field": "inbox", "op": "in", "value": [3, 4]},
+    {"field": "inbox", "op": "is_not", "value": 3},
+    {"field": "assignee", "op": "is", "value": "none"},
+    {"field": "team", "op": "is", "value": 7},
+    {"field": "label", "op": "has", "value": ["vip"]},
+    {"field": "label", "op": "has_not", "value": ["vip", "x"]},
+    {"field": "customer_tag", "op": "has", "value": ["retail"]},
+    {"field": "language", "op": "is", "value": "fr"},
+    {"field": "language", "op": "not_in", "value": ["en"]},
+    {"field": "order_status", "op": "in", "value": ["refunded"]},
+    {"field": "has_open_order", "op": "is", "value": False},
+    {"field": "business_hours", "op": "is", "value": True},
+])
+def test_a_compiled_condition_decides_as_the_condition_read_as_written(condition):
+    """Conditions are compiled once per rules version (inbox/rules/conditions.compile_condition)."""
+    for text in ("Hi, where is my order?", "nothing to see", ""):
+        facts = _Known(text).facts
+        assert conditions.compile_condition(condition)(facts) is conditions.holds(condition, facts), text
+
+
+@pytest.mark.parametrize(("op", "value"), [("gt", 100), ("gte", "120.50"), ("lt", 120), ("lte", 0), ("eq", "120.5")])
+def test_a_compiled_number_condition_decides_as_written(op, value, monkeypatch):
+    condition = {"field": "lifetime_value", "op": op, "value": value}
+    facts = _Known("").facts
+    monkeypatch.setattr(conditions.Facts, "lifetime_value", property(lambda self: Decimal("120.50")))
+    assert conditions.compile_condition(condition)(facts) is conditions.holds(condition, facts)
