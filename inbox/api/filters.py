@@ -5,6 +5,8 @@ A bad value is a 400 `{code: "invalid"}` naming the parameter, never an ignored 
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from typing import ClassVar
 
 import django_filters
@@ -87,6 +89,22 @@ class ConversationFilterForm(forms.Form):
         if data.get("ordering") == RELEVANCE and not (data.get("q") or "").strip():
             self.add_error("ordering", "relevance orders search results: it needs q.")
         return data
+
+
+class _FilterCopies(OrderedDict):
+    """A FilterSet's `base_filters` whose per-request deep copy (django-filter's FilterSet.__init__,
+    ~650 objects: choices, help texts, validators) is one shallow copy per filter. A filter's own
+    state is its `model` and `parent`, which the FilterSet sets on each copy; its `method` proxy is
+    bound to the filter object, so each copy gets its own."""
+
+    def __deepcopy__(self, memo):
+        copies = OrderedDict()
+        for name, base in self.items():
+            clone = copy.copy(base)
+            if base.method is not None:
+                clone.method = base.method  # a FilterMethod bound to the copy, not to the base filter
+            copies[name] = clone
+        return copies
 
 
 class ConversationFilter(django_filters.FilterSet):
@@ -202,3 +220,6 @@ class ConversationFilter(django_filters.FilterSet):
     def filter_ordering(self, queryset, name, value):
         # The paginator orders (it needs the ordering for its cursor); this only validates.
         return queryset
+
+
+ConversationFilter.base_filters = _FilterCopies(ConversationFilter.base_filters)
