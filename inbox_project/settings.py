@@ -246,10 +246,8 @@ CELERY_BEAT_SCHEDULE = {
     "inbox-sla-dispatch": {"task": "inbox.tasks.sla_dispatch", "schedule": 60.0},
     "inbox-rules-dispatch": {"task": "inbox.tasks.rules_dispatch", "schedule": 60.0},
 }
-# Automation rules (inbox/rules/): how long a process reuses the active rules it read (a change made
-# elsewhere is seen within this; the process that saves a rule forgets at once). Off in tests, whose
-# rolled-back rules must not outlive them. Automated replies one conversation may get per 24 h.
-RULES_CACHE_SECONDS = env_int("RULES_CACHE_SECONDS", 0 if TESTING else 5)
+# Automated replies one conversation may get per 24 h (inbox/rules/). The active rules and SLA
+# policies are cached per process until their table's version changes (inbox/versions.py).
 RULE_REPLY_CAP = env_int("RULE_REPLY_CAP", 3)
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------
