@@ -95,14 +95,15 @@ def conversations_listed(*, user) -> QuerySet[Conversation]:
 
 def listed_inbox(conversation: Conversation) -> dict:
     """A listed row's `inbox` object: {id, kind, name}."""
-    return {"id": conversation.inbox_id, "kind": conversation.listed_inbox_kind, "name": conversation.listed_inbox_name}
+    row = conversation.__dict__  # the values LISTED_RELATED annotated
+    return {"id": conversation.inbox_id, "kind": row["listed_inbox_kind"], "name": row["listed_inbox_name"]}
 
 
 def listed_customer_name(conversation: Conversation) -> str:
     """A listed row's customer as `str(customer)` names them."""
+    row = conversation.__dict__
     return Customer.display_name(
-        conversation.listed_customer_name, conversation.listed_customer_email, conversation.listed_customer_phone,
-        conversation.customer_id,
+        row["listed_customer_name"], row["listed_customer_email"], row["listed_customer_phone"], conversation.customer_id
     )
 
 
