@@ -85,8 +85,10 @@ def test_a_four_action_apply_stays_within_its_statement_budget(api, alice, bob, 
     assert response.status_code == 200, response.content
     statements = [q["sql"] for q in queries.captured_queries]
     teams_reads = [sql for sql in statements if 'FROM "inbox_team" INNER JOIN "inbox_agent_teams"' in sql]
-    assert (len(statements), len(teams_reads)) <= (MAX_STATEMENTS, 1), "\n".join(sql[:150] for sql in statements)
-    assert len(teams_reads) == 1, "the caller's teams are read once per apply"
+    assert len(statements) <= MAX_STATEMENTS, "\n".join(sql[:150] for sql in statements)
+    # A token request reads the caller's teams with the token (inbox/api/authentication.py); nothing
+    # in the apply may read them again.
+    assert teams_reads == [], "the caller's teams are read with the token, never again in the apply"
 
 
 def test_an_apply_sends_its_frames_in_one_delivery_with_the_conversations_final_state(
