@@ -982,6 +982,8 @@ def main() -> int:
     else:
         out = ROOT / "bench" / ("results.quick.json" if args.quick else "results.json" if args.http == "gunicorn"
                             else f"results.{args.http}.json")
+    if args.worker_nice:  # a comparison with the worker at a lower priority: beside the measured setup's file
+        out = out.with_name(out.stem + f".nice{args.worker_nice}.json")
     for row in results:
         row.setdefault("at", meta["at"])
     rows = [{"name": "run", "figures": meta, "target": "", "met": None}] + results
