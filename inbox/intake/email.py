@@ -23,6 +23,7 @@ from customers.models import Channel, Identity
 from customers.services import email_normalise, identity_resolve
 from inbox.conversations.receive import message_receive
 from inbox.conversations.threads import conversation_start
+from inbox.intake.esp_requests import UnparsableRequest, inbound_messages
 from inbox.models import Conversation, InboundEvent, Inbox, Message
 from inbox.providers.base import InboundMessage
 from inbox.providers.email import (
@@ -48,12 +49,28 @@ logger = logging.getLogger(__name__)
 
 def handle(event: InboundEvent) -> None:
     payload = event.payload
-    msg = parse_message(payload)
-    addresses = recipient_addresses(msg, [payload.get("envelope_recipient") or ""])
+    if "content_type" not in payload:  # a raw message (IMAP)
+        _receive(event, parse_message(payload), fallback_key=event.dedupe_key, esp=payload.get("esp", ""),
+                 envelope_recipient=payload.get("envelope_recipient") or "", stripped_text=payload.get("stripped_text") or "",
+                 inbox_id=payload.get("inbox_id"))
+        return
+    try:  # an ESP's webhook request, checked when it came; anymail parses it now
+        messages = inbound_messages(payload)
+    except UnparsableRequest as exc:
+        logger.warning("email %s: the %s request cannot be parsed (%s); dropped", event.dedupe_key, payload.get("esp"), exc)
+        return
+    for n, msg in enumerate(messages):
+        _receive(event, msg, fallback_key=event.dedupe_key if len(messages) == 1 else f"{event.dedupe_key}:{n}",
+                 esp=payload["esp"], envelope_recipient=msg.envelope_recipient or "", stripped_text=msg.stripped_text or "")
+
+
+def _receive(event: InboundEvent, msg, *, fallback_key: str, esp: str, envelope_recipient: str, stripped_text: str,
+             inbox_id: int | None = None) -> None:
+    addresses = recipient_addresses(msg, [envelope_recipient])
     tokens = reply_tokens(addresses)
     inbox = None
-    if payload.get("inbox_id"):  # fetched from this inbox's own mailbox (IMAP)
-        inbox = Inbox.objects.select_related("team").filter(pk=payload["inbox_id"], kind=Channel.EMAIL).first()
+    if inbox_id:  # fetched from this inbox's own mailbox (IMAP)
+        inbox = Inbox.objects.select_related("team").filter(pk=inbox_id, kind=Channel.EMAIL).first()
     inbox = inbox or inbox_for_addresses(addresses)
     if inbox is None:
         token_conversation = next((c for c in map(conversation_for_token, tokens) if c), None)
@@ -77,7 +94,7 @@ def handle(event: InboundEvent) -> None:
         return
 
     message_id = message_id_of(msg)
-    external_id = dedupe_key_for(message_id, event.dedupe_key)
+    external_id = dedupe_key_for(message_id, fallback_key)
     if Message.objects.filter(inbox=inbox, external_id=external_id).exists():
         return  # before creating a conversation a duplicate would leave empty
 
@@ -89,7 +106,7 @@ def handle(event: InboundEvent) -> None:
         conversation = conversation_start(inbox=inbox, identity=identity, subject=subject)
 
     text, html, attachment_parts = bodies(msg)
-    stripped = (payload.get("stripped_text") or "").strip()
+    stripped = stripped_text.strip()
     display_text = stripped or reply_strip(text)
     automatic = is_automatic(msg)
     message_receive(
@@ -112,7 +129,7 @@ def handle(event: InboundEvent) -> None:
             reply_token=tokens[0] if tokens else "",
             language=language_from_header(str(msg.get("Content-Language", "") or "")),
             payload={
-                "esp": payload.get("esp", ""),
+                "esp": esp,
                 "from": sender_addr,
                 "full_text": text if display_text != text.strip() else "",
                 **({"auto_submitted": True} if automatic else {}),

@@ -1,36 +1,36 @@
-"""Inbound email: django-anymail's webhooks and IMAP polling, both storing the raw message once.
+"""Inbound email: django-anymail's webhooks (storing the ESP's request) and IMAP polling (the raw message).
 
 Anymail's views answer 500 when the signal receiver fails and accept everything when no
 WEBHOOK_SECRET is set; the contract wants 503 (so the ESP retries) and a refusal. So the URLs
-below are anymail's own patterns and names, each view subclassed with a `post` that maps failures
-to the project's `{code, detail}` answers. Parsing and signature checks stay anymail's.
+below are anymail's own patterns and names, each view subclassed with a `post` that runs anymail's
+own validators (basic auth, the ESP's signature), stores the request and maps failures to the
+project's `{code, detail}` answers. Parsing stays anymail's too, in the worker (`inbound_messages`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
-import secrets
 from email.parser import BytesHeaderParser, HeaderParser
 from email.policy import default as default_policy
 from functools import wraps
 from imaplib import IMAP4, IMAP4_SSL
 from typing import TYPE_CHECKING, Any
 
-from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
-from anymail.signals import inbound
+from anymail.exceptions import AnymailConfigurationError, AnymailError, AnymailWebhookValidationFailure
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern
 
+from inbox.intake.esp_requests import request_to_payload
 from inbox.intake.store import events_store
 from inbox.models import Inbox
 from inbox.providers.base import RawEvent
-from inbox.providers.email import dedupe_key_for, is_addressed_to_us, message_id_of, raw_to_payload
+from inbox.providers.email import MAX_KEY, canonical_message_id, dedupe_key_for, message_id_of, raw_to_payload
 
 logger = logging.getLogger(__name__)
 
@@ -42,80 +42,67 @@ def _error(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"code": code, "detail": detail}, status=status)
 
 
-def email_store(*, raw: bytes, esp: str, fallback_key: str, stripped_text: str | None = None,
-                envelope_recipient: str | None = None, inbox_id: int | None = None,
-                message_id: str | None = None) -> list[int]:
-    """Store one raw message as an inbound event, once per Message-ID (a replay stores nothing).
-
-    `message_id`: the raw message's Message-ID (`message_id_of`) when the caller holds it parsed
-    already (the webhook: anymail's message); otherwise it is read from the raw message's headers.
-    """
+def email_store(*, raw: bytes, esp: str, fallback_key: str, inbox_id: int | None = None) -> list[int]:
+    """Store one raw message (IMAP) as an inbound event, once per Message-ID (a replay stores nothing)."""
     payload: dict[str, Any] = {**raw_to_payload(raw), "esp": esp}
-    if stripped_text:
-        payload["stripped_text"] = stripped_text
-    if envelope_recipient:
-        payload["envelope_recipient"] = envelope_recipient
     if inbox_id is not None:
         payload["inbox_id"] = inbox_id
-    if message_id is None:
-        message_id = message_id_of(_headers_of(payload))
-    key = dedupe_key_for(message_id, fallback_key)
+    key = dedupe_key_for(message_id_of(_headers_of(payload)), fallback_key)
     return events_store(provider="email", events=[RawEvent(kind="email", dedupe_key=key, payload=payload)])
 
 
 def _headers_of(payload: dict[str, Any]):
-    """The stored message's headers alone: the key needs only its Message-ID, and parsing the whole
-    MIME tree for it was ~40 % of an email webhook's CPU (the worker parses it in full later)."""
+    """The stored message's headers alone: the key needs only its Message-ID (the worker parses
+    the whole MIME tree later)."""
     if "raw_b64" in payload:
         return BytesHeaderParser(policy=default_policy).parsebytes(base64.b64decode(payload["raw_b64"]))
     return HeaderParser(policy=default_policy).parsestr(payload.get("raw", ""))
 
 
 # --- django-anymail ----------------------------------------------------------------------------------
+#
+# The request checks what anymail checks (basic auth, the ESP's signature) and stores the ESP's
+# request itself (inbox/intake/esp_requests.py); the worker rebuilds it and lets anymail parse it.
 
+def _mailgun_message_id(request: HttpRequest) -> str:
+    """The checks Mailgun's parse_events would fail on, without building the message; its Message-ID.
 
-@receiver(inbound, dispatch_uid="inbox-email-inbound")
-def anymail_inbound_received(sender, event, esp_name: str, **kwargs) -> None:
-    message = event.message
-    envelope = message.envelope_recipient or ""
-    if not is_addressed_to_us(message, [envelope]):
-        logger.info("%s inbound email for %s: no inbox owns it; acknowledged", esp_name, message.get("To"))
-        return
-    raw = _as_bytes(message)
-    fallback = f"{esp_name.lower()}:{event.event_id}" if event.event_id else "sha256:" + hashlib.sha256(raw).hexdigest()
-    email_store(
-        raw=raw,
-        esp=esp_name.lower(),
-        fallback_key=fallback,
-        stripped_text=message.stripped_text,
-        envelope_recipient=envelope,
-        # The message anymail parsed is the one serialised: its Message-ID, without parsing the bytes again.
-        message_id=message_id_of(message),
-    )
-
-
-def _as_bytes(message) -> bytes:
-    """Serialise anymail's message without losing attachment bytes.
-
-    Anymail builds attachments from ESP fields with raw bytes payloads and no transfer encoding;
-    written out as-is they come back with line endings rewritten. Base64 them first.
+    Raises what parse_events raises (AnymailConfigurationError, KeyError, ValueError, TypeError).
     """
-    for part in message.walk():
-        if part.is_multipart() and part.get_boundary() is None:
-            # An unguessable boundary of our own: the generator's would be checked against the whole
-            # text with a regular expression compiled anew for every part (a quarter of this function).
-            part.set_boundary("=_" + secrets.token_hex(16))
-        if part.get_content_maintype() in ("multipart", "message", "text") or part["Content-Transfer-Encoding"]:
-            continue
-        data = part.get_payload(decode=True) or b""
-        part.set_payload(base64.encodebytes(data).decode("ascii"))
-        part["Content-Transfer-Encoding"] = "base64"
-    # Unfolded: the bytes are read back only by our own parser (inbox/providers/email.py), which needs
-    # no line-length limit, and refolding every header was a third of this function's CPU.
-    return message.as_bytes(policy=_STORED_POLICY)
+    if request.content_type == "application/json":
+        raise AnymailConfigurationError("Mailgun tracking webhook posted to the inbound URL")
+    fields = request.POST
+    if fields.get("event", "inbound") != "inbound" or "attachments" in fields:
+        raise AnymailConfigurationError("not a Mailgun forward() inbound post")
+    int(fields["timestamp"])
+    if "body-mime" in fields:
+        return message_id_of(HeaderParser(policy=default_policy).parsestr(fields["body-mime"], headersonly=True))
+    if "attachment-count" in fields:
+        int(fields["attachment-count"])
+        json.loads(fields.get("content-id-map", "{}"))
+    headers = [(name, value) for name, value in json.loads(fields["message-headers"])]
+    if not all(isinstance(name, str) and isinstance(value, str) for name, value in headers):
+        raise TypeError("Mailgun message-headers holds a header that is not text")
+    # Anymail's message answers get("Message-ID") with the first of them, whatever its case.
+    values = [value for name, value in headers if name.lower() == "message-id"]
+    return canonical_message_id(values[0]) if values else ""
 
 
-_STORED_POLICY = default_policy.clone(max_line_length=None)
+# ESPs whose request is checked and keyed without anymail building the message (`_mailgun_message_id`).
+# The others are parsed in the request too, for their checks and Message-ID, but not serialised.
+CHEAP_MESSAGE_IDS = {"mailgun": _mailgun_message_id}
+
+
+def webhook_store(request: HttpRequest, *, esp: str, message_ids: list[str], event_id: str | None) -> list[int]:
+    """Store an ESP's checked request as one inbound event, once per Message-ID (a redelivery stores nothing)."""
+    payload = request_to_payload(request, esp)
+    if len(message_ids) == 1 and message_ids[0]:
+        key = dedupe_key_for(message_ids[0], "")
+    elif len(message_ids) <= 1 and event_id:
+        key = f"{esp}:{event_id}"
+    else:  # several messages in one post (or no id at all): the stored request itself
+        key = "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return events_store(provider="email", events=[RawEvent(kind="email", dedupe_key=key[:MAX_KEY], payload=payload)])
 
 
 class _ContractAnswers:
@@ -137,14 +124,20 @@ class _ContractAnswers:
         except AnymailWebhookValidationFailure as exc:
             logger.warning("%s inbound webhook refused: %s", self.esp_name, exc)
             return _error(400, "bad_signature", "Basic auth or signature missing or invalid.")
+        esp = self.esp_name.lower()
         try:
-            events = self.parse_events(request)
+            cheap = CHEAP_MESSAGE_IDS.get(esp)
+            if cheap is not None:
+                message_ids, event_id = [cheap(request)], request.POST.get("token")
+            else:
+                events = self.parse_events(request)
+                message_ids = [message_id_of(event.message) for event in events if event.message is not None]
+                event_id = events[0].event_id if len(events) == 1 else None
         except (AnymailError, ImproperlyConfigured, ValueError, KeyError, TypeError) as exc:
             logger.warning("%s inbound webhook malformed: %s", self.esp_name, exc)
             return _error(400, "bad_payload", "Malformed inbound email payload.")
         try:
-            for event in events:
-                self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
+            webhook_store(request, esp=esp, message_ids=message_ids, event_id=event_id)
         except DatabaseError:
             logger.exception("%s inbound email could not be stored", self.esp_name)
             return _error(503, "unavailable", "Cannot store the message now; retry later.")

@@ -1,9 +1,10 @@
 """Email: parsing inbound mail, sending replies through Django's mail backend.
 
 Inbound mail reaches us two ways (`inbox/intake/mailbox.py`): django-anymail's inbound webhooks
-(anymail checks basic auth and the ESP's signature) and IMAP polling. Both store the raw RFC 5322
-message as an `InboundEvent`, deduplicated by Message-ID; the parsing helpers here read it back
-and `inbox/intake/email.py` threads it into a conversation.
+(anymail checks basic auth and the ESP's signature) and IMAP polling. A webhook stores the ESP's
+request as it came and IMAP the raw RFC 5322 message, each as an `InboundEvent` deduplicated by
+Message-ID; in the worker, anymail parses the request (or the helpers here the raw message) and
+`inbox/intake/email.py` threads it into a conversation.
 
 Our outbound mail sets a reply+<token>@ Reply-To and threading headers, so replies find their
 conversation (inbox/intake/email.py).
@@ -61,12 +62,16 @@ MAX_KEY = 255
 # --- Parsing ----------------------------------------------------------------------------------------
 
 
-def raw_to_payload(raw: bytes) -> dict[str, str]:
-    """A raw message as JSON can hold it: text when it is UTF-8, else base64 (8-bit legacy mail)."""
+def raw_to_payload(raw: bytes, key: str = "raw") -> dict[str, str]:
+    """Bytes as JSON can hold them: text under `key` when it is UTF-8 (and has no NUL, which
+    PostgreSQL's jsonb refuses), else base64 under `key`_b64 (8-bit legacy mail, binary)."""
     try:
-        return {"raw": raw.decode("utf-8")}
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return {"raw_b64": base64.b64encode(raw).decode("ascii")}
+        text = None
+    if text is None or "\x00" in text:
+        return {f"{key}_b64": base64.b64encode(raw).decode("ascii")}
+    return {key: text}
 
 
 def parse_message(payload: dict[str, Any]) -> MIMEMessage:
@@ -77,7 +82,12 @@ def parse_message(payload: dict[str, Any]) -> MIMEMessage:
 
 def message_id_of(msg) -> str:
     """The Message-ID in its canonical `<left@right>` form, or '' when missing."""
-    value = str(msg.get("Message-ID", "") or "").strip()
+    return canonical_message_id(str(msg.get("Message-ID", "") or ""))
+
+
+def canonical_message_id(value: str) -> str:
+    """A Message-ID header's value in its canonical `<left@right>` form, or ''."""
+    value = value.strip()
     found = MESSAGE_ID_RE.search(value)
     if found:
         return found.group(0)
