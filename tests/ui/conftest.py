@@ -123,8 +123,11 @@ def chromium():
     """One headless Chromium per module: Playwright's loop must be gone before async tests run."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is absent (install Debian's chromium: apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions do (the contexts' default): 5 s was short on a loaded
+    # 2-core machine (the Redoc page and the composer's error then failed now and then).
+    expect.set_options(timeout=10_000)
     # Playwright's sync API keeps an event loop on this thread; the tests' ORM calls (and the
     # database flush after each test) are still plain synchronous code between browser steps.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
