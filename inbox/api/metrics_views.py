@@ -186,7 +186,10 @@ def _breakers(params: dict):
 
 
 class BreakersView(_MetricsView):
-    @extend_schema(parameters=QUERY_PARAMETERS, responses={200: inline_serializer("Breaker", {
+    @extend_schema(parameters=QUERY_PARAMETERS, description=(
+        "The latest 200 counted messages that cost the badge (never answered, or after 15 minutes), newest "
+        "first; the `X-Total-Count` header says how many there are in the period (the CSV export lists them all)."
+    ), responses={200: inline_serializer("Breaker", {
         "conversation": serializers.IntegerField(), "customer": serializers.CharField(),
         "channel": serializers.CharField(), "received_at": serializers.DateTimeField(),
         "responded_at": serializers.DateTimeField(allow_null=True),
@@ -195,7 +198,16 @@ class BreakersView(_MetricsView):
     }, many=True)})
     def get(self, request):
         params = self.scope(request)
-        return Response([_breaker_row(r) for r in _breakers(params)[:200]])
+        records = _breakers(params)
+        rows = list(records[:BREAKERS_SHOWN])
+        # The list holds the latest BREAKERS_SHOWN; the header says how many there are in all (the
+        # CSV export has every one), so a page never passes a cut list off as the whole.
+        total = records.count() if len(rows) == BREAKERS_SHOWN else len(rows)
+        return Response([_breaker_row(r) for r in rows], headers={"X-Total-Count": str(total)})
+
+
+# The breakers list returns the latest this many (X-Total-Count: all of them).
+BREAKERS_SHOWN = 200
 
 
 def _breaker_row(record: ResponseRecord) -> dict:

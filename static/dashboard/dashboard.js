@@ -18,13 +18,16 @@ if (root) {
     return params;
   }
 
-  async function getJSON(path, params) {
+  async function getJSON(path, params, withTotal = false) {
     const response = await fetch(`${api}${path}?${params}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!response.ok) {
       const data = await response.json().catch(() => ({}));
       throw new Error(data.detail || (response.status >= 500 ? gettext("the server could not answer just now") : gettext("the request was refused")));
     }
-    return response.json();
+    const data = await response.json();
+    if (!withTotal) return data;
+    const total = Number.parseInt(response.headers.get("X-Total-Count") || "", 10);
+    return { rows: data, total: Number.isNaN(total) ? data.length : total };
   }
 
   function el(tag, attrs = {}, ...children) {
@@ -130,9 +133,10 @@ if (root) {
   // Paged, 10 a page, so the list stays short and its columns keep their width.
   const BREAKERS_PAGE = 10;
   let breakers = [];
+  let breakersTotal = 0;
   let breakersPage = 0;
-  function renderBreakers(rows) {
-    if (rows) { breakers = rows; breakersPage = 0; }
+  function renderBreakers(result) {
+    if (result) { breakers = result.rows; breakersTotal = result.total; breakersPage = 0; }
     const pages = Math.max(1, Math.ceil(breakers.length / BREAKERS_PAGE));
     breakersPage = Math.min(breakersPage, pages - 1);
     const body = document.querySelector("#breakers-table tbody");
@@ -142,8 +146,11 @@ if (root) {
       el("td", {}, el("time", { datetime: r.received_at, title: absolute(r.received_at) }, dateTime(r.received_at))), el("td", {}, r.responded_at ? duration(r.response_seconds) : gettext("never")),
       el("td", {}, r.responder || "–"))));
     if (!shown.length) body.append(el("tr", {}, el("td", { colspan: "5", class: "muted" }, gettext("None in this period."))));
-    document.getElementById("breakers-page").textContent = interpolate(gettext("Page %(page)s of %(pages)s · %(n)s conversations"),
-      { page: breakersPage + 1, pages, n: breakers.length });
+    const label = breakersTotal > breakers.length
+      ? interpolate(gettext("Page %(page)s of %(pages)s · the latest %(n)s of %(total)s conversations (the CSV export has all)"),
+        { page: breakersPage + 1, pages, n: breakers.length, total: breakersTotal })
+      : interpolate(gettext("Page %(page)s of %(pages)s · %(n)s conversations"), { page: breakersPage + 1, pages, n: breakers.length });
+    document.getElementById("breakers-page").textContent = label;
     document.getElementById("breakers-prev").disabled = breakersPage === 0;
     document.getElementById("breakers-next").disabled = breakersPage >= pages - 1;
   }
@@ -165,7 +172,7 @@ if (root) {
       const [badge, trend, agents, teams, heat, breakers] = await Promise.all([
         getJSON("responsiveness/", params), getJSON("trend/", params), getJSON("agents/", params),
         getJSON("teams/", params), getJSON("heatmap/", new URLSearchParams([...params, ["tz", timeZone()]])),
-        getJSON("breakers/", params),
+        getJSON("breakers/", params, true),
       ]);
       renderBadge(badge); renderTrend(trend); renderAgents(agents); renderTeams(teams); renderHeatmap(heat); renderBreakers(breakers);
       renderChanges(params);

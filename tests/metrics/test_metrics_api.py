@@ -69,8 +69,10 @@ def test_trend_breakers_and_export(api, alice, week):
     client = api(alice)
     trend = client.get(f"/api/v1/metrics/trend/?inbox={week.pk}&days=7").json()
     assert len(trend) == 7 and sum(d["counted"] for d in trend) == 10
-    breakers = client.get(f"/api/v1/metrics/breakers/?inbox={week.pk}").json()
+    response = client.get(f"/api/v1/metrics/breakers/?inbox={week.pk}")
+    breakers = response.json()
     assert len(breakers) == 1 and breakers[0]["responded_at"] is None
+    assert response["X-Total-Count"] == "1"
     csv_response = client.get(f"/api/v1/metrics/export.csv?inbox={week.pk}")
     assert csv_response["Content-Type"] == "text/csv"
     lines = csv_response.content.decode().strip().splitlines()
@@ -119,3 +121,19 @@ def test_heatmap_counts_by_local_weekday_and_hour(api, alice, messenger_inbox):
     local = at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
     assert (cells[0]["weekday"], cells[0]["hour"], cells[0]["counted"]) == (local.isoweekday(), local.hour, 1)
     assert api(alice).get("/api/v1/metrics/heatmap/?tz=Mars/Base").status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_cut_breakers_list_says_how_many_there_are_in_all(api, alice, week, monkeypatch):
+    """The list holds the latest BREAKERS_SHOWN; the header counts every one, so a page can say so."""
+    from inbox.api import metrics_views
+
+    now = timezone.now()
+    for i in range(4):  # four more never answered: five breakers in all
+        customer_writes(week, f"silent{i}", now - timedelta(hours=3, minutes=i))
+    monkeypatch.setattr(metrics_views, "BREAKERS_SHOWN", 3)
+    response = api(alice).get(f"/api/v1/metrics/breakers/?inbox={week.pk}")
+    rows = response.json()
+    assert len(rows) == 3 and response["X-Total-Count"] == "5"
+    received = [row["received_at"] for row in rows]
+    assert received == sorted(received, reverse=True)  # the latest first
