@@ -4,21 +4,19 @@ fails here; and the frames it sends still say where the conversation ended up.""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from customers.models import Order, OrderItem
 from inbox.models import Conversation, Macro
 from inbox.realtime import publish as realtime
 from inbox.team.access import team_ids_of, team_ids_remembered
-from tests.api.conversation_factories import conversation_make
+from tests.api import test_macros_api
 
 pytestmark = pytest.mark.django_db
+
+# The macros API tests' conversation with an order (the apply's `order` step reads it).
+open_chat = test_macros_api.open_chat
 
 FOUR_ACTIONS = [
     {"type": "reply", "text": "Hi {{ customer.first_name }}, order #{{ order.number }} is {{ order.status }}."},
@@ -31,18 +29,6 @@ FOUR_ACTIONS = [
 # the conversation, the order, the reply, labels, assignment, resolve, the SLA, rules and campaign
 # hooks, the macro's own entry, the frame and the answer). Two of headroom, not sixteen.
 MAX_STATEMENTS = 77
-
-
-@pytest.fixture
-def open_chat(messenger_inbox):
-    conversation = conversation_make(messenger_inbox, name="Jane Doe", customer_wrote_ago=timedelta(minutes=5),
-                                     labels=["new"])
-    order = Order.objects.create(
-        customer=conversation.customer, external_id="9001", number="1042", total=Decimal("59.00"),
-        fulfillment_status="fulfilled", placed_at=timezone.now() - timedelta(days=3),
-    )
-    OrderItem.objects.create(order=order, title="Blue tee", quantity=2, price=Decimal("29.50"))
-    return conversation
 
 
 @pytest.fixture(autouse=True)

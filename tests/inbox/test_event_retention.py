@@ -72,8 +72,8 @@ def test_max_batches_bounds_one_run_and_the_next_run_goes_on(settings):
     assert keys() == set()
 
 
-def test_a_pruned_events_redelivery_after_the_retention_is_stored_again_only_as_an_event(settings):
-    """The beat task runs the prune (the message itself stays deduplicated by its external id, tested in intake)."""
+def test_the_beat_task_prunes_and_is_scheduled(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["inbox-events-prune"]["task"] == "inbox.tasks.inbound_events_prune"
     settings.INBOUND_EVENT_RETENTION_DAYS = 7
     event("old", age_days=8)
     assert tasks.inbound_events_prune() == 1
